@@ -1,0 +1,39 @@
+# Front door: every target installs what it needs (scripts/install-deps), then builds with CMake presets.
+.PHONY: deps build test test-asan fuzz bench demo format format-check clean
+
+JOBS ?= 2
+
+deps:
+	@./scripts/install-deps
+
+build: deps
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+
+test: build
+	@ctest --preset dev
+
+test-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan -LE slow
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@./scripts/run-fuzzers build-fuzz/bin $${FUZZ_SECONDS:-30}
+
+bench: build
+	@./scripts/run-bench
+
+demo: build
+	@./scripts/demo
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,32 @@
+// Result<T>: the value-or-error type for expected failures across the project.
+#pragma once
+
+#include <boost/system/result.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace sungrow {
+
+// An expected failure, described for a human (operators read these in logs and CLI output).
+struct Error {
+  std::string message;
+};
+
+class ErrorException : public std::runtime_error {
+ public:
+  explicit ErrorException(const Error& e) : std::runtime_error(e.message) {}
+};
+
+// Found by ADL when Result<T>::value() is called on an error.
+[[noreturn]] inline void throw_exception_from_error(const Error& e, const boost::source_location&) {
+  throw ErrorException(e);
+}
+
+template <class T>
+using Result = boost::system::result<T, Error>;
+
+// Shorthand for returning a failure: `return fail("spool: {}", why);` reads better than the ctor.
+inline Error fail(std::string message) { return Error{std::move(message)}; }
+
+}  // namespace sungrow

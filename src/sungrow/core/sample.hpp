@@ -1,0 +1,119 @@
+// The sample: one poll of the inverter, in physical units (wire contract v1, DESIGN.md §3).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sungrow/core/time.hpp"
+
+namespace sungrow {
+
+// Which source the grid power came from; `estimate` = load − pv − battery.
+enum class GridPowerSource { meter, inverter, estimate };
+
+std::string_view to_string(GridPowerSource s);
+std::optional<GridPowerSource> grid_power_source_from_string(std::string_view s);
+
+// Bits of register 13001 (DOC Appendix 3), decoded.
+struct PowerFlow {
+  bool pv = false;
+  bool charging = false;
+  bool discharging = false;
+  bool load = false;
+  bool exporting = false;
+  bool importing = false;
+
+  static PowerFlow from_bits(std::uint16_t bits);
+  bool operator==(const PowerFlow&) const = default;
+};
+
+// Every measurement is optional: null when unread, a sentinel, or outside its physical range.
+// Sign convention: positive = power flowing into the home (grid import, battery discharge).
+struct Sample {
+  std::string device_id;
+  Timestamp ts{};
+  std::int64_t seq = 0;  // assigned by the spool at enqueue; 0 before that
+
+  std::optional<double> pv_power_w;
+  std::optional<double> mppt1_voltage_v;
+  std::optional<double> mppt1_current_a;
+  std::optional<double> mppt2_voltage_v;
+  std::optional<double> mppt2_current_a;
+  std::optional<double> load_power_w;
+  std::optional<double> grid_power_w;
+  std::optional<GridPowerSource> grid_power_source;
+  std::optional<double> battery_power_w;
+  std::optional<double> grid_voltage_v;
+  std::optional<double> grid_frequency_hz;
+  std::optional<double> inverter_temperature_c;
+
+  std::optional<double> battery_soc_pct;
+  std::optional<double> battery_soh_pct;
+  std::optional<double> battery_voltage_v;
+  std::optional<double> battery_current_a;
+  std::optional<double> battery_temperature_c;
+
+  std::optional<double> pv_energy_today_kwh;
+  std::optional<double> pv_energy_total_kwh;
+  std::optional<double> grid_import_today_kwh;
+  std::optional<double> grid_import_total_kwh;
+  std::optional<double> grid_export_today_kwh;
+  std::optional<double> grid_export_total_kwh;
+  std::optional<double> battery_charge_today_kwh;
+  std::optional<double> battery_charge_total_kwh;
+  std::optional<double> battery_discharge_today_kwh;
+  std::optional<double> battery_discharge_total_kwh;
+  std::optional<double> load_energy_today_kwh;
+
+  std::optional<std::uint16_t> running_state;
+  std::optional<PowerFlow> power_flow;
+
+  bool operator==(const Sample&) const = default;
+};
+
+// The numeric measurements as data, so codecs and stores iterate instead of repeating names.
+struct MeasurementField {
+  std::string_view name;
+  std::optional<double> Sample::*member;
+};
+
+inline constexpr std::array kMeasurementFields{
+    MeasurementField{"pv_power_w", &Sample::pv_power_w},
+    MeasurementField{"mppt1_voltage_v", &Sample::mppt1_voltage_v},
+    MeasurementField{"mppt1_current_a", &Sample::mppt1_current_a},
+    MeasurementField{"mppt2_voltage_v", &Sample::mppt2_voltage_v},
+    MeasurementField{"mppt2_current_a", &Sample::mppt2_current_a},
+    MeasurementField{"load_power_w", &Sample::load_power_w},
+    MeasurementField{"grid_power_w", &Sample::grid_power_w},
+    MeasurementField{"battery_power_w", &Sample::battery_power_w},
+    MeasurementField{"grid_voltage_v", &Sample::grid_voltage_v},
+    MeasurementField{"grid_frequency_hz", &Sample::grid_frequency_hz},
+    MeasurementField{"inverter_temperature_c", &Sample::inverter_temperature_c},
+    MeasurementField{"battery_soc_pct", &Sample::battery_soc_pct},
+    MeasurementField{"battery_soh_pct", &Sample::battery_soh_pct},
+    MeasurementField{"battery_voltage_v", &Sample::battery_voltage_v},
+    MeasurementField{"battery_current_a", &Sample::battery_current_a},
+    MeasurementField{"battery_temperature_c", &Sample::battery_temperature_c},
+    MeasurementField{"pv_energy_today_kwh", &Sample::pv_energy_today_kwh},
+    MeasurementField{"pv_energy_total_kwh", &Sample::pv_energy_total_kwh},
+    MeasurementField{"grid_import_today_kwh", &Sample::grid_import_today_kwh},
+    MeasurementField{"grid_import_total_kwh", &Sample::grid_import_total_kwh},
+    MeasurementField{"grid_export_today_kwh", &Sample::grid_export_today_kwh},
+    MeasurementField{"grid_export_total_kwh", &Sample::grid_export_total_kwh},
+    MeasurementField{"battery_charge_today_kwh", &Sample::battery_charge_today_kwh},
+    MeasurementField{"battery_charge_total_kwh", &Sample::battery_charge_total_kwh},
+    MeasurementField{"battery_discharge_today_kwh", &Sample::battery_discharge_today_kwh},
+    MeasurementField{"battery_discharge_total_kwh", &Sample::battery_discharge_total_kwh},
+    MeasurementField{"load_energy_today_kwh", &Sample::load_energy_today_kwh},
+};
+
+// Human text for a running-state code (DOC Appendix 2); "unknown (0x….)" for codes not listed.
+std::string running_state_text(std::uint16_t code);
+
+// `[A-Za-z0-9._:-]{1,64}`
+bool is_valid_device_id(std::string_view id);
+
+}  // namespace sungrow

@@ -1,0 +1,162 @@
+// Sample ⇄ JSON with field-precise validation errors.
+#include "sungrow/core/sample_json.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace sungrow {
+
+namespace json = boost::json;
+
+namespace {
+
+json::value optional_number(const std::optional<double>& v) {
+  if (!v) return nullptr;
+  return *v;
+}
+
+json::object power_flow_json(const PowerFlow& f) {
+  return json::object{{"pv", f.pv},           {"charging", f.charging},
+                      {"discharging", f.discharging}, {"load", f.load},
+                      {"exporting", f.exporting}, {"importing", f.importing}};
+}
+
+std::optional<double> as_number(const json::value& v) {
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  if (v.is_double()) return v.get_double();
+  return std::nullopt;
+}
+
+}  // namespace
+
+json::object to_json(const Sample& s) {
+  json::object o;
+  o.reserve(kMeasurementFields.size() + 8);
+  o["device_id"] = s.device_id;
+  o["ts"] = format_rfc3339(s.ts);
+  o["seq"] = s.seq;
+  for (const auto& f : kMeasurementFields) o[f.name] = optional_number(s.*f.member);
+  o["grid_power_source"] =
+      s.grid_power_source ? json::value(to_string(*s.grid_power_source)) : json::value(nullptr);
+  if (s.running_state) {
+    o["running_state"] = *s.running_state;
+    o["running_state_text"] = running_state_text(*s.running_state);
+  } else {
+    o["running_state"] = nullptr;
+    o["running_state_text"] = nullptr;
+  }
+  o["power_flow"] = s.power_flow ? json::value(power_flow_json(*s.power_flow)) : json::value(nullptr);
+  return o;
+}
+
+std::string to_json_text(const Sample& s) { return json::serialize(to_json(s)); }
+
+std::string batch_to_json_text(std::span<const Sample> samples) {
+  json::array arr;
+  arr.reserve(samples.size());
+  for (const auto& s : samples) arr.emplace_back(to_json(s));
+  return json::serialize(json::object{{"samples", std::move(arr)}});
+}
+
+DecodedSample sample_from_json(const json::value& v) {
+  DecodedSample out;
+  auto& problems = out.problems;
+  const auto* obj = v.if_object();
+  if (obj == nullptr) {
+    problems.push_back({"", "sample must be a JSON object"});
+    return out;
+  }
+  Sample s;
+
+  if (const auto* id = obj->if_contains("device_id"); id == nullptr) {
+    problems.push_back({"device_id", "required"});
+  } else if (!id->is_string() || !is_valid_device_id(id->get_string())) {
+    problems.push_back({"device_id", "must be a string matching [A-Za-z0-9._:-]{1,64}"});
+  } else {
+    s.device_id = std::string(id->get_string());
+  }
+
+  if (const auto* ts = obj->if_contains("ts"); ts == nullptr) {
+    problems.push_back({"ts", "required"});
+  } else if (!ts->is_string()) {
+    problems.push_back({"ts", "must be an RFC 3339 string"});
+  } else if (auto parsed = parse_rfc3339(ts->get_string())) {
+    s.ts = *parsed;
+  } else {
+    problems.push_back({"ts", "not a valid RFC 3339 timestamp"});
+  }
+
+  if (const auto* seq = obj->if_contains("seq"); seq == nullptr) {
+    problems.push_back({"seq", "required"});
+  } else if (seq->is_int64() && seq->get_int64() >= 0) {
+    s.seq = seq->get_int64();
+  } else if (seq->is_uint64() && seq->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    s.seq = static_cast<std::int64_t>(seq->get_uint64());
+  } else {
+    problems.push_back({"seq", "must be a non-negative integer"});
+  }
+
+  for (const auto& f : kMeasurementFields) {
+    const auto* fv = obj->if_contains(f.name);
+    if (fv == nullptr || fv->is_null()) continue;
+    const auto n = as_number(*fv);
+    if (!n) {
+      problems.push_back({std::string(f.name), "must be a number or null"});
+    } else if (!std::isfinite(*n)) {
+      problems.push_back({std::string(f.name), "must be finite"});
+    } else {
+      s.*f.member = *n;
+    }
+  }
+
+  if (const auto* src = obj->if_contains("grid_power_source"); src && !src->is_null()) {
+    const auto parsed =
+        src->is_string() ? grid_power_source_from_string(src->get_string()) : std::nullopt;
+    if (parsed) {
+      s.grid_power_source = parsed;
+    } else {
+      problems.push_back({"grid_power_source", "must be one of meter, inverter, estimate"});
+    }
+  }
+
+  if (const auto* rs = obj->if_contains("running_state"); rs && !rs->is_null()) {
+    const auto n = as_number(*rs);
+    if (n && *n >= 0 && *n <= 0xFFFF && std::floor(*n) == *n) {
+      s.running_state = static_cast<std::uint16_t>(*n);
+    } else {
+      problems.push_back({"running_state", "must be an integer 0..65535"});
+    }
+  }
+
+  if (const auto* pf = obj->if_contains("power_flow"); pf && !pf->is_null()) {
+    const auto* pfo = pf->if_object();
+    PowerFlow flow;
+    bool ok = pfo != nullptr;
+    const std::pair<std::string_view, bool PowerFlow::*> bits[] = {
+        {"pv", &PowerFlow::pv},       {"charging", &PowerFlow::charging},
+        {"discharging", &PowerFlow::discharging}, {"load", &PowerFlow::load},
+        {"exporting", &PowerFlow::exporting}, {"importing", &PowerFlow::importing}};
+    for (const auto& [name, member] : bits) {
+      if (!ok) break;
+      const auto* b = pfo->if_contains(name);
+      if (b == nullptr) continue;
+      if (!b->is_bool()) {
+        ok = false;
+        break;
+      }
+      flow.*member = b->get_bool();
+    }
+    if (ok) {
+      s.power_flow = flow;
+    } else {
+      problems.push_back({"power_flow", "must be an object of booleans"});
+    }
+  }
+
+  if (problems.empty()) out.sample = std::move(s);
+  return out;
+}
+
+}  // namespace sungrow

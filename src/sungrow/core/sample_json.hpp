@@ -1,0 +1,36 @@
+// The JSON codec of the sample (wire contract v1), shared by the edge and the server.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sungrow/core/sample.hpp"
+
+namespace sungrow {
+
+boost::json::object to_json(const Sample& s);
+std::string to_json_text(const Sample& s);
+
+// {"samples":[…]} — the ingest body.
+std::string batch_to_json_text(std::span<const Sample> samples);
+
+// One reason a sample was refused, precise enough for a 422 reply.
+struct FieldProblem {
+  std::string field;
+  std::string reason;
+  bool operator==(const FieldProblem&) const = default;
+};
+
+struct DecodedSample {
+  std::optional<Sample> sample;  // set when problems is empty
+  std::vector<FieldProblem> problems;
+};
+
+// Strict decoding: required device_id/ts/seq, every known measurement a finite number or null,
+// enums checked. Unknown keys are ignored (fields may be added to the contract, never renamed).
+DecodedSample sample_from_json(const boost::json::value& v);
+
+}  // namespace sungrow

@@ -1,0 +1,71 @@
+// The Modbus poller: one TCP connection to the inverter, the read plan, and WiNet-S-safe pacing.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "sungrow/core/register_image.hpp"
+#include "sungrow/core/result.hpp"
+
+namespace sungrow::edge {
+
+struct ModbusSettings {
+  std::string host;
+  std::uint16_t port = 502;
+  int unit_id = 1;                                  // 1–247
+  std::chrono::milliseconds inter_read_delay{20};   // ≥ this between two group reads
+  std::chrono::milliseconds response_timeout{3'000};
+  std::chrono::milliseconds backoff_base{1'000};    // reconnect backoff, full jitter
+  std::chrono::milliseconds backoff_cap{300'000};
+};
+
+struct PollStats {
+  std::size_t groups_read = 0;     // whole groups that answered
+  std::size_t registers_read = 0;  // registers read one by one after a group failed
+  std::size_t registers_failed = 0;
+};
+
+// One register of `scan`: its words as read, or why not.
+struct ScannedRegister {
+  std::uint16_t doc = 0;
+  std::optional<std::vector<std::uint16_t>> words;
+  std::string error;  // empty when read
+  bool unsupported = false;
+};
+
+// Not thread-safe: owned by the poll thread.
+class Poller {
+ public:
+  explicit Poller(ModbusSettings settings, std::uint64_t seed = std::random_device{}());
+  Poller(Poller&&) noexcept;
+  Poller& operator=(Poller&&) noexcept;
+  ~Poller();
+
+  // One poll cycle: connects if needed (unless still inside the reconnect backoff, which returns
+  // an error at once), reads every group with the inter-read delay, splits a group that answers
+  // with an exception into single registers, and remembers registers that keep failing as
+  // unsupported. Returns the image of what was read (partial is fine); an error only when nothing
+  // could be read. Honors `stop` between reads.
+  Result<RegisterImage> poll(std::stop_token stop = {});
+
+  // Reads every register of the map one by one (for `sungrow-edge scan`).
+  Result<std::vector<ScannedRegister>> scan(std::stop_token stop = {});
+
+  const PollStats& last_stats() const;
+  // Document numbers of registers no longer read because they kept failing.
+  const std::set<std::uint16_t>& unsupported() const;
+  bool connected() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sungrow::edge

@@ -1,0 +1,78 @@
+// The spool: a durable FIFO of samples in SQLite (WAL) between the poller and the uploader.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sungrow/core/result.hpp"
+#include "sungrow/core/sample.hpp"
+
+namespace sungrow::edge {
+
+struct SpoolOptions {
+  // Cap on the database size, in pages, so deletes keep working when inserts hit the cap
+  // (a 100 %-full file system blocks even DELETE). 0 = no cap.
+  std::uint64_t max_pages = 0;
+  // Samples kept in memory while the disk refuses writes, before the oldest in memory is lost.
+  std::size_t max_pending_in_memory = 17'280;  // one day at 5 s
+};
+
+// A sample as stored: its seq (the row id) and its JSON body, ready to upload.
+struct SpooledSample {
+  std::int64_t seq = 0;
+  Timestamp ts{};
+  std::string json;
+};
+
+struct SpoolStats {
+  std::uint64_t depth = 0;                // rows waiting for upload (durable)
+  std::uint64_t pending_in_memory = 0;    // samples not yet durable because writes fail
+  std::optional<Timestamp> oldest_ts;     // oldest unsent sample (durable or in memory)
+  std::optional<Timestamp> newest_ts;
+  std::int64_t last_seq = 0;
+  std::uint64_t dead_letters = 0;
+  std::uint64_t lost_in_memory = 0;       // dropped past max_pending_in_memory (an ERROR each)
+  std::optional<std::string> last_write_error;
+};
+
+struct EnqueueOutcome {
+  Sample stored;        // with seq assigned and ts made strictly increasing
+  bool durable = true;  // false: kept in memory, the write is retried on the next enqueue/flush
+};
+
+// Thread-safe: the poll thread enqueues while the upload thread peeks and acks.
+class Spool {
+ public:
+  static Result<Spool> open(const std::filesystem::path& path, SpoolOptions options = {});
+  Spool(Spool&&) noexcept;
+  Spool& operator=(Spool&&) noexcept;
+  ~Spool();
+
+  // Assigns seq (strictly increasing across restarts) and bumps ts to last_ts + 1 ms if the clock
+  // went backwards, then commits (synchronous=FULL) before returning. On a write failure the
+  // sample stays in memory, `durable` is false, and later calls retry it first, in order.
+  EnqueueOutcome enqueue(Sample sample);
+  // Retries writing samples kept in memory. Ok when nothing is pending any more.
+  Result<void> flush_pending();
+
+  // The oldest `max` durable samples, in seq order.
+  Result<std::vector<SpooledSample>> peek(std::size_t max);
+  // Deletes exactly these seqs (ids not present are ignored).
+  Result<void> ack(std::span<const std::int64_t> seqs);
+  // Moves one sample to the dead-letter table with the server's reason (kept, counted, visible).
+  Result<void> dead_letter(std::int64_t seq, std::string_view reason);
+
+  SpoolStats stats() const;
+
+ private:
+  struct Impl;
+  explicit Spool(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sungrow::edge

@@ -1,0 +1,58 @@
+// sungrow-sim as a library: a Modbus TCP server that behaves like an SH4.0RS behind a WiNet-S.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sungrow/core/registers.hpp"
+#include "sungrow/core/result.hpp"
+#include "sungrow/core/time.hpp"
+
+namespace sungrow::sim {
+
+// Faults switchable by flag; all off by default.
+struct Faults {
+  std::uint32_t drop_every = 0;              // close the connection on every Nth request
+  std::vector<DocRange> exception_ranges;    // answer exception 02 for reads touching these
+  bool malformed_exception = false;          // WiNet-S style: MBAP length 2, then 3 bytes
+  std::chrono::milliseconds slow_reply{0};   // delay before every reply
+  bool ffff_unsupported = false;             // unknown registers read 0xFFFF instead of exception
+  bool refuse_second_client = false;         // a second concurrent client is closed at once
+  bool flow_bits_stuck = false;              // register 13001 always 0
+  bool no_battery_power_register = false;    // old firmware: 5214–5215 raise exception 02
+};
+
+struct SimOptions {
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 502;  // 0 = pick a free port (see SimServer::port())
+  int unit_id = 1;
+  double time_scale = 1.0;   // simulated seconds per real second
+  std::optional<Timestamp> start;  // simulated start time; default now
+  std::string tz = "Europe/Amsterdam";  // for daily counter resets at local midnight
+  std::uint64_t seed = 1;
+  Faults faults;
+};
+
+struct SimStats {
+  std::uint64_t connections = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t exceptions = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t refused = 0;
+};
+
+// Serves on a background thread from construction until stop() or destruction.
+class SimServer {
+ public:
+  static Result<std::unique_ptr<SimServer>> start(SimOptions options);
+  virtual ~SimServer() = default;
+  virtual std::uint16_t port() const = 0;
+  virtual SimStats stats() const = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace sungrow::sim

@@ -1,0 +1,76 @@
+// The sample codec: round trip, nulls, and field-precise rejection of bad input.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "sungrow/core/sample_json.hpp"
+
+namespace sungrow {
+namespace {
+
+Sample full_sample() {
+  Sample s;
+  s.device_id = "sh4.0rs-home";
+  s.ts = *parse_rfc3339("2026-11-26T12:00:05.123Z");
+  s.seq = 42;
+  for (std::size_t i = 0; i < kMeasurementFields.size(); ++i)
+    s.*kMeasurementFields[i].member = static_cast<double>(i) * 1.5 - 3;
+  s.grid_power_source = GridPowerSource::meter;
+  s.running_state = 0x0040;
+  s.power_flow = PowerFlow::from_bits(0x2B);
+  return s;
+}
+
+TEST(SampleJson, RoundTripsEveryField) {
+  const auto s = full_sample();
+  const auto decoded = sample_from_json(boost::json::parse(to_json_text(s)));
+  ASSERT_TRUE(decoded.problems.empty());
+  EXPECT_EQ(*decoded.sample, s);
+}
+
+TEST(SampleJson, NullMeasurementsStayNull) {
+  Sample s;
+  s.device_id = "d";
+  s.ts = *parse_rfc3339("2026-01-01T00:00:00Z");
+  s.seq = 1;
+  const auto o = to_json(s);
+  EXPECT_TRUE(o.at("pv_power_w").is_null());
+  EXPECT_TRUE(o.at("power_flow").is_null());
+  EXPECT_EQ(o.at("ts").as_string(), "2026-01-01T00:00:00.000Z");
+  const auto back = sample_from_json(o);
+  ASSERT_TRUE(back.sample);
+  EXPECT_EQ(*back.sample, s);
+}
+
+TEST(SampleJson, RunningStateCarriesItsText) {
+  auto s = full_sample();
+  const auto o = to_json(s);
+  EXPECT_EQ(o.at("running_state_text").as_string(), "Running");
+  EXPECT_EQ(o.at("power_flow").at("charging").as_bool(), true);
+  EXPECT_EQ(o.at("power_flow").at("exporting").as_bool(), false);
+}
+
+TEST(SampleJson, ReportsEveryProblemWithItsField) {
+  const auto v = boost::json::parse(R"({"device_id":"bad id!","ts":"yesterday","seq":-1,
+      "pv_power_w":"lots","grid_power_source":"guess","running_state":70000,"power_flow":[1]})");
+  const auto d = sample_from_json(v);
+  EXPECT_FALSE(d.sample);
+  std::vector<std::string> fields;
+  for (const auto& p : d.problems) fields.push_back(p.field);
+  EXPECT_EQ(fields, (std::vector<std::string>{"device_id", "ts", "seq", "pv_power_w",
+                                              "grid_power_source", "running_state", "power_flow"}));
+}
+
+TEST(SampleJson, MissingRequiredFieldsAndNonObjects) {
+  EXPECT_EQ(sample_from_json(boost::json::parse("{}")).problems.size(), 3U);
+  EXPECT_EQ(sample_from_json(boost::json::parse("[]")).problems.size(), 1U);
+}
+
+TEST(SampleJson, BatchBodyWrapsSamples) {
+  const Sample samples[] = {full_sample(), full_sample()};
+  const auto v = boost::json::parse(batch_to_json_text(samples));
+  EXPECT_EQ(v.at("samples").as_array().size(), 2U);
+}
+
+}  // namespace
+}  // namespace sungrow

@@ -1,0 +1,29 @@
+// RFC 3339 formatting and strict parsing.
+#include <gtest/gtest.h>
+
+#include "sungrow/core/time.hpp"
+
+namespace sungrow {
+namespace {
+
+TEST(Rfc3339, FormatsUtcWithMilliseconds) {
+  const Timestamp t{std::chrono::milliseconds{1'764'200'113'007}};
+  EXPECT_EQ(format_rfc3339(t), "2025-11-26T23:35:13.007Z");
+  EXPECT_EQ(parse_rfc3339(format_rfc3339(t)), t);
+}
+
+TEST(Rfc3339, AppliesOffsets) {
+  EXPECT_EQ(parse_rfc3339("2026-10-25T02:30:00+05:30"), parse_rfc3339("2026-10-24T21:00:00Z"));
+  EXPECT_EQ(parse_rfc3339("2026-10-25T00:00:00-01:00"), parse_rfc3339("2026-10-25T01:00:00.000Z"));
+}
+
+TEST(Rfc3339, RejectsMalformedText) {
+  for (const char* bad : {"", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01 00:00:00Z",
+                          "2026-01-01T24:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00.Z",
+                          "2026-01-01T00:00:00Zjunk", "2026-01-01T00:00:00+5:30"}) {
+    EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sungrow
