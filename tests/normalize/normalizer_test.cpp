@@ -297,6 +297,17 @@ TEST(NormalizerGrid, OutOfRangeMeterWarnsAndFallsBackToTheExportRegister) {
   EXPECT_THAT(n.warnings[0], HasSubstr("meter_power"));
 }
 
+TEST(NormalizerGrid, MeterReadingZeroWhileTheInverterSeesAFlowMeansNoMeter) {
+  // Unsupported registers can read 0 inside a block (reference §7): trust the export register.
+  const auto no_meter = run(image_of({{meter_power, 0}, {export_power, 1200}}));
+  EXPECT_THAT(no_meter.sample.grid_power_w, Optional(-1200.0));
+  EXPECT_EQ(no_meter.sample.grid_power_source, GridPowerSource::inverter);
+  // Both zero: a real balanced moment, the meter stays the source.
+  const auto balanced = run(image_of({{meter_power, 0}, {export_power, 0}}));
+  EXPECT_THAT(balanced.sample.grid_power_w, Optional(0.0));
+  EXPECT_EQ(balanced.sample.grid_power_source, GridPowerSource::meter);
+}
+
 TEST(NormalizerGrid, EstimateIsLoadMinusPvMinusBattery) {
   // 1200 W load, 3000 W PV, battery charging 500 W → 1300 W exported
   const auto n = run(image_of({{load_power, 1200}, {total_dc_power, 3000}, {battery_power, -500}}));

@@ -141,10 +141,14 @@ struct GridPower {
 
 // + import, − export: meter 5601 (>0 buy), else 13010 (>0 export, the opposite sign, §4 end),
 // else the balance load − pv − battery.
+// A meter reading of exactly 0 while the inverter reports a flow is taken as "no meter": an
+// unsupported register can read 0 inside a multi-register block (reference §7).
 GridPower grid_power(const RegisterImage& image, const Sample& s, Warnings& warnings) {
-  if (auto m = value(image, meter_power, warnings)) return {m, GridPowerSource::meter};
-  if (auto e = value(image, export_power, warnings))
-    return {negated(*e), GridPowerSource::inverter};
+  const auto meter = value(image, meter_power, warnings);
+  const auto exported = value(image, export_power, warnings);
+  const bool meter_absent = meter && *meter == 0.0 && exported && *exported != 0.0;
+  if (meter && !meter_absent) return {meter, GridPowerSource::meter};
+  if (exported) return {negated(*exported), GridPowerSource::inverter};
   if (!s.load_power_w || !s.pv_power_w || !s.battery_power_w) return {};
   const auto est = checked<&Sample::grid_power_w>(
       "estimate", *s.load_power_w - *s.pv_power_w - *s.battery_power_w, warnings);
