@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sungrow/core/result.hpp"
@@ -14,12 +15,23 @@
 
 namespace sungrow::edge {
 
+// How hard each commit waits for the disk. Production uses `full` (see spool.cpp for why); the
+// weaker modes exist so the benchmark can show what durability costs, and so tests that are not
+// about durability run fast.
+enum class SpoolSync { off, normal, full };
+
 struct SpoolOptions {
   // Cap on the database size, in pages, so deletes keep working when inserts hit the cap
   // (a 100 %-full file system blocks even DELETE). 0 = no cap.
   std::uint64_t max_pages = 0;
   // Samples kept in memory while the disk refuses writes, before the oldest in memory is lost.
   std::size_t max_pending_in_memory = 17'280;  // one day at 5 s
+  SpoolSync synchronous = SpoolSync::full;
+  // How long a statement waits for a lock held by another connection (e.g. `spool status`).
+  int busy_timeout_ms = 5'000;
+  // PRAGMA quick_check at open: reads the whole file once, so corruption is reported at start-up
+  // with a clear message instead of surfacing later as failing writes.
+  bool check_integrity_on_open = true;
 };
 
 // A sample as stored: its seq (the row id) and its JSON body, ready to upload.
@@ -29,15 +41,24 @@ struct SpooledSample {
   std::string json;
 };
 
+// A sample the server refused on its own, kept with the reason (never silently dropped).
+struct DeadLetter {
+  std::int64_t seq = 0;
+  Timestamp ts{};
+  std::string json;
+  std::string reason;
+  Timestamp dead_lettered_at{};
+};
+
 struct SpoolStats {
-  std::uint64_t depth = 0;                // rows waiting for upload (durable)
-  std::uint64_t pending_in_memory = 0;    // samples not yet durable because writes fail
-  std::optional<Timestamp> oldest_ts;     // oldest unsent sample (durable or in memory)
+  std::uint64_t depth = 0;              // rows waiting for upload (durable)
+  std::uint64_t pending_in_memory = 0;  // samples not yet durable because writes fail
+  std::optional<Timestamp> oldest_ts;   // oldest unsent sample (durable or in memory)
   std::optional<Timestamp> newest_ts;
   std::int64_t last_seq = 0;
   std::uint64_t dead_letters = 0;
-  std::uint64_t lost_in_memory = 0;       // dropped past max_pending_in_memory (an ERROR each)
-  std::optional<std::string> last_write_error;
+  std::uint64_t lost_in_memory = 0;  // dropped past max_pending_in_memory (an ERROR each)
+  std::optional<std::string> last_write_error;  // most recent failure, kept after recovery
 };
 
 struct EnqueueOutcome {
@@ -45,7 +66,10 @@ struct EnqueueOutcome {
   bool durable = true;  // false: kept in memory, the write is retried on the next enqueue/flush
 };
 
-// Thread-safe: the poll thread enqueues while the upload thread peeks and acks.
+// Thread-safe: the poll thread enqueues while the upload thread peeks and acks. Only one process
+// may enqueue into a file at a time (seq is assigned in memory); others may open it to read stats.
+// A moved-from Spool may only be destroyed or assigned to. Closing retries samples held in memory
+// once; what still fails is logged as lost.
 class Spool {
  public:
   static Result<Spool> open(const std::filesystem::path& path, SpoolOptions options = {});
@@ -64,9 +88,19 @@ class Spool {
   Result<std::vector<SpooledSample>> peek(std::size_t max);
   // Deletes exactly these seqs (ids not present are ignored).
   Result<void> ack(std::span<const std::int64_t> seqs);
-  // Moves one sample to the dead-letter table with the server's reason (kept, counted, visible).
+  // Moves one sample to the dead-letter table with the server's reason (kept, counted, visible),
+  // in one transaction. Fails, changing nothing, when seq is not in the spool.
   Result<void> dead_letter(std::int64_t seq, std::string_view reason);
 
+  // The oldest `limit` dead letters, in seq order.
+  Result<std::vector<DeadLetter>> dead_letters(std::size_t limit);
+
+  // Changes the page cap at run time (0 = the SQLite maximum), e.g. after an operator freed space.
+  Result<void> set_max_pages(std::uint64_t max_pages);
+  // PRAGMA integrity_check: Ok, or the problems SQLite found.
+  Result<void> verify_integrity();
+
+  // Depth and counters; on a read failure the durable figures stay 0 and the error is logged.
   SpoolStats stats() const;
 
  private:

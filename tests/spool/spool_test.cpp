@@ -1,0 +1,349 @@
+// Unit tests of the spool on real SQLite files: FIFO semantics, seq/ts rules, dead letters, disk
+// full.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <vector>
+
+#include "spool_test_support.hpp"
+
+namespace sungrow::edge {
+namespace {
+
+using test::at_ms;
+using test::decode_body;
+using test::kT0;
+using test::make_sample;
+using test::open_or_die;
+
+std::vector<std::int64_t> seqs_of(const std::vector<SpooledSample>& rows) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : rows) out.push_back(r.seq);
+  return out;
+}
+
+std::vector<SpooledSample> peek_all(Spool& spool) {
+  return spool.peek(1'000'000).value();
+}
+
+class SpoolTest : public testing::Test {
+ protected:
+  test::TempDir dir;
+  std::filesystem::path path = dir / "spool.db";
+};
+
+TEST_F(SpoolTest, EnqueueAssignsSeqAndStoresTheJsonBodyWithIt) {
+  auto spool = open_or_die(path);
+  const auto out = spool.enqueue(make_sample("inv-1", kT0, 2000));
+  EXPECT_TRUE(out.durable);
+  EXPECT_EQ(out.stored.seq, 1);
+  EXPECT_EQ(out.stored.ts, at_ms(kT0));
+
+  const auto rows = peek_all(spool);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].seq, 1);
+  EXPECT_EQ(rows[0].ts, at_ms(kT0));
+  EXPECT_EQ(decode_body(rows[0].json), out.stored);
+  EXPECT_EQ(rows[0].json, to_json_text(out.stored));
+}
+
+TEST_F(SpoolTest, PeekReturnsOldestFirstAndHonoursItsLimit) {
+  auto spool = open_or_die(path);
+  for (int i = 0; i < 10; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+  EXPECT_EQ(seqs_of(spool.peek(3).value()), (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(spool.peek(0).value().size(), 0u);
+  EXPECT_EQ(peek_all(spool).size(), 10u);
+  // Peek does not consume.
+  EXPECT_EQ(seqs_of(spool.peek(2).value()), (std::vector<std::int64_t>{1, 2}));
+}
+
+TEST_F(SpoolTest, AckDeletesExactlyTheGivenSeqs) {
+  auto spool = open_or_die(path);
+  for (int i = 0; i < 6; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+  const std::vector<std::int64_t> acked{2, 3, 5};
+  ASSERT_TRUE(spool.ack(acked));
+  EXPECT_EQ(seqs_of(peek_all(spool)), (std::vector<std::int64_t>{1, 4, 6}));
+  EXPECT_EQ(spool.stats().depth, 3u);
+}
+
+TEST_F(SpoolTest, AckOfUnknownOrRepeatedSeqsIsHarmless) {
+  auto spool = open_or_die(path);
+  for (int i = 0; i < 3; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+  const std::vector<std::int64_t> unknown{0, -7, 99, 2, 2};
+  ASSERT_TRUE(spool.ack(unknown));
+  ASSERT_TRUE(spool.ack(unknown));  // an ack repeated after a lost reply
+  ASSERT_TRUE(spool.ack(std::span<const std::int64_t>{}));
+  EXPECT_EQ(seqs_of(peek_all(spool)), (std::vector<std::int64_t>{1, 3}));
+}
+
+TEST_F(SpoolTest, SeqKeepsIncreasingAcrossCloseAndReopen) {
+  {
+    auto spool = open_or_die(path);
+    for (int i = 0; i < 3; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+  }
+  auto spool = open_or_die(path);
+  EXPECT_EQ(spool.stats().last_seq, 3);
+  EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0 + 60'000)).stored.seq, 4);
+  EXPECT_EQ(seqs_of(peek_all(spool)), (std::vector<std::int64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(SpoolTest, SeqNeverGoesBackEvenAfterEverythingWasAcked) {
+  {
+    auto spool = open_or_die(path);
+    for (int i = 0; i < 5; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+    const auto all = seqs_of(peek_all(spool));
+    ASSERT_TRUE(spool.ack(all));
+    EXPECT_EQ(spool.stats().depth, 0u);
+    EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0 + 30'000)).stored.seq, 6);
+    const auto six = seqs_of(peek_all(spool));
+    ASSERT_TRUE(spool.ack(six));
+  }
+  auto spool = open_or_die(path);
+  EXPECT_EQ(spool.stats().depth, 0u);
+  EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0 + 35'000)).stored.seq, 7);
+}
+
+TEST_F(SpoolTest, TsIsBumpedWhenTheClockGoesBackOrRepeats) {
+  auto spool = open_or_die(path);
+  EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0)).stored.ts, at_ms(kT0));
+  EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0)).stored.ts, at_ms(kT0 + 1));
+  EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0 - 3'600'000)).stored.ts, at_ms(kT0 + 2));
+  // Once the clock is past the last ts again, samples keep their own time.
+  EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0 + 5000)).stored.ts, at_ms(kT0 + 5000));
+
+  const auto rows = peek_all(spool);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[2].ts, at_ms(kT0 + 2));
+  EXPECT_EQ(decode_body(rows[2].json).ts, at_ms(kT0 + 2));  // the body carries the bumped ts
+}
+
+TEST_F(SpoolTest, TsBumpHoldsAcrossReopenAfterEverythingWasAcked) {
+  {
+    auto spool = open_or_die(path);
+    spool.enqueue(make_sample("inv-1", kT0));
+    const auto all = seqs_of(peek_all(spool));
+    ASSERT_TRUE(spool.ack(all));
+  }
+  auto spool = open_or_die(path);
+  const auto out = spool.enqueue(make_sample("inv-1", kT0 - 60'000));
+  EXPECT_EQ(out.stored.ts, at_ms(kT0 + 1));
+  EXPECT_EQ(decode_body(peek_all(spool).at(0).json).ts, at_ms(kT0 + 1));
+}
+
+TEST_F(SpoolTest, DevicesHaveTheirOwnTsButShareOneSeq) {
+  auto spool = open_or_die(path);
+  const auto a1 = spool.enqueue(make_sample("inv-a", kT0));
+  const auto b1 = spool.enqueue(make_sample("inv-b", kT0 - 10'000));  // behind, but its own clock
+  const auto a2 = spool.enqueue(make_sample("inv-a", kT0 - 1));
+  const auto b2 = spool.enqueue(make_sample("inv-b", kT0 - 5'000));
+  EXPECT_EQ(b1.stored.ts, at_ms(kT0 - 10'000));
+  EXPECT_EQ(a2.stored.ts, at_ms(kT0 + 1));
+  EXPECT_EQ(b2.stored.ts, at_ms(kT0 - 5'000));
+  EXPECT_EQ((std::vector<std::int64_t>{a1.stored.seq, b1.stored.seq, a2.stored.seq, b2.stored.seq}),
+            (std::vector<std::int64_t>{1, 2, 3, 4}));
+  const auto rows = peek_all(spool);
+  EXPECT_EQ(decode_body(rows[1].json).device_id, "inv-b");
+}
+
+TEST_F(SpoolTest, DeadLetterMovesOneRowWithItsReason) {
+  auto spool = open_or_die(path);
+  for (int i = 0; i < 3; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+  const auto before = peek_all(spool);
+
+  ASSERT_TRUE(spool.dead_letter(2, "422: pv_power_w out of range"));
+  EXPECT_EQ(seqs_of(peek_all(spool)), (std::vector<std::int64_t>{1, 3}));
+  const auto letters = spool.dead_letters(10).value();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters.at(0).seq, 2);
+  EXPECT_EQ(letters.at(0).ts, before[1].ts);
+  EXPECT_EQ(letters.at(0).json, before[1].json);
+  EXPECT_EQ(letters.at(0).reason, "422: pv_power_w out of range");
+  const auto stats = spool.stats();
+  EXPECT_EQ(stats.dead_letters, 1u);
+  EXPECT_EQ(stats.depth, 2u);
+}
+
+TEST_F(SpoolTest, DeadLetterOfAnUnknownSeqFailsAndChangesNothing) {
+  auto spool = open_or_die(path);
+  spool.enqueue(make_sample("inv-1", kT0));
+  const auto result = spool.dead_letter(42, "no such sample");
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("42"), std::string::npos);
+  EXPECT_EQ(spool.stats().dead_letters, 0u);
+  EXPECT_EQ(peek_all(spool).size(), 1u);
+  // The transaction was rolled back: the spool still takes writes.
+  EXPECT_TRUE(spool.enqueue(make_sample("inv-1", kT0 + 5000)).durable);
+}
+
+TEST_F(SpoolTest, StatsDescribeTheQueue) {
+  auto spool = open_or_die(path);
+  const auto empty = spool.stats();
+  EXPECT_EQ(empty.depth, 0u);
+  EXPECT_FALSE(empty.oldest_ts);
+  EXPECT_FALSE(empty.last_write_error);
+  for (int i = 0; i < 4; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+  const auto s = spool.stats();
+  EXPECT_EQ(s.depth, 4u);
+  EXPECT_EQ(s.pending_in_memory, 0u);
+  EXPECT_EQ(s.oldest_ts, at_ms(kT0));
+  EXPECT_EQ(s.newest_ts, at_ms(kT0 + 15'000));
+  EXPECT_EQ(s.last_seq, 4);
+}
+
+// Enqueues until the page cap refuses a write; returns how many were durable before that.
+int fill_until_refused(Spool& spool, std::int64_t& ts, int limit = 500) {
+  for (int i = 0; i < limit; ++i) {
+    ts += 5000;
+    if (!spool.enqueue(make_sample("inv-1", ts)).durable) return i;
+  }
+  ADD_FAILURE() << "the page cap never refused a write";
+  return limit;
+}
+
+TEST_F(SpoolTest, DiskFullKeepsSamplesInMemoryAndFlushesThemInOrderLater) {
+  auto spool = open_or_die(path, SpoolOptions{.max_pages = 12});
+  std::int64_t ts = kT0;
+  const int durable = fill_until_refused(spool, ts);
+  ASSERT_GT(durable, 0);
+
+  // Two more while full: all three are held, in order, with their seqs already assigned.
+  const auto second = spool.enqueue(make_sample("inv-1", ts += 5000));
+  const auto third = spool.enqueue(make_sample("inv-1", ts += 5000));
+  EXPECT_FALSE(second.durable);
+  EXPECT_FALSE(third.durable);
+  auto s = spool.stats();
+  EXPECT_EQ(s.pending_in_memory, 3u);
+  EXPECT_EQ(s.depth, static_cast<std::uint64_t>(durable));
+  EXPECT_EQ(s.last_seq, durable + 3);
+  EXPECT_EQ(s.newest_ts, third.stored.ts);  // in-memory samples count as unsent
+  ASSERT_TRUE(s.last_write_error);
+  EXPECT_NE(s.last_write_error->find("full"), std::string::npos) << *s.last_write_error;
+  EXPECT_FALSE(spool.flush_pending());
+
+  // Only durable rows are offered for upload, and acking still works while inserts fail.
+  EXPECT_EQ(peek_all(spool).size(), static_cast<std::size_t>(durable));
+  const std::vector<std::int64_t> first_two{1, 2};
+  ASSERT_TRUE(spool.ack(first_two));
+
+  ASSERT_TRUE(spool.set_max_pages(0));
+  ASSERT_TRUE(spool.flush_pending());
+  s = spool.stats();
+  EXPECT_EQ(s.pending_in_memory, 0u);
+  EXPECT_EQ(s.lost_in_memory, 0u);
+  const auto rows = peek_all(spool);
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(durable + 3 - 2));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].seq, static_cast<std::int64_t>(i) + 3);
+    EXPECT_EQ(decode_body(rows[i].json).seq, rows[i].seq);
+  }
+  EXPECT_EQ(rows.back().ts, third.stored.ts);
+}
+
+TEST_F(SpoolTest, DiskFullDrainsItselfOnceAcksFreeSpace) {
+  auto spool = open_or_die(path, SpoolOptions{.max_pages = 12});
+  std::int64_t ts = kT0;
+  const int durable = fill_until_refused(spool, ts);
+  const auto all = seqs_of(peek_all(spool));
+  ASSERT_TRUE(spool.ack(all));  // the uploader delivered everything durable
+
+  // The next poll writes the held sample first, then itself.
+  const auto next = spool.enqueue(make_sample("inv-1", ts += 5000));
+  EXPECT_TRUE(next.durable);
+  EXPECT_EQ(seqs_of(peek_all(spool)), (std::vector<std::int64_t>{durable + 1, durable + 2}));
+  EXPECT_EQ(spool.stats().pending_in_memory, 0u);
+}
+
+TEST_F(SpoolTest, MemoryCapDropsTheOldestHeldSampleAndCountsIt) {
+  auto spool = open_or_die(path, SpoolOptions{.max_pages = 12, .max_pending_in_memory = 2});
+  std::int64_t ts = kT0;
+  const int durable = fill_until_refused(spool, ts);
+  for (int i = 0; i < 3; ++i) spool.enqueue(make_sample("inv-1", ts += 5000));
+  auto s = spool.stats();
+  EXPECT_EQ(s.pending_in_memory, 2u);
+  EXPECT_EQ(s.lost_in_memory, 2u);
+
+  ASSERT_TRUE(spool.set_max_pages(0));
+  ASSERT_TRUE(spool.flush_pending());
+  const auto rows = peek_all(spool);
+  // The two newest survive; the gap in seq shows the loss to the server too.
+  EXPECT_EQ(rows.at(rows.size() - 2).seq, durable + 3);
+  EXPECT_EQ(rows.back().seq, durable + 4);
+  EXPECT_EQ(rows.at(rows.size() - 3).seq, durable);
+}
+
+TEST_F(SpoolTest, NothingHeldInMemoryIsDeletedByAck) {
+  auto spool = open_or_die(path, SpoolOptions{.max_pages = 12});
+  std::int64_t ts = kT0;
+  const int durable = fill_until_refused(spool, ts);
+  const std::vector<std::int64_t> held{durable + 1};
+  ASSERT_TRUE(spool.ack(held));  // not durable yet, so not peeked: such an ack must not drop it
+  ASSERT_TRUE(spool.set_max_pages(0));
+  ASSERT_TRUE(spool.flush_pending());
+  EXPECT_EQ(seqs_of(peek_all(spool)).back(), durable + 1);
+}
+
+TEST_F(SpoolTest, OpenFailsClearlyWhenTheDirectoryIsMissing) {
+  const auto result = Spool::open(dir / "missing" / "spool.db");
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("does not exist"), std::string::npos)
+      << result.error().message;
+}
+
+TEST_F(SpoolTest, OpenRejectsAFileThatIsNotSqlite) {
+  std::ofstream(path) << "this is a config file, not a database\n" << std::string(8192, 'x');
+  const auto result = Spool::open(path);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("not a SQLite database"), std::string::npos)
+      << result.error().message;
+}
+
+TEST_F(SpoolTest, OpenRejectsACorruptedSpool) {
+  {
+    auto spool = open_or_die(path);
+    for (int i = 0; i < 200; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+  }  // the last close checkpoints the WAL into the main file
+  ASSERT_FALSE(std::filesystem::exists(path.string() + "-wal"));
+  {
+    // Scribble over pages 2.. (page 1, the header, stays valid so SQLite opens the file).
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);
+    const std::string garbage(4096 * 8, '\x5a');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  const auto result = Spool::open(path);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("corrupt"), std::string::npos) << result.error().message;
+}
+
+TEST_F(SpoolTest, OpenRejectsAnotherApplicationsDatabase) {
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE accounts(id INTEGER)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  const auto result = Spool::open(path);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("not a spool"), std::string::npos)
+      << result.error().message;
+}
+
+TEST_F(SpoolTest, OpenRejectsANewerSchemaVersion) {
+  { open_or_die(path); }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  const auto result = Spool::open(path);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("newer"), std::string::npos) << result.error().message;
+}
+
+TEST_F(SpoolTest, IntegrityCheckPassesOnAHealthySpool) {
+  auto spool = open_or_die(path);
+  for (int i = 0; i < 20; ++i) spool.enqueue(make_sample("inv-1", kT0 + i * 5000));
+  EXPECT_TRUE(spool.verify_integrity());
+}
+
+}  // namespace
+}  // namespace sungrow::edge
