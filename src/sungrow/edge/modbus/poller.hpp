@@ -19,17 +19,20 @@ namespace sungrow::edge {
 struct ModbusSettings {
   std::string host;
   std::uint16_t port = 502;
-  int unit_id = 1;                                  // 1–247
-  std::chrono::milliseconds inter_read_delay{20};   // ≥ this between two group reads
+  int unit_id = 1;                                 // 1–247
+  std::chrono::milliseconds inter_read_delay{20};  // ≥ this between two group reads
   std::chrono::milliseconds response_timeout{3'000};
-  std::chrono::milliseconds backoff_base{1'000};    // reconnect backoff, full jitter
+  std::chrono::milliseconds backoff_base{1'000};  // reconnect backoff (sungrow::Backoff, jittered)
   std::chrono::milliseconds backoff_cap{300'000};
+  std::uint32_t unsupported_after = 3;  // consecutive cycles with an exception → unsupported
 };
 
 struct PollStats {
   std::size_t groups_read = 0;     // whole groups that answered
   std::size_t registers_read = 0;  // registers read one by one after a group failed
   std::size_t registers_failed = 0;
+  std::size_t requests = 0;  // requests sent this cycle (groups and single registers)
+  bool reconnected = false;  // this cycle opened a new connection
 };
 
 // One register of `scan`: its words as read, or why not.

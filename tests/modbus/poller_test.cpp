@@ -1,0 +1,256 @@
+// Unit tests of Poller against a scripted byte-level device (backoff, pacing, splitting, caching).
+#include "sungrow/edge/modbus/poller.hpp"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "raw_server.hpp"
+#include "sungrow/edge/modbus/read_plan.hpp"
+
+namespace sungrow::edge {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+ModbusSettings settings_for(std::uint16_t port) {
+  ModbusSettings s;
+  s.host = "127.0.0.1";
+  s.port = port;
+  s.inter_read_delay = 2ms;
+  s.response_timeout = 200ms;
+  s.backoff_base = 40ms;
+  s.backoff_cap = 2'000ms;
+  return s;
+}
+
+bool touches(const test::RawRequest& r, std::uint16_t wire) {
+  return wire >= r.address && wire < r.address + r.count;
+}
+
+// A device answering value(w) = w, with a malformed WiNet-S exception for any read touching a
+// wire address in `failing`, and a log of what it was asked and when.
+class FakeDevice {
+ public:
+  explicit FakeDevice(std::set<std::uint16_t> failing) : failing_(std::move(failing)) {}
+
+  void serve(int fd) {
+    for (;;) {
+      const auto r = test::read_request(fd);
+      if (!r) return;
+      bool fail = false;
+      for (const auto w : failing_) fail = fail || touches(*r, w);
+      {
+        std::lock_guard lock(mutex_);
+        log_.push_back({Clock::now(), *r});
+      }
+      test::write_all(fd, fail ? test::malformed_exception(*r)
+                               : test::reply(*r, [](std::uint16_t w) { return w; }));
+    }
+  }
+  struct Entry {
+    Clock::time_point at;
+    test::RawRequest request;
+  };
+  std::vector<Entry> take() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(log_, {});
+  }
+
+ private:
+  std::set<std::uint16_t> failing_;
+  std::mutex mutex_;
+  std::vector<Entry> log_;
+};
+
+void expect_identity_image(const RegisterImage& image,
+                           const std::set<std::uint16_t>& missing_docs) {
+  for (const auto& def : kRegisters) {
+    if (missing_docs.contains(def.doc)) {
+      EXPECT_FALSE(image.has(def)) << def.name;
+      continue;
+    }
+    ASSERT_TRUE(image.has(def)) << def.name;
+    for (std::uint16_t i = 0; i < def.words; ++i)
+      EXPECT_EQ(image.get(def.table, static_cast<std::uint16_t>(def.wire() + i)), def.wire() + i)
+          << def.name;
+  }
+}
+
+TEST(Poller, BackoffWindowRefusesWithoutTouchingTheNetworkAndSuccessResetsIt) {
+  // Connections 0–2 and 4 are closed at once; 3 answers one full first cycle; 5 answers all.
+  const auto first_cycle = static_cast<int>(build_read_plan({}).size());
+  test::RawServer server([&](int fd, int index) {
+    if (index == 3) test::serve_identity(fd, first_cycle);
+    if (index == 5) test::serve_identity(fd);
+  });
+  auto s = settings_for(server.port());
+  s.backoff_base = 100ms;  // wide windows keep the "still inside" checks clear of scheduling noise
+  Poller poller(s, 42);
+
+  // Failure k opens a window of [ceiling/2, ceiling], ceiling = 100·2^(k−1) ms:
+  // 50–100, 100–200, 200–400 ms.
+  ASSERT_FALSE(poller.poll());
+  EXPECT_EQ(server.accepted(), 1);
+  const auto in_window = poller.poll();
+  ASSERT_FALSE(in_window);
+  EXPECT_NE(in_window.error().message.find("backoff"), std::string::npos);
+  std::this_thread::sleep_for(105ms);
+  ASSERT_FALSE(poller.poll());
+  EXPECT_EQ(server.accepted(), 2);
+  std::this_thread::sleep_for(205ms);
+  ASSERT_FALSE(poller.poll());
+  EXPECT_EQ(server.accepted(), 3);
+  EXPECT_FALSE(poller.poll());
+  std::this_thread::sleep_for(80ms);
+  EXPECT_FALSE(poller.poll());  // still inside 200–400 ms
+  EXPECT_EQ(server.accepted(), 3) << "a poll inside the backoff window connected";
+
+  std::this_thread::sleep_for(330ms);
+  const auto ok = poller.poll();
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_TRUE(poller.last_stats().reconnected);
+  EXPECT_EQ(server.accepted(), 4);
+
+  // Connection 3 is now closed by the device: the next cycle reads nothing → failure 1 again
+  // (50–100 ms), not failure 4 (400–800 ms), because the success reset the backoff.
+  ASSERT_FALSE(poller.poll());
+  EXPECT_FALSE(poller.connected());
+  std::this_thread::sleep_for(105ms);
+  ASSERT_FALSE(poller.poll());  // connection 4: closed at once → failure 2 (100–200 ms)
+  EXPECT_EQ(server.accepted(), 5);
+  std::this_thread::sleep_for(205ms);
+  const auto again = poller.poll();
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(server.accepted(), 6);
+}
+
+TEST(Poller, InterReadDelayHoldsBetweenEveryTwoRequests) {
+  FakeDevice device({reg(RegisterId::battery_current_legacy).wire()});  // forces a split too
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  auto s = settings_for(server.port());
+  s.inter_read_delay = 15ms;
+  Poller poller(s, 1);
+  ASSERT_TRUE(poller.poll());
+  ASSERT_TRUE(poller.poll());
+  const auto log = device.take();
+  ASSERT_GT(log.size(), kReadGroups.size() * 2);  // groups of both cycles plus the split
+  auto min_gap = Clock::duration::max();
+  for (std::size_t i = 1; i < log.size(); ++i)
+    min_gap = std::min(min_gap, log[i].at - log[i - 1].at);
+  EXPECT_GE(min_gap, 15ms);
+}
+
+TEST(Poller, ExceptionSplitsTheGroupAndRepeatedFailureMakesARegisterUnsupported) {
+  const auto& legacy = reg(RegisterId::battery_power_legacy);  // 13022 inside "state"
+  const auto& battery = reg(RegisterId::battery_power);        // 5214, a group of its own
+  FakeDevice device({legacy.wire(), battery.wire()});
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  Poller poller(settings_for(server.port()), 1);
+
+  for (int cycle = 1; cycle <= 3; ++cycle) {
+    const auto image = poller.poll();
+    ASSERT_TRUE(image) << image.error().message;
+    // The malformed exception frames did not desync anything: every other word is right.
+    expect_identity_image(*image, {legacy.doc, battery.doc});
+    const auto log = device.take();
+    const auto state_singles =
+        std::count_if(log.begin(), log.end(), [&](const FakeDevice::Entry& e) {
+          return e.request.address >= kReadGroups[legacy.group].first_wire() &&
+                 e.request.count <= 2;
+        });
+    EXPECT_EQ(static_cast<std::size_t>(state_singles),
+              split(build_read_plan({})[legacy.group]).size());
+    // 5214 is alone in its group: its failed group read is its own read, not repeated.
+    EXPECT_EQ(std::count_if(
+                  log.begin(), log.end(),
+                  [&](const FakeDevice::Entry& e) { return touches(e.request, battery.wire()); }),
+              1);
+    EXPECT_EQ(poller.last_stats().registers_failed, 2U);
+    EXPECT_EQ(poller.unsupported().size(), cycle < 3 ? 0U : 2U);
+  }
+  EXPECT_EQ(poller.unsupported(), (std::set<std::uint16_t>{battery.doc, legacy.doc}));
+
+  const auto image = poller.poll();
+  ASSERT_TRUE(image);
+  expect_identity_image(*image, {legacy.doc, battery.doc});
+  const auto log = device.take();
+  for (const auto& e : log) {
+    EXPECT_FALSE(touches(e.request, legacy.wire())) << "unsupported register read again";
+    EXPECT_FALSE(touches(e.request, battery.wire())) << "unsupported register read again";
+  }
+  EXPECT_EQ(log.size(), build_read_plan(poller.unsupported()).size() - 1);  // minus the once group
+  EXPECT_EQ(poller.last_stats().registers_failed, 0U);
+}
+
+TEST(Poller, OnceGroupIsReadOnceAndStaysInEveryImage) {
+  FakeDevice device({});
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  Poller poller(settings_for(server.port()), 1);
+  const auto once_wire = kReadGroups[0].first_wire();
+  ASSERT_TRUE(kReadGroups[0].once);
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    const auto image = poller.poll();
+    ASSERT_TRUE(image);
+    expect_identity_image(*image, {});
+    const auto log = device.take();
+    const auto once_reads = std::count_if(log.begin(), log.end(), [&](const FakeDevice::Entry& e) {
+      return e.request.address == once_wire;
+    });
+    EXPECT_EQ(once_reads, cycle == 0 ? 1 : 0);
+    EXPECT_FALSE(poller.last_stats().reconnected && cycle > 0) << "connection not reused";
+  }
+}
+
+TEST(Poller, ScanReadsEveryRegisterSinglyAndMarksExceptionsUnsupported) {
+  const auto& battery = reg(RegisterId::battery_power);
+  FakeDevice device({battery.wire()});
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  Poller poller(settings_for(server.port()), 1);
+  const auto scanned = poller.scan();
+  ASSERT_TRUE(scanned) << scanned.error().message;
+  ASSERT_EQ(scanned->size(), kRegisters.size());
+  const auto log = device.take();
+  ASSERT_EQ(log.size(), kRegisters.size());
+  for (std::size_t i = 0; i < kRegisters.size(); ++i) {
+    const auto& def = kRegisters[i];
+    const auto& s = (*scanned)[i];
+    EXPECT_EQ(s.doc, def.doc);
+    EXPECT_EQ(log[i].request.address, def.wire());
+    EXPECT_EQ(log[i].request.count, def.words);
+    if (def.doc == battery.doc) {
+      EXPECT_TRUE(s.unsupported);
+      EXPECT_FALSE(s.words);
+      EXPECT_FALSE(s.error.empty());
+    } else {
+      ASSERT_TRUE(s.words) << def.name << ": " << s.error;
+      EXPECT_EQ(s.words->size(), def.words);
+      EXPECT_EQ(s.words->front(), def.wire());
+      EXPECT_FALSE(s.unsupported);
+    }
+  }
+}
+
+TEST(Poller, StopTokenEndsTheCycleEarly) {
+  FakeDevice device({});
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  auto s = settings_for(server.port());
+  s.inter_read_delay = 10s;
+  Poller poller(s, 1);
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    stop.request_stop();
+  });
+  const auto start = Clock::now();
+  const auto image = poller.poll(stop.get_token());
+  stopper.join();
+  EXPECT_LT(Clock::now() - start, 5s);
+  ASSERT_TRUE(image);  // the first group was read before the stop
+  EXPECT_EQ(device.take().size(), 1U);
+}
+
+}  // namespace
+}  // namespace sungrow::edge
