@@ -16,27 +16,30 @@ namespace sungrow::sim {
 
 // Faults switchable by flag; all off by default.
 struct Faults {
-  std::uint32_t drop_every = 0;              // close the connection on every Nth request
-  std::vector<DocRange> exception_ranges;    // answer exception 02 for reads touching these
-  bool malformed_exception = false;          // WiNet-S style: MBAP length 2, then 3 bytes
-  std::chrono::milliseconds slow_reply{0};   // delay before every reply
-  bool ffff_unsupported = false;             // unknown registers read 0xFFFF instead of exception
-  bool refuse_second_client = false;         // a second concurrent client is closed at once
-  bool flow_bits_stuck = false;              // register 13001 always 0
-  bool no_battery_power_register = false;    // old firmware: 5214–5215 raise exception 02
+  std::uint32_t drop_every = 0;             // close the connection on every Nth request
+  std::vector<DocRange> exception_ranges;   // answer exception 02 for reads touching these
+  bool malformed_exception = false;         // WiNet-S style: MBAP length 2, then 3 bytes
+  std::chrono::milliseconds slow_reply{0};  // delay before every reply
+  bool ffff_unsupported = false;            // unknown registers read 0xFFFF instead of exception
+  bool refuse_second_client = false;        // a second concurrent client is closed at once
+  bool flow_bits_stuck = false;             // register 13001 always 0
+  bool no_battery_power_register = false;   // old firmware: 5214–5215 raise exception 02
 };
 
 struct SimOptions {
   std::string listen = "127.0.0.1";
-  std::uint16_t port = 502;  // 0 = pick a free port (see SimServer::port())
-  int unit_id = 1;
-  double time_scale = 1.0;   // simulated seconds per real second
-  std::optional<Timestamp> start;  // simulated start time; default now
+  std::uint16_t port = 502;             // 0 = pick a free port (see SimServer::port())
+  int unit_id = 1;                      // requests for any other unit id get no reply at all
+  double time_scale = 1.0;              // simulated seconds per real second
+  std::optional<Timestamp> start;       // simulated start time; default now
   std::string tz = "Europe/Amsterdam";  // for daily counter resets at local midnight
   std::uint64_t seed = 1;
   Faults faults;
 };
 
+// Counters since start. `requests` counts every frame received (also ignored ones);
+// `exceptions` counts exception replies sent (proper or malformed); `dropped` connections
+// closed by drop_every; `refused` connections closed at once (second client / too many).
 struct SimStats {
   std::uint64_t connections = 0;
   std::uint64_t requests = 0;
@@ -53,6 +56,12 @@ class SimServer {
   virtual std::uint16_t port() const = 0;
   virtual SimStats stats() const = 0;
   virtual void stop() = 0;
+  // The simulated clock: start + (real elapsed) × time_scale.
+  virtual Timestamp sim_time() const = 0;
 };
+
+// Checks options without starting anything (unit id 1–247, time scale, time zone, ranges,
+// listen address). start() runs the same checks; the CLI uses this to tell flag errors apart.
+Result<void> validate(const SimOptions& options);
 
 }  // namespace sungrow::sim

@@ -1,0 +1,73 @@
+// The household's state encoded as SH4.0RS registers, and how the unit answers a read of them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "sungrow/core/registers.hpp"
+#include "sungrow/sim/household.hpp"
+#include "sungrow/sim/sim_server.hpp"
+
+namespace sungrow::sim {
+
+// What the nameplate registers say.
+struct DeviceIdentity {
+  std::string serial = "A2350415770";  // 11 characters, like real SH-RS units
+  std::uint16_t device_type = 0x0D18;  // SH4.0RS (DOC Appendix 1)
+  std::uint16_t nominal_power = 40;    // 0.1 kW
+};
+
+// The standard Modbus exception codes the simulated unit uses.
+enum class ModbusException : std::uint8_t {
+  illegal_function = 0x01,
+  illegal_data_address = 0x02,
+  illegal_data_value = 0x03,
+};
+
+// Modbus' own limit for FC 0x03/0x04 (the edge keeps to 100, a stricter WiNet-S habit).
+inline constexpr std::uint16_t kMaxServedRegisters = 125;
+
+// Standby code of the running-state register (new bit-style family, like 0x0000 = running).
+inline constexpr std::uint16_t kRunningStateRunning = 0x0000;
+inline constexpr std::uint16_t kRunningStateStandby = 0x0008;
+
+// Document-number ranges the simulated unit implements; a read touching anything else fails
+// (exception 02) like the real one. Reserved words inside these read 0.
+std::span<const DocRange> implemented_ranges(RegisterTable table);
+
+class RegisterBank {
+ public:
+  // Encodes every register of kRegisters (with its type and divisor, via words.hpp) plus the
+  // other implemented registers a real unit fills. Only `flow_bits_stuck` of `faults` matters here.
+  static RegisterBank encode(const HouseholdState& state,
+                             std::chrono::local_time<std::chrono::milliseconds> local_now,
+                             const HouseholdConfig& config, const DeviceIdentity& identity,
+                             const Faults& faults);
+
+  // The word at a document number, nullopt if the unit does not implement that register.
+  std::optional<std::uint16_t> word(RegisterTable table, std::uint16_t doc) const;
+
+ private:
+  void put(RegisterTable table, std::uint16_t doc, std::span<const std::uint16_t> words);
+  std::map<std::uint16_t, std::uint16_t> input_;  // by doc number; absent + implemented = 0
+  std::map<std::uint16_t, std::uint16_t> holding_;
+};
+
+// Raw words for a register of `type` holding `physical` × `divisor`, rounded and clamped to the
+// type's range (so an out-of-range value saturates instead of wrapping). Not for utf8.
+std::vector<std::uint16_t> encode_value(RegisterType type, std::uint16_t divisor, double physical);
+
+// The unit's answer to one read: the words, or an exception code.
+using ReadReply = std::variant<std::vector<std::uint16_t>, ModbusException>;
+
+// Applies the read rules (count limit, unimplemented registers, exception/ffff faults, missing
+// 5214 on old firmware) to one FC 0x03/0x04 request at wire address `first_wire`.
+ReadReply answer_read(const RegisterBank& bank, const Faults& faults, RegisterTable table,
+                      std::uint16_t first_wire, std::uint16_t count);
+
+}  // namespace sungrow::sim

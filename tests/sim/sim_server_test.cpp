@@ -1,0 +1,444 @@
+// Integration tests of sungrow-sim over real TCP on loopback, with libmodbus as the client.
+#include "sungrow/sim/sim_server.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <modbus.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <future>
+#include <thread>
+
+#include "sungrow/core/register_image.hpp"
+#include "sungrow/core/words.hpp"
+
+namespace sungrow::sim {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::unique_ptr<SimServer> start_sim(Faults faults = {}, double time_scale = 1.0) {
+  SimOptions o;
+  o.port = 0;
+  o.start = parse_rfc3339("2026-06-21T10:00:00Z");  // midsummer morning: PV, battery, load all busy
+  o.time_scale = time_scale;
+  o.faults = std::move(faults);
+  auto server = SimServer::start(std::move(o));
+  EXPECT_TRUE(server.has_value()) << (server ? "" : server.error().message);
+  return server ? std::move(server.value()) : nullptr;
+}
+
+struct ModbusCloser {
+  void operator()(modbus_t* ctx) const {
+    modbus_close(ctx);
+    modbus_free(ctx);
+  }
+};
+using ModbusPtr = std::unique_ptr<modbus_t, ModbusCloser>;
+
+ModbusPtr connect_client(std::uint16_t port, int unit = 1,
+                         std::chrono::milliseconds timeout = 2000ms) {
+  ModbusPtr ctx{modbus_new_tcp("127.0.0.1", port)};
+  EXPECT_NE(ctx, nullptr);
+  modbus_set_slave(ctx.get(), unit);
+  modbus_set_response_timeout(ctx.get(), 0, static_cast<std::uint32_t>(timeout.count() * 1000));
+  EXPECT_EQ(modbus_connect(ctx.get()), 0) << modbus_strerror(errno);
+  return ctx;
+}
+
+// Reads input registers at a document number; an empty vector + errno on failure.
+std::vector<std::uint16_t> read_input(modbus_t* ctx, std::uint16_t doc, int count) {
+  std::vector<std::uint16_t> w(static_cast<std::size_t>(count));
+  const int rc = modbus_read_input_registers(ctx, doc - 1, count, w.data());
+  if (rc != count) return {};
+  return w;
+}
+
+// A plain TCP socket, for frames libmodbus will not send or cannot parse.
+class RawSocket {
+ public:
+  explicit RawSocket(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  }
+  ~RawSocket() { ::close(fd_); }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+
+  void send_read(std::uint16_t tid, std::uint8_t unit, std::uint8_t function, std::uint16_t wire,
+                 std::uint16_t count) {
+    const std::array<std::uint8_t, 12> frame{static_cast<std::uint8_t>(tid >> 8U),
+                                             static_cast<std::uint8_t>(tid & 0xFFU),
+                                             0x00,
+                                             0x00,
+                                             0x00,
+                                             0x06,
+                                             unit,
+                                             function,
+                                             static_cast<std::uint8_t>(wire >> 8U),
+                                             static_cast<std::uint8_t>(wire & 0xFFU),
+                                             static_cast<std::uint8_t>(count >> 8U),
+                                             static_cast<std::uint8_t>(count & 0xFFU)};
+    ASSERT_EQ(::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL), 12);
+  }
+  // Whatever arrives within `wait` after the first byte, up to `max` bytes.
+  std::vector<std::uint8_t> receive(std::size_t max, std::chrono::milliseconds wait = 1000ms) {
+    std::vector<std::uint8_t> out;
+    const auto deadline = Clock::now() + wait;
+    while (out.size() < max) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left <= 0ms) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      std::array<std::uint8_t, 512> buf{};
+      const auto n = ::recv(fd_, buf.data(), std::min(buf.size(), max - out.size()), 0);
+      if (n <= 0) break;
+      out.insert(out.end(), buf.begin(), buf.begin() + n);
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+};
+
+TEST(SimServer, EphemeralPortAndReadsOfEveryGroupArePlausible) {
+  auto sim = start_sim();
+  ASSERT_TRUE(sim);
+  EXPECT_NE(sim->port(), 0);
+  auto client = connect_client(sim->port());
+
+  RegisterImage image;
+  for (const auto& g : kReadGroups) {
+    std::vector<std::uint16_t> w(g.count);
+    const int rc =
+        g.table == RegisterTable::input
+            ? modbus_read_input_registers(client.get(), g.first_wire(), g.count, w.data())
+            : modbus_read_registers(client.get(), g.first_wire(), g.count, w.data());
+    ASSERT_EQ(rc, g.count) << g.name << ": " << modbus_strerror(errno);
+    image.set_block(g.table, g.first_wire(), w);
+  }
+  const auto value = [&](RegisterId id) {
+    const auto& def = reg(id);
+    std::array<std::uint16_t, 2> w{};
+    EXPECT_TRUE(image.read(def, w)) << def.name;
+    return static_cast<double>(words::raw_value(def.type, std::span{w}.first(def.words))) /
+           def.divisor;
+  };
+  std::array<std::uint16_t, 10> serial{};
+  ASSERT_TRUE(image.read(reg(RegisterId::serial_number), serial));
+  EXPECT_EQ(words::utf8(serial), "A2350415770");
+  EXPECT_EQ(value(RegisterId::device_type), 0x0D18);
+  EXPECT_EQ(value(RegisterId::nominal_power), 4.0);
+  EXPECT_GT(value(RegisterId::total_dc_power), 200);  // 12:00 local in June
+  EXPECT_LE(value(RegisterId::total_dc_power), 4500);
+  EXPECT_GT(value(RegisterId::mppt1_voltage), 280);
+  EXPECT_LT(value(RegisterId::mppt1_voltage), 420);
+  EXPECT_GT(value(RegisterId::mppt2_current), 0);
+  EXPECT_NEAR(value(RegisterId::grid_frequency), 50.0, 0.05);
+  EXPECT_NEAR(value(RegisterId::grid_frequency_legacy), 50.0, 0.1);
+  EXPECT_NEAR(value(RegisterId::phase_a_voltage), 230.0, 8);
+  EXPECT_GE(value(RegisterId::battery_soc), 5.0);
+  EXPECT_LE(value(RegisterId::battery_soc), 100.0);
+  EXPECT_NEAR(value(RegisterId::battery_soh), 98.7, 0.01);
+  EXPECT_GT(value(RegisterId::pv_energy_today), 1.0);
+  EXPECT_GT(value(RegisterId::pv_energy_total), 9000.0);
+  EXPECT_GT(value(RegisterId::grid_import_total), 1000.0);
+  EXPECT_EQ(value(RegisterId::running_state), 0);
+  EXPECT_NE(static_cast<unsigned>(value(RegisterId::power_flow)) & 0x09U, 0U);  // pv, load
+  EXPECT_EQ(value(RegisterId::battery_capacity), 9.6);
+  EXPECT_NEAR(value(RegisterId::inverter_temperature), 30, 20);
+  // Registers in one group come from one instant, so the balance holds to the watt there.
+  EXPECT_EQ(value(RegisterId::export_power),
+            value(RegisterId::total_active_power) - value(RegisterId::load_power));
+  // Across groups (read milliseconds apart) it holds to within a few watts.
+  EXPECT_NEAR(value(RegisterId::total_active_power),
+              value(RegisterId::total_dc_power) + value(RegisterId::battery_power), 30);
+  EXPECT_NEAR(value(RegisterId::meter_power), -value(RegisterId::export_power), 30);
+  EXPECT_GE(sim->stats().requests, kReadGroups.size());
+  EXPECT_EQ(sim->stats().connections, 1U);
+  EXPECT_EQ(sim->stats().exceptions, 0U);
+}
+
+TEST(SimServer, HoldingRegistersAndTheirGaps) {
+  auto sim = start_sim();
+  auto client = connect_client(sim->port());
+  std::array<std::uint16_t, 6> clock{};
+  ASSERT_EQ(modbus_read_registers(client.get(), 4999, 6, clock.data()), 6);
+  EXPECT_EQ(clock[0], 2026);
+  EXPECT_EQ(clock[1], 6);
+  EXPECT_EQ(clock[2], 21);
+  EXPECT_EQ(clock[3], 12);  // 10:00Z in CEST
+  EXPECT_LE(clock[4], 1);
+  std::array<std::uint16_t, 2> soc{};
+  ASSERT_EQ(modbus_read_registers(client.get(), 13057, 2, soc.data()), 2);
+  EXPECT_EQ(soc[0], 1000);
+  EXPECT_EQ(soc[1], 50);
+  std::uint16_t w = 0;
+  EXPECT_EQ(modbus_read_registers(client.get(), 13050, 1, &w), -1);  // 13051 not served
+  EXPECT_EQ(errno, EMBXILADD);
+}
+
+TEST(SimServer, UnknownAddressIsException02AndTheConnectionSurvives) {
+  auto sim = start_sim();
+  auto client = connect_client(sim->port());
+  EXPECT_TRUE(read_input(client.get(), 6000, 1).empty());
+  EXPECT_EQ(errno, EMBXILADD);
+  EXPECT_TRUE(read_input(client.get(), 5009, 2).empty());  // WiNet-S gap
+  EXPECT_EQ(errno, EMBXILADD);
+  EXPECT_EQ(read_input(client.get(), 5000, 1), std::vector<std::uint16_t>{0x0D18});
+  EXPECT_EQ(sim->stats().exceptions, 2U);
+  EXPECT_EQ(sim->stats().requests, 3U);
+}
+
+TEST(SimServer, MoreThan125RegistersIsException03) {
+  auto sim = start_sim();
+  RawSocket raw{sim->port()};
+  raw.send_read(0x0101, 1, 0x04, 12999, 126);
+  EXPECT_EQ(raw.receive(9), (std::vector<std::uint8_t>{0x01, 0x01, 0, 0, 0, 3, 0x01, 0x84, 0x03}));
+}
+
+TEST(SimServer, FaultExceptionRanges) {
+  Faults f;
+  f.exception_ranges = {DocRange{5011, 5014}, DocRange{13000, 13000}};
+  auto sim = start_sim(f);
+  auto client = connect_client(sim->port());
+  EXPECT_TRUE(read_input(client.get(), 5011, 4).empty());
+  EXPECT_EQ(errno, EMBXILADD);
+  EXPECT_TRUE(read_input(client.get(), 13000, 50).empty());
+  EXPECT_EQ(errno, EMBXILADD);
+  EXPECT_EQ(read_input(client.get(), 5017, 3).size(), 3U);
+  EXPECT_EQ(read_input(client.get(), 13001, 49).size(), 49U);
+  EXPECT_EQ(sim->stats().exceptions, 2U);
+}
+
+TEST(SimServer, FaultMalformedExceptionFrameIsExactlyWinetStyle) {
+  Faults f;
+  f.malformed_exception = true;
+  auto sim = start_sim(f);
+  RawSocket raw{sim->port()};
+  raw.send_read(0xBEEF, 1, 0x04, 5999, 1);
+  EXPECT_EQ(raw.receive(64, 500ms),
+            (std::vector<std::uint8_t>{0xBE, 0xEF, 0x00, 0x00, 0x00, 0x02, 0x01, 0x84, 0x02}));
+  // A good read on the same connection is framed normally after it.
+  raw.send_read(0x0002, 1, 0x04, 4999, 1);
+  EXPECT_EQ(raw.receive(64, 500ms),
+            (std::vector<std::uint8_t>{0x00, 0x02, 0, 0, 0, 5, 0x01, 0x04, 0x02, 0x0D, 0x18}));
+  raw.send_read(0x0003, 1, 0x03, 5005, 1);  // holding gap: FC 0x83
+  EXPECT_EQ(raw.receive(64, 500ms),
+            (std::vector<std::uint8_t>{0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x01, 0x83, 0x02}));
+  EXPECT_EQ(sim->stats().exceptions, 2U);
+}
+
+TEST(SimServer, ProperExceptionFrameWithoutTheFault) {
+  auto sim = start_sim();
+  RawSocket raw{sim->port()};
+  raw.send_read(0xBEEF, 1, 0x04, 5999, 1);
+  EXPECT_EQ(raw.receive(64, 500ms),
+            (std::vector<std::uint8_t>{0xBE, 0xEF, 0x00, 0x00, 0x00, 0x03, 0x01, 0x84, 0x02}));
+}
+
+TEST(SimServer, FaultFfffUnsupported) {
+  Faults f;
+  f.ffff_unsupported = true;
+  auto sim = start_sim(f);
+  auto client = connect_client(sim->port());
+  EXPECT_EQ(read_input(client.get(), 6000, 3),
+            (std::vector<std::uint16_t>{0xFFFF, 0xFFFF, 0xFFFF}));
+  const auto mixed = read_input(client.get(), 4988, 24);  // gap, serial, type, …, 5009 gap
+  ASSERT_EQ(mixed.size(), 24U);
+  EXPECT_EQ(mixed[0], 0xFFFF);
+  EXPECT_EQ(mixed[1], 0xFFFF);
+  EXPECT_EQ(mixed[2], 0x4132);  // "A2"
+  EXPECT_EQ(mixed[12], 0x0D18);
+  EXPECT_EQ(mixed[21], 0xFFFF);
+  EXPECT_EQ(mixed[22], 0xFFFF);
+  EXPECT_GT(mixed[23], 2800);  // MPPT1 voltage, 0.1 V
+  EXPECT_EQ(sim->stats().exceptions, 0U);
+}
+
+TEST(SimServer, FaultSlowReply) {
+  Faults f;
+  f.slow_reply = 300ms;
+  auto sim = start_sim(f);
+  auto client = connect_client(sim->port());
+  const auto t0 = Clock::now();
+  EXPECT_EQ(read_input(client.get(), 5000, 1).size(), 1U);
+  const auto elapsed = Clock::now() - t0;
+  EXPECT_GE(elapsed, 300ms);
+  EXPECT_LT(elapsed, 1500ms);
+}
+
+TEST(SimServer, FaultDropEveryNthRequest) {
+  Faults f;
+  f.drop_every = 3;
+  auto sim = start_sim(f);
+  auto client = connect_client(sim->port(), 1, 1000ms);
+  EXPECT_EQ(read_input(client.get(), 5000, 1).size(), 1U);
+  EXPECT_EQ(read_input(client.get(), 5000, 1).size(), 1U);
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(read_input(client.get(), 5000, 1).empty());  // closed without a reply
+  EXPECT_LT(Clock::now() - t0, 900ms);                     // a close, not a timeout
+  EXPECT_EQ(sim->stats().dropped, 1U);
+  client = connect_client(sim->port(), 1, 1000ms);
+  EXPECT_EQ(read_input(client.get(), 5000, 1).size(), 1U);
+  EXPECT_EQ(read_input(client.get(), 5000, 1).size(), 1U);
+  EXPECT_TRUE(read_input(client.get(), 5000, 1).empty());
+  EXPECT_EQ(sim->stats().dropped, 2U);
+  EXPECT_EQ(sim->stats().requests, 6U);
+  EXPECT_EQ(sim->stats().connections, 2U);
+}
+
+TEST(SimServer, FaultRefuseSecondClient) {
+  Faults f;
+  f.refuse_second_client = true;
+  auto sim = start_sim(f);
+  auto first = connect_client(sim->port());
+  EXPECT_EQ(read_input(first.get(), 5000, 1).size(), 1U);
+  RawSocket second{sim->port()};  // the TCP handshake succeeds; then the server closes it
+  second.send_read(1, 1, 0x04, 4999, 1);
+  EXPECT_TRUE(second.receive(64, 1000ms).empty());
+  EXPECT_EQ(sim->stats().refused, 1U);
+  EXPECT_EQ(read_input(first.get(), 5000, 1).size(), 1U);  // the first client is unaffected
+  first.reset();
+  // Once the first has gone, a new client is welcome.
+  for (int i = 0; i < 50 && sim->stats().connections < 2; ++i) {
+    auto next = connect_client(sim->port());
+    if (read_input(next.get(), 5000, 1).size() == 1U) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(sim->stats().connections, 2U);
+}
+
+TEST(SimServer, ConcurrentClientsWithoutTheFault) {
+  auto sim = start_sim();
+  auto a = connect_client(sim->port());
+  auto b = connect_client(sim->port());
+  EXPECT_EQ(read_input(a.get(), 5000, 1).size(), 1U);
+  EXPECT_EQ(read_input(b.get(), 5000, 1).size(), 1U);
+  EXPECT_EQ(read_input(a.get(), 13000, 50).size(), 50U);
+  EXPECT_EQ(sim->stats().connections, 2U);
+  EXPECT_EQ(sim->stats().refused, 0U);
+}
+
+TEST(SimServer, FaultFlowBitsStuck) {
+  Faults f;
+  f.flow_bits_stuck = true;
+  auto sim = start_sim(f);
+  auto client = connect_client(sim->port());
+  const auto state = read_input(client.get(), 13000, 2);
+  ASSERT_EQ(state.size(), 2U);
+  EXPECT_EQ(state[1], 0);
+  EXPECT_GT(words::u32(read_input(client.get(), 5017, 2)[0], 0), 0U);  // PV is producing anyway
+
+  auto normal = start_sim();
+  auto c2 = connect_client(normal->port());
+  EXPECT_NE(read_input(c2.get(), 13001, 1).at(0), 0);
+}
+
+TEST(SimServer, FaultNoBatteryPowerRegister) {
+  Faults f;
+  f.no_battery_power_register = true;
+  auto sim = start_sim(f);
+  auto client = connect_client(sim->port());
+  EXPECT_TRUE(read_input(client.get(), 5214, 2).empty());
+  EXPECT_EQ(errno, EMBXILADD);
+  EXPECT_EQ(read_input(client.get(), 13022, 1).size(), 1U);  // legacy register still there
+  EXPECT_EQ(read_input(client.get(), 5242, 1).size(), 1U);
+}
+
+TEST(SimServer, OtherUnitIdsGetNoReply) {
+  auto sim = start_sim();
+  auto wrong = connect_client(sim->port(), 2, 300ms);
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(read_input(wrong.get(), 5000, 1).empty());
+  EXPECT_EQ(errno, ETIMEDOUT);
+  EXPECT_GE(Clock::now() - t0, 250ms);
+  EXPECT_EQ(sim->stats().requests, 1U);
+  EXPECT_EQ(sim->stats().exceptions, 0U);
+  // The connection stays usable (nothing was sent back to desynchronise it).
+  modbus_set_slave(wrong.get(), 1);
+  EXPECT_EQ(read_input(wrong.get(), 5000, 1), std::vector<std::uint16_t>{0x0D18});
+}
+
+TEST(SimServer, UnsupportedFunctionIsException01) {
+  auto sim = start_sim();
+  auto client = connect_client(sim->port());
+  EXPECT_EQ(modbus_write_register(client.get(), 13049, 2), -1);
+  EXPECT_EQ(errno, EMBXILFUN);
+}
+
+TEST(SimServer, TimeScaleRunsTheDayFaster) {
+  auto sim = start_sim({}, 1000.0);
+  auto client = connect_client(sim->port());
+  const auto total = [&] {
+    const auto w = read_input(client.get(), 13003, 2);
+    return w.size() == 2 ? words::u32(w[0], w[1]) : 0U;
+  };
+  const auto t0 = sim->sim_time();
+  const auto before = total();
+  std::this_thread::sleep_for(1s);
+  const auto after = total();
+  const auto simulated = sim->sim_time() - t0;
+  EXPECT_GE(simulated, 900s);
+  EXPECT_LT(simulated, 1500s);
+  EXPECT_GE(after, before + 1);  // ≥ 0.1 kWh of PV in ~17 simulated minutes around noon
+}
+
+TEST(SimServer, StopIsPromptWithIdleAndSlowClients) {
+  Faults f;
+  f.slow_reply = 10s;
+  auto sim = start_sim(f);
+  auto idle = connect_client(sim->port());
+  auto busy = connect_client(sim->port(), 1, 5000ms);
+  auto pending = std::async(std::launch::async, [&] { return read_input(busy.get(), 5000, 1); });
+  std::this_thread::sleep_for(100ms);  // the server is now inside the slow reply
+  const auto t0 = Clock::now();
+  sim->stop();
+  EXPECT_LT(Clock::now() - t0, 500ms);
+  EXPECT_TRUE(pending.get().empty());
+  sim->stop();  // idempotent
+  const auto t1 = Clock::now();
+  sim.reset();
+  EXPECT_LT(Clock::now() - t1, 100ms);
+}
+
+TEST(SimServer, BadOptionsAreRejected) {
+  SimOptions o;
+  o.port = 0;
+  o.unit_id = 0;
+  EXPECT_FALSE(SimServer::start(o).has_value());
+  o.unit_id = 1;
+  o.tz = "Nowhere/Special";
+  EXPECT_FALSE(SimServer::start(o).has_value());
+  o.tz = "UTC";
+  o.listen = "localhost";  // numeric addresses only
+  EXPECT_FALSE(SimServer::start(o).has_value());
+  o.listen = "127.0.0.1";
+  o.time_scale = 0;
+  EXPECT_FALSE(SimServer::start(o).has_value());
+  o.time_scale = 1;
+  o.faults.exception_ranges = {DocRange{5000, 4000}};
+  EXPECT_FALSE(validate(o).has_value());
+
+  auto first = start_sim();
+  SimOptions same_port;
+  same_port.port = first->port();
+  const auto second = SimServer::start(same_port);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("bind"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sungrow::sim
