@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sungrow/core/backoff.hpp"
 #include "sungrow/core/result.hpp"
@@ -20,22 +22,30 @@ struct UploaderSettings {
   std::string token;                   // bearer token; never logged
   std::optional<std::string> ca_file;  // PEM bundle for a self-hosted CA; verification stays on
   bool gzip = false;
-  std::chrono::milliseconds timeout{30'000};
-  std::size_t batch_size = 30;         // normal pace
-  std::size_t max_batch_size = 1'000;  // catch-up batches while a backlog exists
+  std::chrono::milliseconds timeout{30'000};  // whole request, connect included
+  std::size_t batch_size = 30;                // normal pace
+  std::size_t max_batch_size = 1'000;         // catch-up batches while a backlog exists
   std::chrono::milliseconds upload_interval{10'000};
+  // Retry schedule for 408/429/5xx/network errors (reliability.md §1.1: 1 s doubling to 300 s).
+  std::chrono::milliseconds backoff_base{1'000};
+  std::chrono::milliseconds backoff_cap{300'000};
+  // 401/403 will not heal by itself quickly: never retry faster than this.
+  std::chrono::milliseconds unauthorized_min_wait{60'000};
 };
 
 // https:// always; http:// only when the host is a loopback address (127.0.0.0/8, ::1, localhost).
+// Also refuses credentials in the URL (they would end up in logs; the token is the credential).
 Result<void> validate_ingest_url(std::string_view url);
 
 enum class PostStatus {
-  delivered,    // 2xx
-  retry,        // 408, 429, 5xx, network error, timeout
-  unauthorized, // 401, 403: keep the data, retry slowly, log loudly
-  rejected,     // 400, 422: some sample is bad — split to isolate it
-  too_large,    // 413: split, never resend unchanged
+  delivered,     // 2xx
+  retry,         // 408, 429, 5xx, 1xx/3xx, network error, timeout, TLS failure
+  unauthorized,  // 401, 403: keep the data, retry slowly, log loudly
+  rejected,      // 400, 422 and other 4xx: some sample is bad — split to isolate it
+  too_large,     // 413: split, never resend unchanged
 };
+
+std::string_view to_string(PostStatus s);
 
 struct PostResult {
   PostStatus status = PostStatus::retry;
@@ -47,12 +57,16 @@ struct PostResult {
 // One HTTPS connection (kept alive between posts). RAII over CURL*.
 class IngestClient {
  public:
+  // Throws ErrorException when the URL fails validate_ingest_url or the token holds control
+  // characters: config validation should have refused both already, this is the last line.
   explicit IngestClient(UploaderSettings settings);
   IngestClient(IngestClient&&) noexcept;
   IngestClient& operator=(IngestClient&&) noexcept;
   ~IngestClient();
   // POSTs {"samples":[…]} built from the stored JSON bodies.
   PostResult post(std::span<const SpooledSample> batch);
+  // TCP connections opened so far (keep-alive keeps this at 1 while the server allows it).
+  std::uint64_t connections_opened() const;
 
  private:
   struct Impl;
@@ -61,12 +75,13 @@ class IngestClient {
 
 // What one upload step did, and how long the caller should wait before the next step.
 struct UploadStep {
-  std::size_t sent = 0;          // samples acked by the server in this step
+  std::size_t sent = 0;  // samples acked by the server in this step
   std::size_t dead_lettered = 0;
-  bool ok = true;                // false when the step ended in a failure to retry later
+  std::size_t posts = 0;  // HTTP requests made (more than one when a batch was split)
+  bool ok = true;         // false when the step ended in a failure to retry later
   PostStatus last_status = PostStatus::delivered;
   std::chrono::milliseconds wait{0};
-  std::string error;             // for logs and health when !ok
+  std::string error;  // for logs and health when !ok
 };
 
 // Drives one spool through one client. Not thread-safe; owned by the upload thread.
@@ -74,14 +89,35 @@ class Uploader {
  public:
   Uploader(UploaderSettings settings, Spool& spool, std::uint64_t seed = std::random_device{}());
   // Peek a batch (max_batch_size while a backlog exists, else batch_size), post it, then ack,
-  // back off, or split and dead-letter. Returns immediately when the spool is empty.
+  // back off, or split and dead-letter. Returns immediately when the spool is empty. After a
+  // full batch is delivered the wait is 0 (catch-up runs back to back), else upload_interval.
+  // A batch answered 400/413/422 is bisected and the halves posted in the same step; if a half
+  // then fails with a retryable error, the remaining halves are kept and resumed by the next
+  // step, so a rejected batch is never re-sent unchanged.
   UploadStep step();
 
+  std::uint32_t consecutive_failures() const { return backoff_.failures(); }
+  // Largest batch the server has accepted since a 413 (max_batch_size until one happens).
+  std::size_t batch_size_cap() const { return size_cap_; }
+
  private:
+  struct PendingDeadLetter {
+    std::int64_t seq;
+    std::string reason;
+  };
+  UploadStep finish_failure(UploadStep out, const PostResult& r);
+  bool settle_pending(UploadStep& out);
+
   UploaderSettings settings_;
   Spool& spool_;
   IngestClient client_;
   Backoff backoff_;
+  std::size_t size_cap_;
+  // Sub-batches still to post after a split (oldest first); they stay in the spool meanwhile.
+  std::vector<std::vector<SpooledSample>> pending_parts_;
+  // Bookkeeping the spool refused (disk trouble) and that must be retried before new posts.
+  std::vector<std::int64_t> unacked_;
+  std::vector<PendingDeadLetter> undead_lettered_;
 };
 
 }  // namespace sungrow::edge
