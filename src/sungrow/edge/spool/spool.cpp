@@ -181,6 +181,12 @@ struct Spool::Impl {
   std::uint64_t lost_in_memory = 0;
   std::optional<std::string> last_write_error;
   std::uint64_t failed_attempts_in_a_row = 0;  // for logging: the first, then every Nth
+  // Row counts kept in step with every commit: count(*) scans the table, which takes tens of
+  // milliseconds on a week of backlog (far more on an SD card) and stats() runs every cycle.
+  // Empty until first needed, then maintained; this process is the spool's only writer.
+  std::optional<std::uint64_t> depth;
+  std::optional<std::uint64_t> dead_letter_count;
+  std::uint64_t inserted_in_tx = 0;
 
   sqlite::SqlResult<void> load_state() {
     auto seq = db.query_int64("SELECT value FROM meta WHERE key = 'last_seq'");
@@ -236,16 +242,20 @@ struct Spool::Impl {
         !inserted) {
       return inserted;
     }
+    ++inserted_in_tx;
     return sql.advance_clock.bind(1, s.device_id).bind(2, to_ms(s.ts)).run();
   }
 
   sqlite::SqlResult<void> write_front(std::size_t count) {
     auto tx = sqlite::Transaction::begin(db);
     if (!tx) return tx.error();
+    inserted_in_tx = 0;
     for (std::size_t i = 0; i < count; ++i) {
       if (auto written = write_one(pending[i]); !written) return written;
     }
-    return tx->commit();
+    auto committed = tx->commit();
+    if (committed && depth) *depth += inserted_in_tx;
+    return committed;
   }
 
   // Writes the samples held in memory, oldest first, until none is left or the disk refuses.
@@ -456,12 +466,15 @@ Result<void> Spool::ack(std::span<const std::int64_t> seqs) {
   std::lock_guard lock(impl_->mutex);
   auto tx = sqlite::Transaction::begin(impl_->db);
   if (!tx) return spool_error("ack", tx.error());
+  std::uint64_t deleted_rows = 0;
   for (const std::int64_t seq : seqs) {
     if (auto deleted = impl_->sql.delete_sample.bind(1, seq).run(); !deleted) {
       return spool_error("ack", deleted.error());
     }
+    deleted_rows += static_cast<std::uint64_t>(impl_->db.changes());
   }
   if (auto committed = tx->commit(); !committed) return spool_error("ack", committed.error());
+  if (impl_->depth) *impl_->depth -= std::min(*impl_->depth, deleted_rows);
   return {};
 }
 
@@ -484,6 +497,8 @@ Result<void> Spool::dead_letter(std::int64_t seq, std::string_view reason) {
   if (auto committed = tx->commit(); !committed) {
     return spool_error("dead-letter", committed.error());
   }
+  if (impl_->depth && *impl_->depth > 0) --*impl_->depth;
+  if (impl_->dead_letter_count) ++*impl_->dead_letter_count;
   spdlog::warn("spool: seq {} moved to the dead-letter table: {}", seq, reason);
   return {};
 }
@@ -539,8 +554,13 @@ SpoolStats Spool::stats() const {
   s.lost_in_memory = impl_->lost_in_memory;
   s.last_write_error = impl_->last_write_error;
 
-  auto depth = query_optional_int64(sql.count_samples);
-  auto dead = query_optional_int64(sql.count_dead_letters);
+  using Count = sqlite::SqlResult<std::optional<std::int64_t>>;
+  const auto cached = [](const std::optional<std::uint64_t>& c) -> Count {
+    return std::optional<std::int64_t>{static_cast<std::int64_t>(*c)};
+  };
+  auto depth = impl_->depth ? cached(impl_->depth) : query_optional_int64(sql.count_samples);
+  auto dead = impl_->dead_letter_count ? cached(impl_->dead_letter_count)
+                                       : query_optional_int64(sql.count_dead_letters);
   auto oldest = query_optional_int64(sql.oldest_ts);
   auto newest = query_optional_int64(sql.newest_ts);
   if (!depth || !dead || !oldest || !newest) {
@@ -552,6 +572,8 @@ SpoolStats Spool::stats() const {
   } else {
     s.depth = static_cast<std::uint64_t>(depth->value_or(0));
     s.dead_letters = static_cast<std::uint64_t>(dead->value_or(0));
+    impl_->depth = s.depth;
+    impl_->dead_letter_count = s.dead_letters;
     if (*oldest) s.oldest_ts = from_ms(**oldest);
     if (*newest) s.newest_ts = from_ms(**newest);
   }
