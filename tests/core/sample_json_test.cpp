@@ -1,9 +1,9 @@
 // The sample codec: round trip, nulls, and field-precise rejection of bad input.
+#include "sungrow/core/sample_json.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
-
-#include "sungrow/core/sample_json.hpp"
 
 namespace sungrow {
 namespace {
@@ -70,6 +70,31 @@ TEST(SampleJson, BatchBodyWrapsSamples) {
   const Sample samples[] = {full_sample(), full_sample()};
   const auto v = boost::json::parse(batch_to_json_text(samples));
   EXPECT_EQ(v.at("samples").as_array().size(), 2U);
+}
+
+}  // namespace
+}  // namespace sungrow
+
+namespace sungrow {
+namespace {
+
+TEST(SampleJson, NumbersArePlainDecimalsNotExponents) {
+  Sample s;
+  s.device_id = "d";
+  s.ts = *parse_rfc3339("2026-01-01T00:00:00Z");
+  s.seq = 7;
+  s.grid_voltage_v = 231.5;
+  s.pv_power_w = 0.0;
+  s.load_power_w = 242.0;
+  s.battery_current_a = -0.8;
+  const auto text = to_json_text(s);
+  EXPECT_NE(text.find(R"("grid_voltage_v":231.5,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("pv_power_w":0,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("load_power_w":242,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("battery_current_a":-0.8,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("seq":7,)"), std::string::npos) << text;
+  // The text decodes back to the same sample.
+  EXPECT_EQ(sample_from_json(boost::json::parse(text)).sample, s);
 }
 
 }  // namespace

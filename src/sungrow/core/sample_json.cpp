@@ -1,9 +1,11 @@
 // Sample ⇄ JSON with field-precise validation errors.
 #include "sungrow/core/sample_json.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/json/serialize.hpp>
 #include <cmath>
-#include <fmt/format.h>
+#include <iterator>
 
 namespace sungrow {
 
@@ -17,9 +19,8 @@ json::value optional_number(const std::optional<double>& v) {
 }
 
 json::object power_flow_json(const PowerFlow& f) {
-  return json::object{{"pv", f.pv},           {"charging", f.charging},
-                      {"discharging", f.discharging}, {"load", f.load},
-                      {"exporting", f.exporting}, {"importing", f.importing}};
+  return json::object{{"pv", f.pv},     {"charging", f.charging},   {"discharging", f.discharging},
+                      {"load", f.load}, {"exporting", f.exporting}, {"importing", f.importing}};
 }
 
 std::optional<double> as_number(const json::value& v) {
@@ -47,17 +48,82 @@ json::object to_json(const Sample& s) {
     o["running_state"] = nullptr;
     o["running_state_text"] = nullptr;
   }
-  o["power_flow"] = s.power_flow ? json::value(power_flow_json(*s.power_flow)) : json::value(nullptr);
+  o["power_flow"] =
+      s.power_flow ? json::value(power_flow_json(*s.power_flow)) : json::value(nullptr);
   return o;
 }
 
-std::string to_json_text(const Sample& s) { return json::serialize(to_json(s)); }
+namespace {
+
+// Boost.JSON 1.81 prints doubles in exponent form ("2.315E2"); fmt gives the shortest text that
+// round-trips ("231.5"), which is what API users expect to read.
+void append_number(std::string& out, std::optional<double> v) {
+  if (v && std::isfinite(*v)) {
+    fmt::format_to(std::back_inserter(out), "{}", *v);
+  } else {
+    out += "null";
+  }
+}
+
+void append_string(std::string& out, std::string_view text) {
+  out += json::serialize(json::string(text));
+}
+
+void append_key(std::string& out, std::string_view key) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+}
+
+}  // namespace
+
+std::string to_json_text(const Sample& s) {
+  std::string out;
+  out.reserve(1024);
+  out += "{\"device_id\":";
+  append_string(out, s.device_id);
+  append_key(out, "ts");
+  append_string(out, format_rfc3339(s.ts));
+  append_key(out, "seq");
+  fmt::format_to(std::back_inserter(out), "{}", s.seq);
+  for (const auto& f : kMeasurementFields) {
+    append_key(out, f.name);
+    append_number(out, s.*f.member);
+  }
+  append_key(out, "grid_power_source");
+  if (s.grid_power_source) {
+    append_string(out, to_string(*s.grid_power_source));
+  } else {
+    out += "null";
+  }
+  append_key(out, "running_state");
+  if (s.running_state) {
+    fmt::format_to(std::back_inserter(out), "{}", *s.running_state);
+    append_key(out, "running_state_text");
+    append_string(out, running_state_text(*s.running_state));
+  } else {
+    out += "null";
+    append_key(out, "running_state_text");
+    out += "null";
+  }
+  append_key(out, "power_flow");
+  if (s.power_flow) {
+    out += json::serialize(power_flow_json(*s.power_flow));
+  } else {
+    out += "null";
+  }
+  out += '}';
+  return out;
+}
 
 std::string batch_to_json_text(std::span<const Sample> samples) {
-  json::array arr;
-  arr.reserve(samples.size());
-  for (const auto& s : samples) arr.emplace_back(to_json(s));
-  return json::serialize(json::object{{"samples", std::move(arr)}});
+  std::string out = "{\"samples\":[";
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (i > 0) out += ',';
+    out += to_json_text(samples[i]);
+  }
+  out += "]}";
+  return out;
 }
 
 DecodedSample sample_from_json(const json::value& v) {
@@ -135,9 +201,12 @@ DecodedSample sample_from_json(const json::value& v) {
     PowerFlow flow;
     bool ok = pfo != nullptr;
     const std::pair<std::string_view, bool PowerFlow::*> bits[] = {
-        {"pv", &PowerFlow::pv},       {"charging", &PowerFlow::charging},
-        {"discharging", &PowerFlow::discharging}, {"load", &PowerFlow::load},
-        {"exporting", &PowerFlow::exporting}, {"importing", &PowerFlow::importing}};
+        {"pv", &PowerFlow::pv},
+        {"charging", &PowerFlow::charging},
+        {"discharging", &PowerFlow::discharging},
+        {"load", &PowerFlow::load},
+        {"exporting", &PowerFlow::exporting},
+        {"importing", &PowerFlow::importing}};
     for (const auto& [name, member] : bits) {
       if (!ok) break;
       const auto* b = pfo->if_contains(name);
