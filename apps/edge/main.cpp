@@ -1,0 +1,148 @@
+// sungrow-edge: run the agent, or read one sample, scan the register map, or inspect the spool.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "scan_table.hpp"
+#include "sungrow/core/sample_json.hpp"
+#include "sungrow/edge/agent.hpp"
+#include "sungrow/edge/config.hpp"
+#include "sungrow/edge/modbus/poller.hpp"
+#include "sungrow/edge/normalize/normalizer.hpp"
+#include "sungrow/edge/spool/spool.hpp"
+
+namespace {
+
+using namespace sungrow;
+using namespace sungrow::edge;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+bool check(const EdgeConfig& config, Needs needs) {
+  const auto problems = validate(config, needs);
+  for (const auto& p : problems) std::cerr << "sungrow-edge: " << p << "\n";
+  return problems.empty();
+}
+
+ModbusSettings inverter(const EdgeConfig& c) {
+  ModbusSettings s;
+  s.host = c.sungrow_host;
+  s.port = static_cast<std::uint16_t>(c.sungrow_port);
+  s.unit_id = c.slave_id;
+  s.inter_read_delay = std::chrono::milliseconds{c.inter_register_delay_ms};
+  s.response_timeout = std::chrono::milliseconds{c.modbus_timeout_ms};
+  return s;
+}
+
+int cmd_once(const EdgeConfig& c) {
+  if (!check(c, Needs::inverter)) return kExitUsage;
+  Poller poller(inverter(c));
+  const auto ts = now_utc();
+  auto image = poller.poll();
+  if (!image) {
+    std::cerr << "sungrow-edge: cannot read the inverter at " << c.sungrow_host << ":"
+              << c.sungrow_port << ": " << image.error().message << "\n";
+    return kExitFailure;
+  }
+  const auto n = normalize(*image, ts, c.effective_device_id());
+  for (const auto& w : n.warnings) spdlog::warn("Value discarded: {}", w);
+  std::cout << to_json_text(n.sample) << std::endl;
+  return 0;
+}
+
+int cmd_scan(const EdgeConfig& c) {
+  if (!check(c, Needs::inverter)) return kExitUsage;
+  Poller poller(inverter(c));
+  auto scanned = poller.scan();
+  if (!scanned) {
+    std::cerr << "sungrow-edge: cannot scan the inverter at " << c.sungrow_host << ":"
+              << c.sungrow_port << ": " << scanned.error().message << "\n";
+    return kExitFailure;
+  }
+  std::cout << format_scan(*scanned) << std::flush;
+  return 0;
+}
+
+int cmd_spool_status(const EdgeConfig& c) {
+  if (!check(c, Needs::spool)) return kExitUsage;
+  auto spool = Spool::open(c.spool_path);
+  if (!spool) {
+    std::cerr << "sungrow-edge: " << spool.error().message << "\n";
+    return kExitFailure;
+  }
+  const auto s = spool->stats();
+  const auto ts = [](const std::optional<Timestamp>& t) {
+    return t ? format_rfc3339(*t) : std::string("-");
+  };
+  std::cout << "spool:            " << c.spool_path << "\n"
+            << "depth:            " << s.depth << "\n"
+            << "oldest unsent:    " << ts(s.oldest_ts) << "\n"
+            << "newest:           " << ts(s.newest_ts) << "\n"
+            << "last seq:         " << s.last_seq << "\n"
+            << "dead letters:     " << s.dead_letters << "\n"
+            << "status:           " << (s.depth == 0 ? "drained" : "draining") << std::endl;
+  return 0;
+}
+
+int cmd_run(const EdgeConfig& c) {
+  if (!check(c, Needs::inverter_and_upload)) return kExitUsage;
+  // Signals are taken by a dedicated thread so the loops can stop cleanly between steps.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::stop_source stop;
+  std::jthread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("Signal {} received; stopping", sig);
+    stop.request_stop();
+  });
+  auto result = run_agent(c, stop.get_token());
+  if (!stop.stop_requested()) {
+    // Start-up failed: wake the signal thread so it can be joined.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+  }
+  if (!result) {
+    std::cerr << "sungrow-edge: " << result.error().message << "\n";
+    return kExitFailure;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sungrow-edge: poll a Sungrow SH inverter, spool samples, upload them over HTTPS"};
+  app.fallthrough();
+  EdgeConfig config;
+  bind_options(app, config);
+  auto* run = app.add_subcommand("run", "Poll, spool and upload until stopped (the default)");
+  auto* once = app.add_subcommand("once", "Read one sample and print its JSON");
+  auto* scan = app.add_subcommand("scan", "Read every register of the map and print it decoded");
+  auto* spool = app.add_subcommand("spool", "Inspect the spool");
+  auto* spool_status = spool->add_subcommand("status", "Depth, oldest sample, drain status");
+  spool->require_subcommand(1);
+  app.require_subcommand(0, 1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  auto logger = spdlog::stderr_color_mt("edge");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  if (*once) return cmd_once(config);
+  if (*scan) return cmd_scan(config);
+  if (*spool_status) return cmd_spool_status(config);
+  (void)run;
+  return cmd_run(config);
+}

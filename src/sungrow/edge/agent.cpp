@@ -1,0 +1,184 @@
+// Wires poller, normalizer, spool, uploader and health into two loops with clean shutdown.
+#include "sungrow/edge/agent.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "sungrow/edge/health.hpp"
+#include "sungrow/edge/modbus/poller.hpp"
+#include "sungrow/edge/normalize/normalizer.hpp"
+#include "sungrow/edge/spool/spool.hpp"
+#include "sungrow/edge/upload/uploader.hpp"
+
+namespace sungrow::edge {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Sleeps until `deadline` or until stop is requested, whichever comes first.
+void sleep_until(Clock::time_point deadline, std::stop_token stop) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  cv.wait_until(lock, stop, deadline, [] { return false; });
+}
+
+// The next tick on the grid start + k × interval strictly after `now`: a slow cycle skips ticks
+// instead of drifting or bursting to catch up.
+Clock::time_point next_tick(Clock::time_point start, Clock::duration interval,
+                            Clock::time_point now) {
+  const auto elapsed = now - start;
+  return start + (elapsed / interval + 1) * interval;
+}
+
+// The health state shared by both loops; every update rewrites the file.
+class Health {
+ public:
+  explicit Health(std::string path) : path_(std::move(path)) {}
+
+  template <class F>
+  void update(F&& change, const Spool& spool) {
+    std::lock_guard lock(mutex_);
+    change(state_);
+    const auto stats = spool.stats();
+    state_.spool_depth = stats.depth;
+    state_.pending_in_memory = stats.pending_in_memory;
+    state_.oldest_unsent = stats.oldest_ts;
+    state_.dead_letters = stats.dead_letters;
+    state_.lost_in_memory = stats.lost_in_memory;
+    state_.spool_error = stats.last_write_error.value_or("");
+    if (auto written = write_health_file(path_, state_, now_utc()); !written) {
+      if (!write_failed_) spdlog::warn("Health file not written: {}", written.error().message);
+      write_failed_ = true;
+    } else {
+      write_failed_ = false;
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string path_;
+  HealthState state_;
+  bool write_failed_ = false;
+};
+
+ModbusSettings modbus_settings(const EdgeConfig& c) {
+  ModbusSettings s;
+  s.host = c.sungrow_host;
+  s.port = static_cast<std::uint16_t>(c.sungrow_port);
+  s.unit_id = c.slave_id;
+  s.inter_read_delay = std::chrono::milliseconds{c.inter_register_delay_ms};
+  s.response_timeout = std::chrono::milliseconds{c.modbus_timeout_ms};
+  return s;
+}
+
+UploaderSettings uploader_settings(const EdgeConfig& c) {
+  UploaderSettings s;
+  s.url = c.vps_ingest_url;
+  s.token = c.vps_device_token;
+  if (!c.vps_ca_file.empty()) s.ca_file = c.vps_ca_file;
+  s.gzip = c.vps_gzip;
+  s.timeout = std::chrono::seconds{c.upload_timeout_s};
+  s.batch_size = static_cast<std::size_t>(c.batch_size);
+  s.max_batch_size = static_cast<std::size_t>(c.max_batch_size);
+  s.upload_interval = std::chrono::seconds{c.upload_interval_s};
+  return s;
+}
+
+void poll_once(Poller& poller, Spool& spool, Health& health, const std::string& device_id,
+               std::stop_token stop) {
+  const auto ts = now_utc();
+  auto image = poller.poll(stop);
+  if (!image) {
+    health.update(
+        [&](HealthState& h) {
+          h.last_poll_at = ts;
+          h.last_poll_ok = false;
+          ++h.consecutive_poll_failures;
+          h.last_poll_error = image.error().message;
+          if (h.consecutive_poll_failures == 1 || h.consecutive_poll_failures % 60 == 0)
+            spdlog::warn("Poll failed; will retry. failures={} error={}",
+                         h.consecutive_poll_failures, image.error().message);
+        },
+        spool);
+    return;
+  }
+  auto normalized = normalize(*image, ts, device_id);
+  for (const auto& w : normalized.warnings) spdlog::warn("Value discarded: {}", w);
+  const auto outcome = spool.enqueue(std::move(normalized.sample));
+  if (!outcome.durable)
+    spdlog::error("Sample seq={} kept in memory: the spool refused the write", outcome.stored.seq);
+  health.update(
+      [&](HealthState& h) {
+        if (h.consecutive_poll_failures > 0)
+          spdlog::info("Poll recovered after {} failures", h.consecutive_poll_failures);
+        h.last_poll_at = ts;
+        h.last_poll_ok = true;
+        h.consecutive_poll_failures = 0;
+        h.last_poll_error.clear();
+        h.unsupported_registers = poller.unsupported().size();
+      },
+      spool);
+}
+
+void upload_loop(Uploader& uploader, Spool& spool, Health& health, std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    const auto step = uploader.step();
+    const bool posted = step.sent > 0 || step.dead_lettered > 0 || !step.ok;
+    if (posted) {
+      health.update(
+          [&](HealthState& h) {
+            h.last_upload_at = now_utc();
+            h.last_upload_ok = step.ok;
+            h.consecutive_upload_failures = step.ok ? 0 : h.consecutive_upload_failures + 1;
+            h.last_upload_error = step.ok ? std::string{} : step.error;
+          },
+          spool);
+    }
+    sleep_until(Clock::now() + step.wait, stop);
+  }
+}
+
+}  // namespace
+
+Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
+  SpoolOptions spool_options;
+  spool_options.max_pages = static_cast<std::uint64_t>(config.spool_max_mb) * 256U;  // 4 KiB pages
+  auto spool = Spool::open(config.spool_path, spool_options);
+  if (!spool) return spool.error();
+
+  Health health(config.health_path);
+  Poller poller(modbus_settings(config));
+  Uploader uploader(uploader_settings(config), *spool);
+  const auto device_id = config.effective_device_id();
+
+  {
+    const auto s = spool->stats();
+    spdlog::info(
+        "Edge started. device_id={} inverter={}:{} unit={} poll_interval_ms={} spool={} "
+        "backlog={} last_seq={}",
+        device_id, config.sungrow_host, config.sungrow_port, config.slave_id,
+        config.poll_interval().count(), config.spool_path, s.depth, s.last_seq);
+  }
+
+  std::jthread uploads([&](std::stop_token own) { upload_loop(uploader, *spool, health, own); });
+  std::stop_callback forward(stop, [&] { uploads.request_stop(); });
+
+  const auto interval = std::chrono::duration_cast<Clock::duration>(config.poll_interval());
+  const auto start = Clock::now();
+  while (!stop.stop_requested()) {
+    poll_once(poller, *spool, health, device_id, stop);
+    sleep_until(next_tick(start, interval, Clock::now()), stop);
+  }
+  uploads.request_stop();
+  uploads.join();
+  spdlog::info("Edge stopped. backlog={}", spool->stats().depth);
+  return {};
+}
+
+}  // namespace sungrow::edge

@@ -1,0 +1,131 @@
+// Binds the edge settings to CLI11 flags + env vars, and validates them all at once.
+#include "sungrow/edge/config.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+
+#include "sungrow/core/sample.hpp"
+#include "sungrow/edge/upload/uploader.hpp"
+
+namespace sungrow::edge {
+
+namespace {
+
+// 127.0.0.0/8, ::1 or "localhost" — never where a WiNet-S lives.
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24U) == 127U;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+void check_range(std::vector<std::string>& problems, const char* name, int value, int lo, int hi,
+                 const char* why = "") {
+  if (value < lo || value > hi)
+    problems.push_back(
+        fmt::format("{} must be between {} and {}{} (got {})", name, lo, hi, why, value));
+}
+
+}  // namespace
+
+std::chrono::milliseconds EdgeConfig::poll_interval() const {
+  if (test_poll_interval_ms > 0) return std::chrono::milliseconds{test_poll_interval_ms};
+  return std::chrono::seconds{poll_interval_s};
+}
+
+void bind_options(CLI::App& app, EdgeConfig& c) {
+  auto opt = [&app](const char* flag, auto& field, const char* env, const char* help) {
+    return app.add_option(flag, field, help)->envname(env)->capture_default_str();
+  };
+  opt("--host", c.sungrow_host, "SUNGROW_HOST", "Inverter / WiNet-S address");
+  opt("--port", c.sungrow_port, "SUNGROW_PORT", "Modbus TCP port");
+  opt("--slave-id", c.slave_id, "SUNGROW_SLAVE_ID", "Modbus unit id (1-247)");
+  opt("--poll-interval", c.poll_interval_s, "POLL_INTERVAL_S", "Seconds between polls (>= 5)");
+  opt("--inter-register-delay", c.inter_register_delay_ms, "INTER_REGISTER_DELAY_MS",
+      "Milliseconds between register-group reads (>= 20)");
+  opt("--modbus-timeout", c.modbus_timeout_ms, "MODBUS_TIMEOUT_MS",
+      "Modbus response timeout in milliseconds");
+  opt("--ingest-url", c.vps_ingest_url, "VPS_INGEST_URL", "Server ingest URL (https://…)");
+  opt("--token", c.vps_device_token, "VPS_DEVICE_TOKEN", "Bearer token for the server");
+  opt("--ca-file", c.vps_ca_file, "VPS_CA_FILE", "PEM CA bundle for a self-hosted server");
+  app.add_flag("--gzip,!--no-gzip", c.vps_gzip, "Gzip upload bodies")->envname("VPS_GZIP");
+  opt("--upload-timeout", c.upload_timeout_s, "UPLOAD_TIMEOUT_S", "HTTP timeout in seconds");
+  opt("--batch-size", c.batch_size, "BATCH_SIZE", "Samples per upload at normal pace");
+  opt("--max-batch-size", c.max_batch_size, "MAX_BATCH_SIZE",
+      "Samples per upload while catching up on a backlog");
+  opt("--upload-interval", c.upload_interval_s, "UPLOAD_INTERVAL_S",
+      "Seconds between uploads at normal pace");
+  opt("--device-id", c.device_id, "DEVICE_ID", "Device id (default: the inverter host)");
+  opt("--spool-path", c.spool_path, "SPOOL_PATH", "SQLite spool file");
+  opt("--spool-max-mb", c.spool_max_mb, "SPOOL_MAX_MB", "Cap on the spool size in MiB (0 = none)");
+  opt("--health-path", c.health_path, "HEALTH_PATH", "Health file, rewritten every cycle");
+  opt("--log-level", c.log_level, "LOG_LEVEL", "trace, debug, info, warn, error");
+  app.add_option("--test-poll-interval-ms", c.test_poll_interval_ms,
+                 "Tests only: poll faster than 5 s; refused unless the host is a loopback address")
+      ->group("");  // hidden from --help
+}
+
+std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
+  std::vector<std::string> problems;
+  if (needs == Needs::inverter || needs == Needs::inverter_and_upload) {
+    if (c.sungrow_host.empty()) problems.emplace_back("SUNGROW_HOST is required (--host)");
+    check_range(problems, "SUNGROW_PORT", c.sungrow_port, 1, 65535);
+    check_range(problems, "SUNGROW_SLAVE_ID", c.slave_id, 1, 247);
+    check_range(problems, "INTER_REGISTER_DELAY_MS", c.inter_register_delay_ms, 20, 10'000,
+                " (the WiNet-S needs >= 20 ms between reads)");
+    check_range(problems, "MODBUS_TIMEOUT_MS", c.modbus_timeout_ms, 100, 60'000);
+  }
+  if (needs == Needs::inverter_and_upload) {
+    check_range(problems, "POLL_INTERVAL_S", c.poll_interval_s, 5, 86'400,
+                " (the WiNet-S is not polled faster than every 5 s)");
+    if (c.test_poll_interval_ms != 0) {
+      if (!is_loopback_host(c.sungrow_host))
+        problems.emplace_back(
+            "--test-poll-interval-ms is only allowed against a simulator on a loopback address");
+      check_range(problems, "--test-poll-interval-ms", c.test_poll_interval_ms, 50, 5'000);
+    }
+    if (c.vps_ingest_url.empty()) {
+      problems.emplace_back("VPS_INGEST_URL is required (--ingest-url)");
+    } else if (auto ok = validate_ingest_url(c.vps_ingest_url); !ok) {
+      problems.push_back("VPS_INGEST_URL: " + ok.error().message);
+    }
+    if (c.vps_device_token.empty()) problems.emplace_back("VPS_DEVICE_TOKEN is required (--token)");
+    if (!c.vps_ca_file.empty() && ::access(c.vps_ca_file.c_str(), R_OK) != 0)
+      problems.push_back(fmt::format("VPS_CA_FILE {} is not readable", c.vps_ca_file));
+    check_range(problems, "UPLOAD_TIMEOUT_S", c.upload_timeout_s, 1, 600);
+    check_range(problems, "MAX_BATCH_SIZE", c.max_batch_size, 1, 10'000);
+    check_range(problems, "BATCH_SIZE", c.batch_size, 1, std::max(1, c.max_batch_size),
+                " (and not above MAX_BATCH_SIZE)");
+    check_range(problems, "UPLOAD_INTERVAL_S", c.upload_interval_s, 1, 86'400);
+    if (!is_valid_device_id(c.effective_device_id()))
+      problems.push_back(fmt::format("DEVICE_ID '{}' must match [A-Za-z0-9._:-]{{1,64}}",
+                                     c.effective_device_id()));
+    if (c.health_path.empty()) problems.emplace_back("HEALTH_PATH must not be empty");
+  }
+  if (needs == Needs::inverter_and_upload || needs == Needs::spool) {
+    check_range(problems, "SPOOL_MAX_MB", c.spool_max_mb, 0, 1'000'000);
+    const auto dir = std::filesystem::path(c.spool_path).parent_path();
+    const auto dir_text = dir.empty() ? std::string(".") : dir.string();
+    if (c.spool_path.empty()) {
+      problems.emplace_back("SPOOL_PATH must not be empty");
+    } else if (!std::filesystem::is_directory(dir.empty() ? "." : dir)) {
+      problems.push_back(fmt::format("SPOOL_PATH directory {} does not exist", dir_text));
+    } else if (::access(dir_text.c_str(), W_OK) != 0) {
+      problems.push_back(fmt::format("SPOOL_PATH directory {} is not writable", dir_text));
+    }
+  }
+  static constexpr const char* kLevels[] = {"trace", "debug",    "info", "warn",
+                                            "error", "critical", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
+    problems.push_back(
+        fmt::format("LOG_LEVEL '{}' is not one of trace, debug, info, warn, error", c.log_level));
+  return problems;
+}
+
+}  // namespace sungrow::edge

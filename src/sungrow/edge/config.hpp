@@ -1,0 +1,59 @@
+// Edge configuration: the seed's environment variables (each also a CLI flag) and their validation.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace sungrow::edge {
+
+struct EdgeConfig {
+  // Inverter (SUNGROW_*): all `once` and `scan` need.
+  std::string sungrow_host;
+  int sungrow_port = 502;
+  int slave_id = 1;
+  int poll_interval_s = 5;
+  int inter_register_delay_ms = 20;
+  int modbus_timeout_ms = 3'000;
+
+  // Upload (VPS_*).
+  std::string vps_ingest_url;
+  std::string vps_device_token;
+  std::string vps_ca_file;  // empty = system trust store
+  bool vps_gzip = false;
+  int upload_timeout_s = 30;
+  int batch_size = 30;
+  int max_batch_size = 1'000;
+  int upload_interval_s = 10;
+
+  // Local state.
+  std::string device_id;  // default: the inverter host, as in the seed
+  std::string spool_path = "/data/spool.db";
+  int spool_max_mb = 0;  // 0 = no cap besides the disk
+  std::string health_path = "/data/health.json";
+  std::string log_level = "info";
+
+  // Only for tests against the simulator on a loopback address: a real WiNet-S is never on
+  // loopback, so the 5 s floor (HC-004) still holds for every real inverter.
+  int test_poll_interval_ms = 0;
+
+  std::chrono::milliseconds poll_interval() const;
+  std::string effective_device_id() const { return device_id.empty() ? sungrow_host : device_id; }
+};
+
+// What a command needs; validation checks only that.
+enum class Needs { inverter, inverter_and_upload, spool };
+
+// Binds every field to a flag and its environment variable (flag wins over env over default).
+void bind_options(CLI::App& app, EdgeConfig& config);
+
+// One clear message per problem; empty when the config is usable for `needs`.
+std::vector<std::string> validate(const EdgeConfig& config, Needs needs);
+
+}  // namespace sungrow::edge

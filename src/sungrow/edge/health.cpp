@@ -1,0 +1,106 @@
+// Health classification, its JSON form, and the atomic file write.
+#include "sungrow/edge/health.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <cerrno>
+#include <cstring>
+
+namespace sungrow::edge {
+
+namespace json = boost::json;
+
+HealthStatus classify(const HealthState& s) {
+  if (s.consecutive_poll_failures >= 3 || s.pending_in_memory > 0 || s.lost_in_memory > 0)
+    return HealthStatus::failing;
+  if (s.consecutive_upload_failures > 0 || s.consecutive_poll_failures > 0 || s.dead_letters > 0 ||
+      !s.spool_error.empty())
+    return HealthStatus::degraded;
+  return HealthStatus::ok;
+}
+
+std::string_view to_string(HealthStatus status) {
+  switch (status) {
+    case HealthStatus::ok:
+      return "ok";
+    case HealthStatus::degraded:
+      return "degraded";
+    case HealthStatus::failing:
+      return "failing";
+  }
+  return "failing";
+}
+
+namespace {
+
+json::value time_or_null(const std::optional<Timestamp>& t) {
+  if (!t) return nullptr;
+  return json::value(format_rfc3339(*t));
+}
+
+json::value text_or_null(const std::string& s) {
+  if (s.empty()) return nullptr;
+  return json::value(s);
+}
+
+}  // namespace
+
+std::string health_json(const HealthState& s, Timestamp now) {
+  const json::object o{
+      {"status", to_string(classify(s))},
+      {"updated_at", format_rfc3339(now)},
+      {"poll",
+       {{"last_at", time_or_null(s.last_poll_at)},
+        {"ok", s.last_poll_ok},
+        {"consecutive_failures", s.consecutive_poll_failures},
+        {"last_error", text_or_null(s.last_poll_error)},
+        {"unsupported_registers", s.unsupported_registers}}},
+      {"upload",
+       {{"last_at", time_or_null(s.last_upload_at)},
+        {"ok", s.last_upload_ok},
+        {"consecutive_failures", s.consecutive_upload_failures},
+        {"last_error", text_or_null(s.last_upload_error)}}},
+      {"spool",
+       {{"depth", s.spool_depth},
+        {"pending_in_memory", s.pending_in_memory},
+        {"oldest_unsent", time_or_null(s.oldest_unsent)},
+        {"dead_letters", s.dead_letters},
+        {"lost_in_memory", s.lost_in_memory},
+        {"last_error", text_or_null(s.spool_error)}}},
+  };
+  return json::serialize(o);
+}
+
+Result<void> write_health_file(const std::filesystem::path& path, const HealthState& state,
+                               Timestamp now) {
+  const auto text = health_json(state, now) + "\n";
+  auto tmp = path;
+  tmp += ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return fail(fmt::format("health: cannot open {}: {}", tmp.string(), std::strerror(errno)));
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const auto n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const auto err = std::strerror(errno);
+      ::close(fd);
+      return fail(fmt::format("health: cannot write {}: {}", tmp.string(), err));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  // No fsync: the file is rewritten every few seconds and only readers need atomicity, which the
+  // rename gives; an fsync per cycle would wear a Raspberry Pi's SD card for nothing.
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return fail(
+        fmt::format("health: cannot rename to {}: {}", path.string(), std::strerror(errno)));
+  return {};
+}
+
+}  // namespace sungrow::edge

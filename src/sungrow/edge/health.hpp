@@ -1,0 +1,49 @@
+// The health file: a small JSON status rewritten atomically every cycle for supervisors and humans.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "sungrow/core/result.hpp"
+#include "sungrow/core/time.hpp"
+
+namespace sungrow::edge {
+
+enum class HealthStatus { ok, degraded, failing };
+
+struct HealthState {
+  std::optional<Timestamp> last_poll_at;
+  bool last_poll_ok = false;
+  std::uint32_t consecutive_poll_failures = 0;
+  std::string last_poll_error;
+  std::size_t unsupported_registers = 0;
+
+  std::optional<Timestamp> last_upload_at;
+  bool last_upload_ok = false;
+  std::uint32_t consecutive_upload_failures = 0;
+  std::string last_upload_error;
+
+  std::uint64_t spool_depth = 0;
+  std::uint64_t pending_in_memory = 0;  // samples the disk refused; kept in RAM, retried
+  std::optional<Timestamp> oldest_unsent;
+  std::uint64_t dead_letters = 0;
+  std::uint64_t lost_in_memory = 0;
+  std::string spool_error;
+};
+
+// failing: nothing is being captured (≥ 3 poll failures in a row) or samples are not durable;
+// degraded: captured but not delivered (upload failing), dead letters, or a poll just failed;
+// ok: otherwise.
+HealthStatus classify(const HealthState& state);
+std::string_view to_string(HealthStatus status);
+
+std::string health_json(const HealthState& state, Timestamp now);
+
+// Writes to a temporary file in the same directory, then renames it over `path`, so a
+// reader never sees a half-written file.
+Result<void> write_health_file(const std::filesystem::path& path, const HealthState& state,
+                               Timestamp now);
+
+}  // namespace sungrow::edge

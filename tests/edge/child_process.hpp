@@ -1,0 +1,38 @@
+// A child process for end-to-end tests: spawned with argv/env, output to a file, killed on scope
+// exit.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sungrow::test {
+
+class ChildProcess {
+ public:
+  // Starts `argv[0]` with `argv`; `extra_env` ("NAME=value") is added to the current environment.
+  // stdout and stderr go to `log_path`.
+  ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log_path,
+               std::vector<std::string> extra_env = {});
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();  // SIGKILL + reap if still running
+
+  int pid() const { return pid_; }
+  void signal(int sig) const;
+  // Waits for exit; returns the exit status (or 128 + signal), nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running();
+
+ private:
+  int pid_ = -1;
+  std::optional<int> status_;
+};
+
+// Polls `path` until it contains `needle` or the timeout passes; returns the file's text.
+std::optional<std::string> wait_for_text(const std::filesystem::path& path, std::string_view needle,
+                                         std::chrono::milliseconds timeout);
+
+}  // namespace sungrow::test
