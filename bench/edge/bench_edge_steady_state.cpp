@@ -1,9 +1,11 @@
-// Edge RSS and CPU per poll in steady state: sungrow-sim → sungrow-edge → in-process HTTPS receiver.
-// Usage: bench_edge_steady_state [seconds=60] [poll_ms=500]. Prints peak/current RSS and CPU per poll.
+// Edge RSS and CPU per poll in steady state: sungrow-sim → sungrow-edge → in-process HTTPS
+// receiver. Usage: bench_edge_steady_state [seconds=60] [poll_ms=500]. Prints peak/current RSS and
+// CPU per poll.
 #include <unistd.h>
 
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -36,7 +38,8 @@ long status_kib(int pid, const std::string& key) {
 // utime + stime in clock ticks (/proc/PID/stat fields 14 and 15).
 long cpu_ticks(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  std::getline(in, text);  // one line
   std::istringstream rest(text.substr(text.rfind(')') + 2));
   std::string field;
   long utime = 0;
@@ -70,12 +73,30 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sungrow-sim did not start\n");
     return 1;
   }
-  ChildProcess edge({kBinDir + "/sungrow-edge", "run", "--host", "127.0.0.1", "--port", m[1].str(),
-                     "--device-id", "bench", "--ingest-url", receiver.url(), "--token",
-                     "test-token", "--ca-file", pki.ca_cert().string(), "--spool-path",
-                     (dir / "spool.db").string(), "--health-path", (dir / "health.json").string(),
-                     "--test-poll-interval-ms", std::to_string(poll_ms), "--upload-interval", "1",
-                     "--log-level", "warn"},
+  ChildProcess edge({kBinDir + "/sungrow-edge",
+                     "run",
+                     "--host",
+                     "127.0.0.1",
+                     "--port",
+                     m[1].str(),
+                     "--device-id",
+                     "bench",
+                     "--ingest-url",
+                     receiver.url(),
+                     "--token",
+                     "test-token",
+                     "--ca-file",
+                     pki.ca_cert().string(),
+                     "--spool-path",
+                     (dir / "spool.db").string(),
+                     "--health-path",
+                     (dir / "health.json").string(),
+                     "--test-poll-interval-ms",
+                     std::to_string(poll_ms),
+                     "--upload-interval",
+                     "1",
+                     "--log-level",
+                     "warn"},
                     dir / "edge.log");
 
   // Warm up (first connect, device info, first uploads), then measure.
@@ -85,18 +106,21 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::seconds{seconds});
   const auto ticks1 = cpu_ticks(edge.pid());
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   receiver.wait_for_count(receiver.count() + 1, 3s);
   const auto polls = receiver.count() - samples0;
   const long rss = status_kib(edge.pid(), "VmRSS");
   const long hwm = status_kib(edge.pid(), "VmHWM");
-  const double cpu_s = static_cast<double>(ticks1 - ticks0) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const double cpu_s =
+      static_cast<double>(ticks1 - ticks0) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 
   std::printf("edge steady state over %.1f s, poll every %d ms\n", elapsed, poll_ms);
   std::printf("  samples delivered:   %zu\n", polls);
   std::printf("  RSS now / peak:      %.1f MiB / %.1f MiB\n", static_cast<double>(rss) / 1024.0,
               static_cast<double>(hwm) / 1024.0);
-  std::printf("  CPU (user+sys):      %.2f s = %.1f %% of one core\n", cpu_s, 100.0 * cpu_s / elapsed);
+  std::printf("  CPU (user+sys):      %.2f s = %.1f %% of one core\n", cpu_s,
+              100.0 * cpu_s / elapsed);
   if (polls > 0)
     std::printf("  CPU per poll:        %.2f ms (poll + normalize + spool commit + upload share)\n",
                 1000.0 * cpu_s / static_cast<double>(polls));
