@@ -1,7 +1,7 @@
 // Backoff: doubling from base to cap with jitter inside [ceiling/2, ceiling], reset on success.
-#include <gtest/gtest.h>
-
 #include "sungrow/core/backoff.hpp"
+
+#include <gtest/gtest.h>
 
 namespace sungrow {
 namespace {

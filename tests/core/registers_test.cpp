@@ -1,7 +1,8 @@
 // The register map's invariants: groups safe for a WiNet-S, no overlaps, every field covered.
+#include "sungrow/core/registers.hpp"
+
 #include <gtest/gtest.h>
 
-#include "sungrow/core/registers.hpp"
 #include "sungrow/core/words.hpp"
 
 namespace sungrow {

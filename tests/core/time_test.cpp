@@ -1,7 +1,7 @@
 // RFC 3339 formatting and strict parsing.
-#include <gtest/gtest.h>
-
 #include "sungrow/core/time.hpp"
+
+#include <gtest/gtest.h>
 
 namespace sungrow {
 namespace {
@@ -18,9 +18,10 @@ TEST(Rfc3339, AppliesOffsets) {
 }
 
 TEST(Rfc3339, RejectsMalformedText) {
-  for (const char* bad : {"", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01 00:00:00Z",
-                          "2026-01-01T24:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00.Z",
-                          "2026-01-01T00:00:00Zjunk", "2026-01-01T00:00:00+5:30"}) {
+  for (const char* bad :
+       {"", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01 00:00:00Z",
+        "2026-01-01T24:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00.Z",
+        "2026-01-01T00:00:00Zjunk", "2026-01-01T00:00:00+5:30"}) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
   }
 }

@@ -1,4 +1,5 @@
-// The SH4.0RS register map: every register we read, as data (sources: reference/sungrow-registers.md).
+// The SH4.0RS register map: every register we read, as data (sources:
+// reference/sungrow-registers.md).
 #pragma once
 
 #include <array>
@@ -73,12 +74,12 @@ struct RegisterDef {
   std::uint16_t doc;  // document number, 1-based; the wire address is doc − 1 (DOC §1.2 (4))
   RegisterTable table;
   RegisterType type;
-  std::uint8_t words;      // 1 for 16-bit, 2 for 32-bit, N for strings
-  std::uint16_t divisor;   // physical value = raw / divisor
+  std::uint8_t words;     // 1 for 16-bit, 2 for 32-bit, N for strings
+  std::uint16_t divisor;  // physical value = raw / divisor
   std::string_view unit;
-  double min;              // valid physical range after scaling; outside → null with a warning
+  double min;  // valid physical range after scaling; outside → null with a warning
   double max;
-  std::uint8_t group;      // index into kReadGroups
+  std::uint8_t group;  // index into kReadGroups
 
   constexpr std::uint16_t wire() const { return static_cast<std::uint16_t>(doc - 1); }
 };
@@ -88,16 +89,16 @@ inline constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 
 // Groups avoid every range that failed over WiNet-S (reference §6.1) — see kWinetUnsafeRanges.
 inline constexpr std::array kReadGroups{
-    ReadGroup{"device_info", RegisterTable::input, 4990, 13, true},      // 0: SN, type, rating
-    ReadGroup{"output", RegisterTable::input, 5003, 6, false},           // 1: stops before 5009
-    ReadGroup{"mppt", RegisterTable::input, 5011, 4, false},             // 2
-    ReadGroup{"dc_power", RegisterTable::input, 5017, 3, false},         // 3
-    ReadGroup{"frequency_legacy", RegisterTable::input, 5036, 1, false}, // 4: fallback for 5242
-    ReadGroup{"battery_power", RegisterTable::input, 5214, 2, false},    // 5
-    ReadGroup{"frequency", RegisterTable::input, 5242, 1, false},        // 6
-    ReadGroup{"meter", RegisterTable::input, 5601, 2, false},            // 7
-    ReadGroup{"battery_current", RegisterTable::input, 5631, 1, false},  // 8
-    ReadGroup{"state", RegisterTable::input, 13000, 50, false},          // 9: 13000–13049
+    ReadGroup{"device_info", RegisterTable::input, 4990, 13, true},       // 0: SN, type, rating
+    ReadGroup{"output", RegisterTable::input, 5003, 6, false},            // 1: stops before 5009
+    ReadGroup{"mppt", RegisterTable::input, 5011, 4, false},              // 2
+    ReadGroup{"dc_power", RegisterTable::input, 5017, 3, false},          // 3
+    ReadGroup{"frequency_legacy", RegisterTable::input, 5036, 1, false},  // 4: fallback for 5242
+    ReadGroup{"battery_power", RegisterTable::input, 5214, 2, false},     // 5
+    ReadGroup{"frequency", RegisterTable::input, 5242, 1, false},         // 6
+    ReadGroup{"meter", RegisterTable::input, 5601, 2, false},             // 7
+    ReadGroup{"battery_current", RegisterTable::input, 5631, 1, false},   // 8
+    ReadGroup{"state", RegisterTable::input, 13000, 50, false},           // 9: 13000–13049
 };
 
 // Document-number ranges (inclusive, input table) that failed or upset a WiNet-S; never read.
@@ -165,7 +166,9 @@ inline constexpr std::array kRegisters{
 };
 // clang-format on
 
-constexpr const RegisterDef& reg(RegisterId id) { return kRegisters[static_cast<std::size_t>(id)]; }
+constexpr const RegisterDef& reg(RegisterId id) {
+  return kRegisters[static_cast<std::size_t>(id)];
+}
 
 // Compile-time checks of the table's shape; the unit tests check the rest (overlaps, safety).
 static_assert([] {
@@ -173,7 +176,8 @@ static_assert([] {
     if (static_cast<std::size_t>(kRegisters[i].id) != i) return false;
     const auto& g = kReadGroups[kRegisters[i].group];
     if (kRegisters[i].table != g.table) return false;
-    if (kRegisters[i].doc < g.first_doc || kRegisters[i].doc + kRegisters[i].words > g.first_doc + g.count)
+    if (kRegisters[i].doc < g.first_doc ||
+        kRegisters[i].doc + kRegisters[i].words > g.first_doc + g.count)
       return false;
   }
   for (const auto& g : kReadGroups)

@@ -27,6 +27,8 @@ template <class T>
 using Result = boost::system::result<T, Error>;
 
 // Shorthand for returning a failure: `return fail("spool: {}", why);` reads better than the ctor.
-inline Error fail(std::string message) { return Error{std::move(message)}; }
+inline Error fail(std::string message) {
+  return Error{std::move(message)};
+}
 
 }  // namespace sungrow

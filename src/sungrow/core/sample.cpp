@@ -1,8 +1,9 @@
 // Sample helpers: enum names, power-flow bits, running-state texts, device-id rule.
 #include "sungrow/core/sample.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <utility>
 
 namespace sungrow {

@@ -1,8 +1,9 @@
 // RFC 3339 formatting and strict parsing for sample timestamps.
 #include "sungrow/core/time.hpp"
 
-#include <cctype>
 #include <fmt/format.h>
+
+#include <cctype>
 
 namespace sungrow {
 

@@ -17,7 +17,9 @@ constexpr std::uint32_t u32(std::uint16_t lo, std::uint16_t hi) {
 constexpr std::int32_t s32(std::uint16_t lo, std::uint16_t hi) {
   return static_cast<std::int32_t>(u32(lo, hi));
 }
-constexpr std::int16_t s16(std::uint16_t w) { return static_cast<std::int16_t>(w); }
+constexpr std::int16_t s16(std::uint16_t w) {
+  return static_cast<std::int16_t>(w);
+}
 
 constexpr std::array<std::uint16_t, 2> from_u32(std::uint32_t v) {
   return {static_cast<std::uint16_t>(v & 0xFFFFU), static_cast<std::uint16_t>(v >> 16U)};
@@ -25,7 +27,9 @@ constexpr std::array<std::uint16_t, 2> from_u32(std::uint32_t v) {
 constexpr std::array<std::uint16_t, 2> from_s32(std::int32_t v) {
   return from_u32(static_cast<std::uint32_t>(v));
 }
-constexpr std::uint16_t from_s16(std::int16_t v) { return static_cast<std::uint16_t>(v); }
+constexpr std::uint16_t from_s16(std::int16_t v) {
+  return static_cast<std::uint16_t>(v);
+}
 
 // The "not available" markers of DOC §1.2 (5) for each type.
 constexpr bool is_sentinel(RegisterType type, std::span<const std::uint16_t> w) {
