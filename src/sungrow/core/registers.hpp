@@ -1,5 +1,4 @@
-// The SH4.0RS register map: every register we read, as data (sources:
-// reference/sungrow-registers.md).
+// The SH4.0RS register map as data (facts and sources: reference/sungrow-registers.md).
 #pragma once
 
 #include <array>
