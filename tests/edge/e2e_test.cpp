@@ -253,6 +253,21 @@ TEST(EndToEnd, WrongCertificateDeliversNothingAndKeepsEverything) {
   EXPECT_EQ(receiver.requests().size(), 0U) << "no request may pass an unverified TLS handshake";
 }
 
+TEST(EndToEnd, ASecondAgentOnTheSameSpoolRefusesToStart) {
+  TempDir tmp;
+  TestPki pki;
+  HttpsReceiver receiver(receiver_options(pki));
+  auto [sim, sim_port] = start_sim(tmp.path, {});
+  auto first = start_edge({sim_port, receiver.url(), pki.ca_cert(), tmp.path});
+  ASSERT_TRUE(wait_for_text(tmp.path / "edge.log", "Edge started", 10s));
+  auto second = start_edge({sim_port, receiver.url(), pki.ca_cert(), tmp.path});
+  EXPECT_EQ(second->wait(10s), 1);
+  EXPECT_NE(read_file(tmp.path / "edge.log").find("already running"), std::string::npos);
+  EXPECT_TRUE(first->running());
+  first->signal(SIGTERM);
+  EXPECT_EQ(first->wait(10s), 0);
+}
+
 TEST(EndToEnd, PlainHttpToANonLoopbackHostIsRefusedAtStartUp) {
   TempDir tmp;
   ChildProcess edge(

@@ -1,12 +1,19 @@
 // Wires poller, normalizer, spool, uploader and health into two loops with clean shutdown.
 #include "sungrow/edge/agent.hpp"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "sungrow/edge/health.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
@@ -65,6 +72,32 @@ class Health {
   std::string path_;
   HealthState state_;
   bool write_failed_ = false;
+};
+
+// Holds an exclusive lock on `<spool>.lock` for the agent's lifetime: the spool assigns seq and ts
+// in memory, so two agents on one spool would hand out the same seq twice.
+class SpoolLock {
+ public:
+  static Result<SpoolLock> acquire(const std::string& spool_path) {
+    const auto path = spool_path + ".lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return fail(
+          fmt::format("another sungrow-edge is already running on {} (lock {})", spool_path, path));
+    }
+    return SpoolLock(fd);
+  }
+  SpoolLock(SpoolLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  SpoolLock& operator=(SpoolLock&&) = delete;
+  ~SpoolLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+  }
+
+ private:
+  explicit SpoolLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 ModbusSettings modbus_settings(const EdgeConfig& c) {
@@ -147,6 +180,8 @@ void upload_loop(Uploader& uploader, Spool& spool, Health& health, std::stop_tok
 }  // namespace
 
 Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
+  auto lock = SpoolLock::acquire(config.spool_path);
+  if (!lock) return lock.error();
   SpoolOptions spool_options;
   spool_options.max_pages = static_cast<std::uint64_t>(config.spool_max_mb) * 256U;  // 4 KiB pages
   auto spool = Spool::open(config.spool_path, spool_options);
