@@ -266,6 +266,37 @@ TEST_F(IngestClientTest, RefusesATokenThatCouldInjectHeaders) {
   EXPECT_THROW(IngestClient{s}, ErrorException);
 }
 
+TEST_F(IngestClientTest, CreateReportsABadTokenAsAValueWithoutEchoingIt) {
+  auto s = settings();
+  s.token = "s3cret-part\nX-Evil: 1";
+  Result<IngestClient> r = IngestClient::create(s);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("control characters"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find("s3cret-part"), std::string::npos) << r.error().message;
+
+  s.token.clear();
+  r = IngestClient::create(s);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("empty"), std::string::npos) << r.error().message;
+}
+
+TEST_F(IngestClientTest, CreateReportsABadUrlAsAValue) {
+  auto s = settings();
+  s.url = "http://example.com/v1/ingest";
+  const auto r = IngestClient::create(s);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("plaintext http://"), std::string::npos) << r.error().message;
+}
+
+TEST_F(IngestClientTest, CreatedClientWorksAfterBeingMoved) {
+  auto r = IngestClient::create(settings());
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  IngestClient client = std::move(*r);
+  EXPECT_EQ(client.url(), receiver_->url());
+  EXPECT_EQ(client.post(batch(2)).status, PostStatus::delivered);
+  EXPECT_EQ(receiver_->count(), 2U);
+}
+
 // Every status class the server may answer, mapped over real HTTPS.
 struct StatusCase {
   unsigned http;
@@ -283,19 +314,25 @@ TEST_P(StatusMapping, MapsToTheRightAction) {
       << GetParam().http << " gave " << to_string(r.status) << ": " << r.detail;
 }
 
+// Only 400/422 (the API's verdict on the content) may lead to dead letters, through a split.
+// Everything else that is not 2xx/401/403/408/413/429/5xx says the URL or a proxy is wrong:
+// misconfigured, which keeps the data.
 INSTANTIATE_TEST_SUITE_P(
     Statuses, StatusMapping,
-    ::testing::Values(StatusCase{200, PostStatus::delivered},
-                      StatusCase{201, PostStatus::delivered},
-                      StatusCase{204, PostStatus::delivered}, StatusCase{301, PostStatus::retry},
-                      StatusCase{400, PostStatus::rejected},
-                      StatusCase{401, PostStatus::unauthorized},
-                      StatusCase{403, PostStatus::unauthorized},
-                      StatusCase{404, PostStatus::rejected}, StatusCase{408, PostStatus::retry},
-                      StatusCase{413, PostStatus::too_large}, StatusCase{415, PostStatus::rejected},
-                      StatusCase{422, PostStatus::rejected}, StatusCase{429, PostStatus::retry},
-                      StatusCase{500, PostStatus::retry}, StatusCase{502, PostStatus::retry},
-                      StatusCase{503, PostStatus::retry}, StatusCase{504, PostStatus::retry}),
+    ::testing::Values(
+        StatusCase{200, PostStatus::delivered}, StatusCase{201, PostStatus::delivered},
+        StatusCase{204, PostStatus::delivered}, StatusCase{301, PostStatus::misconfigured},
+        StatusCase{302, PostStatus::misconfigured}, StatusCase{307, PostStatus::misconfigured},
+        StatusCase{308, PostStatus::misconfigured}, StatusCase{400, PostStatus::rejected},
+        StatusCase{401, PostStatus::unauthorized}, StatusCase{403, PostStatus::unauthorized},
+        StatusCase{404, PostStatus::misconfigured}, StatusCase{405, PostStatus::misconfigured},
+        StatusCase{407, PostStatus::misconfigured}, StatusCase{408, PostStatus::retry},
+        StatusCase{410, PostStatus::misconfigured}, StatusCase{413, PostStatus::too_large},
+        StatusCase{415, PostStatus::misconfigured}, StatusCase{418, PostStatus::misconfigured},
+        StatusCase{422, PostStatus::rejected}, StatusCase{429, PostStatus::retry},
+        StatusCase{431, PostStatus::misconfigured}, StatusCase{451, PostStatus::misconfigured},
+        StatusCase{500, PostStatus::retry}, StatusCase{502, PostStatus::retry},
+        StatusCase{503, PostStatus::retry}, StatusCase{504, PostStatus::retry}),
     [](const auto& param_info) { return std::to_string(param_info.param.http); });
 
 }  // namespace

@@ -175,6 +175,82 @@ TEST_F(UploaderTest, UnauthorizedKeepsTheDataAndWaitsAtLeastAMinute) {
   EXPECT_EQ(receiver_->count(), 4U);
 }
 
+TEST_F(UploaderTest, A404ForEverythingKeepsTheWholeBacklogAndRetriesSlowly) {
+  // VPS_INGEST_URL with a wrong path (or a proxy answering 404): the data is not at fault, so
+  // nothing may be split into dead letters or acked.
+  auto cfg = settings();
+  cfg.batch_size = 10;
+  cfg.max_batch_size = 40;
+  enqueue(100);
+  receiver_->set_responder(
+      [](const test::RequestRecord&) { return std::optional<Reply>(Reply::with_status(404)); });
+  Uploader up(cfg, *spool_, 1);
+  for (int i = 0; i < 4; ++i) {
+    const auto s = up.step();
+    EXPECT_FALSE(s.ok);
+    EXPECT_EQ(s.last_status, PostStatus::misconfigured);
+    EXPECT_EQ(s.sent, 0U);
+    EXPECT_EQ(s.dead_lettered, 0U);
+    EXPECT_EQ(s.posts, 1U) << "a misconfigured answer must not split the batch";
+    EXPECT_GE(s.wait, cfg.unauthorized_min_wait);
+    EXPECT_NE(s.error.find("404"), std::string::npos) << s.error;
+    EXPECT_EQ(s.error.find(kToken), std::string::npos) << "the token must never be reported";
+  }
+  EXPECT_EQ(depth(), 100U);
+  EXPECT_EQ(spool_->stats().dead_letters, 0U);
+  EXPECT_EQ(receiver_->count(), 0U);
+  for (const auto& r : receiver_->requests()) EXPECT_EQ(r.seqs.size(), 40U);
+
+  receiver_->set_responder({});  // URL fixed: the kept backlog goes through
+  const auto steps = drain(up);
+  EXPECT_EQ(depth(), 0U);
+  EXPECT_EQ(receiver_->count(), 100U);
+  EXPECT_EQ(spool_->stats().dead_letters, 0U);
+}
+
+TEST_F(UploaderTest, OtherClientErrorsAndRedirectsKeepTheDataToo) {
+  enqueue(6);
+  Uploader up(settings(), *spool_, 1);
+  for (const unsigned code : {405U, 407U, 415U, 431U, 302U}) {
+    receiver_->push(Reply::with_status(code));
+    const auto s = up.step();
+    EXPECT_EQ(s.last_status, PostStatus::misconfigured) << code;
+    EXPECT_EQ(s.dead_lettered, 0U) << code;
+    EXPECT_GE(s.wait, 60s) << code;
+    EXPECT_EQ(depth(), 6U) << code;
+  }
+  EXPECT_EQ(spool_->stats().dead_letters, 0U);
+  EXPECT_TRUE(up.step().ok);
+  EXPECT_EQ(receiver_->count(), 6U);
+}
+
+TEST_F(UploaderTest, CreateReportsABadTokenAsAValue) {
+  auto cfg = settings();
+  cfg.token = "tok\r\nX-Evil: 1";
+  const auto bad = Uploader::create(cfg, *spool_, 1);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("control characters"), std::string::npos)
+      << bad.error().message;
+  EXPECT_EQ(bad.error().message.find("X-Evil"), std::string::npos) << bad.error().message;
+
+  cfg.token = kToken;
+  cfg.url = "http://10.0.0.1/v1/ingest";
+  const auto plaintext = Uploader::create(cfg, *spool_, 1);
+  ASSERT_FALSE(plaintext.has_value());
+  EXPECT_NE(plaintext.error().message.find("plaintext http://"), std::string::npos);
+}
+
+TEST_F(UploaderTest, CreatedUploaderWorksAfterBeingMoved) {
+  enqueue(5);
+  auto created = Uploader::create(settings(), *spool_, 1);
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  Uploader up = std::move(*created);
+  const auto s = up.step();
+  EXPECT_TRUE(s.ok) << s.error;
+  EXPECT_EQ(s.sent, 5U);
+  EXPECT_EQ(depth(), 0U);
+}
+
 TEST_F(UploaderTest, CatchUpUsesMaxBatchSizeBackToBack) {
   auto cfg = settings();
   cfg.batch_size = 5;
@@ -299,6 +375,31 @@ TEST_F(UploaderTest, ASplitInterruptedByAnOutageResumesWithoutResendingTheRefuse
   const auto reqs = receiver_->requests();
   for (std::size_t j = 1; j < reqs.size(); ++j) EXPECT_NE(reqs[j].seqs.size(), 16U);
   expect_no_refused_batch_resent(reqs);
+}
+
+TEST_F(UploaderTest, A404DuringASplitKeepsTheRemainingHalves) {
+  auto cfg = settings();
+  cfg.batch_size = 16;
+  const auto seqs = enqueue(16);
+  receiver_->reject_seqs({seqs[4]});
+  int n = 0;  // the second request (first half of the split) meets a 404
+  receiver_->set_responder([&n](const test::RequestRecord&) -> std::optional<Reply> {
+    return ++n == 2 ? std::optional<Reply>(Reply::with_status(404)) : std::nullopt;
+  });
+  Uploader up(cfg, *spool_, 1);
+  const auto first = up.step();
+  EXPECT_FALSE(first.ok);
+  EXPECT_EQ(first.last_status, PostStatus::misconfigured);
+  EXPECT_EQ(first.dead_lettered, 0U);
+  EXPECT_GE(first.wait, cfg.unauthorized_min_wait);
+  EXPECT_EQ(depth(), 16U);
+
+  const auto second = up.step();
+  EXPECT_TRUE(second.ok) << second.error;
+  EXPECT_EQ(second.sent, 15U);
+  EXPECT_EQ(second.dead_lettered, 1U);
+  EXPECT_EQ(depth(), 0U);
+  expect_no_refused_batch_resent(receiver_->requests());
 }
 
 TEST_F(UploaderTest, AfterScriptedFailuresEverySampleArrivesExactlyOnce) {

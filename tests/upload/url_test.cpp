@@ -1,4 +1,5 @@
-// validate_ingest_url: the HTTPS-only rule as a table of accepted and refused URLs.
+// validate_ingest_url: the HTTPS-only rule as a table of accepted and refused URLs; plus the
+// token rule and is_loopback_host.
 #include <gtest/gtest.h>
 
 #include "sungrow/edge/upload/uploader.hpp"
@@ -66,6 +67,55 @@ TEST(UrlTable, CredentialsAreNotEchoed) {
   const auto r = validate_ingest_url("https://user:s3cr3t-pw@example.com/v1/ingest");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().message.find("s3cr3t-pw"), std::string::npos) << r.error().message;
+}
+
+TEST(TokenRule, AcceptsOrdinaryBearerTokens) {
+  for (const char* t : {"a", "0123456789abcdef", "dev-token_1.2~x+y/z==", "Zm9vYmFy"}) {
+    const auto r = validate_token(t);
+    EXPECT_TRUE(r.has_value()) << t << ": " << (r ? "" : r.error().message);
+  }
+}
+
+struct BadToken {
+  std::string token;
+  const char* message_part;
+};
+
+class RefusedToken : public ::testing::TestWithParam<BadToken> {};
+
+TEST_P(RefusedToken, IsRefusedWithoutEchoingTheToken) {
+  const auto r = validate_token(GetParam().token);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find(GetParam().message_part), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(r.error().message.find("SECRETPART"), std::string::npos) << r.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TokenRule, RefusedToken,
+    ::testing::Values(BadToken{"", "empty"}, BadToken{"SECRETPART\n", "control characters"},
+                      BadToken{"SECRETPART\r\nX-Evil: 1", "control characters"},
+                      BadToken{"SECRET\tPART", "control characters"},
+                      BadToken{std::string("SECRET\0PART", 11), "control characters"},
+                      BadToken{"SECRETPART\x7f", "control characters"}, BadToken{" ", "spaces"},
+                      BadToken{"   ", "spaces"}, BadToken{"SECRETPART ", "spaces"},
+                      BadToken{"SECRET PART", "spaces"}));
+
+TEST(LoopbackHost, LoopbackForms) {
+  for (const char* h :
+       {"127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "[::1]", "0:0:0:0:0:0:0:1",
+        "::ffff:127.0.0.1", "[::ffff:127.0.0.2]", "localhost", "LocalHost", "LOCALHOST"}) {
+    EXPECT_TRUE(is_loopback_host(h)) << h;
+  }
+}
+
+TEST(LoopbackHost, EverythingElse) {
+  for (const char* h :
+       {"", "128.0.0.1", "10.0.0.1", "192.168.1.10", "2130706433", "127.1",
+        "127.0.0.1.evil.example", "localhost.evil.example", "localhost.", "::2", "[::2]",
+        "::ffff:10.0.0.1", "::", "[::1", "inverter.local", "0.0.0.0", " 127.0.0.1", "127.0.0.1 "}) {
+    EXPECT_FALSE(is_loopback_host(h)) << h;
+  }
 }
 
 }  // namespace

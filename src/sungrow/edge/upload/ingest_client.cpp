@@ -4,7 +4,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <mutex>
 
 #include "sungrow/edge/upload/uploader.hpp"
 
@@ -22,6 +21,8 @@ std::string_view to_string(PostStatus s) {
       return "rejected";
     case PostStatus::too_large:
       return "too_large";
+    case PostStatus::misconfigured:
+      return "misconfigured";
   }
   return "unknown";
 }
@@ -30,13 +31,9 @@ namespace {
 
 // libcurl's global state is not thread-safe to set up; do it exactly once per process and never
 // tear it down (other handles may still live during static destruction).
-void global_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw ErrorException(fail("libcurl global initialisation failed"));
-    }
-  });
+bool global_init_once() {
+  static const bool ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;  // magic static: once
+  return ok;
 }
 
 struct CurlDeleter {
@@ -61,20 +58,41 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   return bytes;
 }
 
-SlistPtr append(SlistPtr list, const std::string& header) {
-  curl_slist* grown = curl_slist_append(list.get(), header.c_str());
-  if (grown == nullptr) throw ErrorException(fail("out of memory building HTTP headers"));
+// Appends to `list`; false (list untouched) when libcurl is out of memory.
+bool append(SlistPtr& list, const char* header) {
+  curl_slist* grown = curl_slist_append(list.get(), header);
+  if (grown == nullptr) return false;
   static_cast<void>(list.release());  // now owned through `grown`
-  return SlistPtr(grown);
+  list.reset(grown);
+  return true;
 }
 
-Result<std::string> gzip(std::string_view in) {
-  z_stream zs{};
-  // windowBits 15 + 16 selects the gzip wrapper that Content-Encoding: gzip means.
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
-    return fail("gzip: deflateInit2 failed");
+// Owns an initialised z_stream: deflateEnd runs however gzip() leaves (a throwing allocation
+// included).
+class Deflater {
+ public:
+  Deflater() {
+    // windowBits 15 + 16 selects the gzip wrapper that Content-Encoding: gzip means.
+    ok_ = deflateInit2(&zs_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
+          Z_OK;
   }
+  ~Deflater() {
+    if (ok_) deflateEnd(&zs_);
+  }
+  Deflater(const Deflater&) = delete;
+  Deflater& operator=(const Deflater&) = delete;
+  bool ok() const { return ok_; }
+  z_stream& stream() { return zs_; }
+
+ private:
+  z_stream zs_{};
+  bool ok_ = false;
+};
+
+Result<std::string> gzip(std::string_view in) {
+  Deflater d;
+  if (!d.ok()) return fail("gzip: deflateInit2 failed");
+  z_stream& zs = d.stream();
   std::string out(deflateBound(&zs, static_cast<uLong>(in.size())), '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
@@ -82,27 +100,25 @@ Result<std::string> gzip(std::string_view in) {
   zs.avail_out = static_cast<uInt>(out.size());
   const int rc = deflate(&zs, Z_FINISH);
   const auto produced = zs.total_out;
-  deflateEnd(&zs);
   if (rc != Z_STREAM_END) return fail(fmt::format("gzip: deflate failed ({})", rc));
   out.resize(produced);
   // Error is an aggregate of one string, so a bare string would be ambiguous: say which side.
   return Result<std::string>(boost::system::in_place_value, std::move(out));
 }
 
-bool has_control_chars(std::string_view s) {
-  return std::any_of(s.begin(), s.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
 PostStatus classify(long http) {
   if (http >= 200 && http < 300) return PostStatus::delivered;
   if (http == 401 || http == 403) return PostStatus::unauthorized;
+  // Only the ingest API's own verdicts on the content split the batch (and in the end move
+  // samples to dead letters). Anything else must never cost data.
+  if (http == 400 || http == 422) return PostStatus::rejected;
   if (http == 413) return PostStatus::too_large;
   if (http == 408 || http == 429) return PostStatus::retry;
-  // 400, 422 and any other 4xx: the request itself is wrong, sending it again cannot help.
-  if (http >= 400 && http < 500) return PostStatus::rejected;
-  // 5xx, and 1xx/3xx (no redirects are followed: a redirect could downgrade to http://).
-  return PostStatus::retry;
+  if (http >= 500 && http < 600) return PostStatus::retry;
+  // Any other 4xx (404 wrong path, 405, 407 proxy auth, 415, 431…), 1xx/3xx (no redirects are
+  // followed: a redirect could downgrade to http://) and codes outside the HTTP range: the URL
+  // or something in between is wrong, not the data.
+  return PostStatus::misconfigured;
 }
 
 }  // namespace
@@ -117,34 +133,42 @@ struct IngestClient::Impl {
   std::uint64_t connections = 0;
   char errbuf[CURL_ERROR_SIZE] = {};
 
-  explicit Impl(UploaderSettings s) : settings(std::move(s)) {
-    if (auto ok = validate_ingest_url(settings.url); !ok) throw ErrorException(ok.error());
-    if (has_control_chars(settings.token)) {
-      throw ErrorException(fail("ingest token contains control characters"));
-    }
-    global_init_once();
-    curl.reset(curl_easy_init());
-    if (!curl) throw ErrorException(fail("curl_easy_init failed"));
+  explicit Impl(UploaderSettings s) : settings(std::move(s)) {}
 
+  // Everything that can fail, as a value. `this` must not move afterwards (curl holds pointers
+  // to `response` and `errbuf`), which the unique_ptr in IngestClient guarantees.
+  Result<void> init() {
+    if (auto ok = validate_ingest_url(settings.url); !ok) return ok;
+    if (auto ok = validate_token(settings.token); !ok) return ok;
+    if (!global_init_once()) return fail("libcurl global initialisation failed");
+    curl.reset(curl_easy_init());
+    if (!curl) return fail("curl_easy_init failed");
+
+    const auto oom = [] { return fail("out of memory building HTTP headers"); };
     SlistPtr h;
-    h = append(std::move(h), "Authorization: Bearer " + settings.token);
-    h = append(std::move(h), "Content-Type: application/json");
-    h = append(std::move(h), "Accept: application/json");
-    // Without this, curl waits for "100 Continue" before large bodies, a round trip for nothing.
-    h = append(std::move(h), "Expect:");
+    const std::string auth = "Authorization: Bearer " + settings.token;
+    for (const char* line :
+         {auth.c_str(), "Content-Type: application/json", "Accept: application/json",
+          // Without this, curl waits for "100 Continue" before large bodies,
+          // a round trip for nothing.
+          "Expect:"}) {
+      if (!append(h, line)) return oom();
+    }
     headers = std::move(h);
     SlistPtr g;
     for (const curl_slist* it = headers.get(); it != nullptr; it = it->next) {
-      g = append(std::move(g), it->data);
+      if (!append(g, it->data)) return oom();
     }
-    gzip_headers = append(std::move(g), "Content-Encoding: gzip");
+    if (!append(g, "Content-Encoding: gzip")) return oom();
+    gzip_headers = std::move(g);
 
     CURL* c = curl.get();
+    CURLcode rc = CURLE_OK;
+    CURLoption failed{};
     const auto set = [&](CURLoption opt, auto value) {
-      if (const CURLcode rc = curl_easy_setopt(c, opt, value); rc != CURLE_OK) {
-        throw ErrorException(
-            fail(fmt::format("curl option {}: {}", static_cast<int>(opt), curl_easy_strerror(rc))));
-      }
+      if (rc != CURLE_OK) return;  // keep the first failure
+      rc = curl_easy_setopt(c, opt, value);
+      if (rc != CURLE_OK) failed = opt;
     };
     set(CURLOPT_URL, settings.url.c_str());
     // validate_ingest_url allowed http:// only to loopback; pin curl to the scheme it checked.
@@ -167,6 +191,11 @@ struct IngestClient::Impl {
     set(CURLOPT_WRITEDATA, static_cast<void*>(&response));
     set(CURLOPT_ERRORBUFFER, static_cast<char*>(errbuf));
     set(CURLOPT_USERAGENT, "sungrow-edge/0.1");
+    if (rc != CURLE_OK) {
+      return fail(
+          fmt::format("curl option {}: {}", static_cast<int>(failed), curl_easy_strerror(rc)));
+    }
+    return {};
   }
 
   PostResult post(std::span<const SpooledSample> batch) {
@@ -224,8 +253,15 @@ struct IngestClient::Impl {
   }
 };
 
+Result<IngestClient> IngestClient::create(UploaderSettings settings) {
+  auto impl = std::make_unique<Impl>(std::move(settings));
+  if (auto ok = impl->init(); !ok) return ok.error();
+  return IngestClient(std::move(impl));
+}
+
+IngestClient::IngestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 IngestClient::IngestClient(UploaderSettings settings)
-    : impl_(std::make_unique<Impl>(std::move(settings))) {}
+    : IngestClient(create(std::move(settings)).value()) {}
 IngestClient::IngestClient(IngestClient&&) noexcept = default;
 IngestClient& IngestClient::operator=(IngestClient&&) noexcept = default;
 IngestClient::~IngestClient() = default;
@@ -236,6 +272,10 @@ PostResult IngestClient::post(std::span<const SpooledSample> batch) {
 
 std::uint64_t IngestClient::connections_opened() const {
   return impl_->connections;
+}
+
+const std::string& IngestClient::url() const {
+  return impl_->settings.url;
 }
 
 }  // namespace sungrow::edge

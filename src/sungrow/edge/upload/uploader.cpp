@@ -44,10 +44,19 @@ std::vector<std::int64_t> seqs_of(std::span<const SpooledSample> part) {
 
 }  // namespace
 
+Result<Uploader> Uploader::create(UploaderSettings settings, Spool& spool, std::uint64_t seed) {
+  auto client = IngestClient::create(settings);
+  if (!client) return client.error();
+  return Uploader(std::move(settings), spool, std::move(*client), seed);
+}
+
 Uploader::Uploader(UploaderSettings settings, Spool& spool, std::uint64_t seed)
+    : Uploader(create(std::move(settings), spool, seed).value()) {}
+
+Uploader::Uploader(UploaderSettings settings, Spool& spool, IngestClient client, std::uint64_t seed)
     : settings_(std::move(settings)),
       spool_(spool),
-      client_(settings_),
+      client_(std::move(client)),
       backoff_(settings_.backoff_base, settings_.backoff_cap, seed),
       size_cap_(0) {
   settings_.batch_size = std::max<std::size_t>(settings_.batch_size, 1);
@@ -65,8 +74,18 @@ UploadStep Uploader::finish_failure(UploadStep out, const PostResult& r) {
     wait = std::max(wait, settings_.unauthorized_min_wait);
     log()->error(
         "INGEST REFUSED OUR CREDENTIALS ({}): uploads are paused and all data stays in the "
-        "spool; check VPS_TOKEN and that it belongs to this device. Next try in {}",
+        "spool; check VPS_DEVICE_TOKEN and that it belongs to this device. Next try in {}",
         out.error, secs(wait));
+  } else if (r.status == PostStatus::misconfigured) {
+    wait = std::max(wait, settings_.unauthorized_min_wait);
+    // The URL has passed validate_ingest_url, so it holds no credentials; the token is never
+    // part of a log line.
+    log()->error(
+        "INGEST ENDPOINT {} ANSWERED HTTP {} — WRONG URL PATH OR A PROXY IN THE WAY? Uploads are "
+        "paused and all data stays in the spool; check VPS_INGEST_URL and any proxy. Reply: {}. "
+        "Next try in {}",
+        client_.url(), r.http_status, r.detail.empty() ? std::string("(empty)") : r.detail,
+        secs(wait));
   } else {
     log()->warn("upload failed ({}), attempt {}, next try in {}", out.error, backoff_.failures(),
                 secs(wait));
@@ -192,7 +211,8 @@ UploadStep Uploader::step() {
         break;
       }
       case PostStatus::retry:
-      case PostStatus::unauthorized: {
+      case PostStatus::unauthorized:
+      case PostStatus::misconfigured: {
         // Not the batch's fault: the same part may be sent again as it is. Only the halves of a
         // refused batch are carried over; an unsplit batch is simply peeked afresh next time.
         if (split) {

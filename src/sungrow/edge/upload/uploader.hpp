@@ -29,7 +29,8 @@ struct UploaderSettings {
   // Retry schedule for 408/429/5xx/network errors (reliability.md §1.1: 1 s doubling to 300 s).
   std::chrono::milliseconds backoff_base{1'000};
   std::chrono::milliseconds backoff_cap{300'000};
-  // 401/403 will not heal by itself quickly: never retry faster than this.
+  // 401/403 and misconfigured answers (404, 405, proxy errors…) will not heal by themselves
+  // quickly: never retry faster than this.
   std::chrono::milliseconds unauthorized_min_wait{60'000};
 };
 
@@ -37,12 +38,26 @@ struct UploaderSettings {
 // Also refuses credentials in the URL (they would end up in logs; the token is the credential).
 Result<void> validate_ingest_url(std::string_view url);
 
+// The bearer token must be non-empty and hold no control characters (CR/LF would inject headers)
+// and no whitespace (a bearer token has none; a stray space is a copy-paste slip). Messages never
+// echo the token.
+Result<void> validate_token(std::string_view token);
+
+// True for a bare host that can only mean this machine: an IPv4 literal in 127.0.0.0/8, the IPv6
+// loopback ::1 or an IPv4-mapped ::ffff:127.x.y.z (with or without [brackets]), or "localhost"
+// in any case. Any other name is false: DNS or /etc/hosts could point it anywhere.
+bool is_loopback_host(std::string_view host);
+
 enum class PostStatus {
   delivered,     // 2xx
-  retry,         // 408, 429, 5xx, 1xx/3xx, network error, timeout, TLS failure
+  retry,         // 408, 429, 5xx, network error, timeout, TLS failure
   unauthorized,  // 401, 403: keep the data, retry slowly, log loudly
-  rejected,      // 400, 422 and other 4xx: some sample is bad — split to isolate it
+  rejected,      // 400, 422 only: some sample is bad — split to isolate it
   too_large,     // 413: split, never resend unchanged
+  // Every other 4xx (404 wrong path, 405, 407 proxy, 415, 431…) and any 1xx/3xx/unknown code:
+  // the endpoint or something in between is wrong, not the data. Keep it all, retry slowly
+  // (like unauthorized), log loudly.
+  misconfigured,
 };
 
 std::string_view to_string(PostStatus s);
@@ -57,8 +72,10 @@ struct PostResult {
 // One HTTPS connection (kept alive between posts). RAII over CURL*.
 class IngestClient {
  public:
-  // Throws ErrorException when the URL fails validate_ingest_url or the token holds control
-  // characters: config validation should have refused both already, this is the last line.
+  // Fails when the URL fails validate_ingest_url, the token fails validate_token, or libcurl
+  // cannot be set up. Never throws for these (only std::bad_alloc can escape).
+  static Result<IngestClient> create(UploaderSettings settings);
+  // Same checks, but throws ErrorException on failure (convenient in tests).
   explicit IngestClient(UploaderSettings settings);
   IngestClient(IngestClient&&) noexcept;
   IngestClient& operator=(IngestClient&&) noexcept;
@@ -67,9 +84,11 @@ class IngestClient {
   PostResult post(std::span<const SpooledSample> batch);
   // TCP connections opened so far (keep-alive keeps this at 1 while the server allows it).
   std::uint64_t connections_opened() const;
+  const std::string& url() const;
 
  private:
   struct Impl;
+  explicit IngestClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -87,9 +106,15 @@ struct UploadStep {
 // Drives one spool through one client. Not thread-safe; owned by the upload thread.
 class Uploader {
  public:
+  // The non-throwing way in (what the agent uses): fails like IngestClient::create. `spool` must
+  // outlive the Uploader. Movable (move-construct only: it holds a Spool&).
+  static Result<Uploader> create(UploaderSettings settings, Spool& spool,
+                                 std::uint64_t seed = std::random_device{}());
+  // Same, but throws ErrorException on failure (convenient in tests).
   Uploader(UploaderSettings settings, Spool& spool, std::uint64_t seed = std::random_device{}());
   // Peek a batch (max_batch_size while a backlog exists, else batch_size), post it, then ack,
-  // back off, or split and dead-letter. Returns immediately when the spool is empty. After a
+  // back off, or split and dead-letter (400/413/422 only; every other 4xx keeps the data and
+  // waits at least unauthorized_min_wait). Returns immediately when the spool is empty. After a
   // full batch is delivered the wait is 0 (catch-up runs back to back), else upload_interval.
   // A batch answered 400/413/422 is bisected and the halves posted in the same step; if a half
   // then fails with a retryable error, the remaining halves are kept and resumed by the next
@@ -105,6 +130,7 @@ class Uploader {
     std::int64_t seq;
     std::string reason;
   };
+  Uploader(UploaderSettings settings, Spool& spool, IngestClient client, std::uint64_t seed);
   UploadStep finish_failure(UploadStep out, const PostResult& r);
   bool settle_pending(UploadStep& out);
 

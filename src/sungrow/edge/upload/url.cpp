@@ -1,6 +1,10 @@
-// validate_ingest_url: the HTTPS-only rule (plaintext to loopback alone), checked with Boost.URL.
+// validate_ingest_url: the HTTPS-only rule (plaintext to loopback alone), checked with Boost.URL;
+// plus the token rule and the loopback-host rule config validation shares.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <boost/url/ipv4_address.hpp>
+#include <boost/url/ipv6_address.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -21,16 +25,22 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool is_loopback(const urls::ipv4_address& a) {
+  return a.to_bytes()[0] == 127;
+}
+
+bool is_loopback(const urls::ipv6_address& a) {
+  return a.is_loopback() || (a.is_v4_mapped() && a.to_bytes()[12] == 127);
+}
+
 // Only forms that cannot resolve anywhere else count: a name other than "localhost" could be
 // pointed at any address by DNS or /etc/hosts.
 bool is_loopback_host(const urls::url_view& u) {
   switch (u.host_type()) {
     case urls::host_type::ipv4:
-      return u.host_ipv4_address().to_bytes()[0] == 127;
-    case urls::host_type::ipv6: {
-      const auto a = u.host_ipv6_address();
-      return a.is_loopback() || (a.is_v4_mapped() && a.to_bytes()[12] == 127);
-    }
+      return is_loopback(u.host_ipv4_address());
+    case urls::host_type::ipv6:
+      return is_loopback(u.host_ipv6_address());
     case urls::host_type::name:
       return iequals(u.host_name(), "localhost");
     default:
@@ -39,6 +49,35 @@ bool is_loopback_host(const urls::url_view& u) {
 }
 
 }  // namespace
+
+bool is_loopback_host(std::string_view host) {
+  if (iequals(host, "localhost")) return true;
+  if (const auto v4 = urls::parse_ipv4_address(host)) return is_loopback(*v4);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (const auto v6 = urls::parse_ipv6_address(host)) return is_loopback(*v6);
+  return false;
+}
+
+Result<void> validate_token(std::string_view token) {
+  // No message below may quote the token: it is the device's credential.
+  if (token.empty()) return fail("ingest token is empty (set VPS_DEVICE_TOKEN)");
+  const auto control = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  };
+  if (std::any_of(token.begin(), token.end(), control)) {
+    return fail(
+        "ingest token (VPS_DEVICE_TOKEN) contains control characters (a stray newline or tab?)");
+  }
+  if (token.find(' ') != std::string_view::npos) {
+    return fail(
+        "ingest token (VPS_DEVICE_TOKEN) contains spaces; a bearer token has none (copy-paste "
+        "slip?)");
+  }
+  return {};
+}
 
 Result<void> validate_ingest_url(std::string_view url) {
   if (url.empty()) return fail("ingest URL is empty (set VPS_INGEST_URL)");
