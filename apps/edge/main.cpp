@@ -1,9 +1,13 @@
 // sungrow-edge: run the agent, or read one sample, scan the register map, or inspect the spool.
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -29,19 +33,9 @@ bool check(const EdgeConfig& config, Needs needs) {
   return problems.empty();
 }
 
-ModbusSettings inverter(const EdgeConfig& c) {
-  ModbusSettings s;
-  s.host = c.sungrow_host;
-  s.port = static_cast<std::uint16_t>(c.sungrow_port);
-  s.unit_id = c.slave_id;
-  s.inter_read_delay = std::chrono::milliseconds{c.inter_register_delay_ms};
-  s.response_timeout = std::chrono::milliseconds{c.modbus_timeout_ms};
-  return s;
-}
-
 int cmd_once(const EdgeConfig& c) {
   if (!check(c, Needs::inverter)) return kExitUsage;
-  Poller poller(inverter(c));
+  Poller poller(modbus_settings(c));
   const auto ts = now_utc();
   auto image = poller.poll();
   if (!image) {
@@ -57,7 +51,7 @@ int cmd_once(const EdgeConfig& c) {
 
 int cmd_scan(const EdgeConfig& c) {
   if (!check(c, Needs::inverter)) return kExitUsage;
-  Poller poller(inverter(c));
+  Poller poller(modbus_settings(c));
   auto scanned = poller.scan();
   if (!scanned) {
     std::cerr << "sungrow-edge: cannot scan the inverter at " << c.sungrow_host << ":"
@@ -68,9 +62,20 @@ int cmd_scan(const EdgeConfig& c) {
   return 0;
 }
 
+// Opens an existing spool for inspection: never creates one on a mistyped path, and skips the
+// full integrity check that a start-up does.
+Result<Spool> open_existing_spool(const EdgeConfig& c) {
+  if (!std::filesystem::exists(c.spool_path)) {
+    return fail(fmt::format("no spool at {} (check SPOOL_PATH)", c.spool_path));
+  }
+  SpoolOptions options;
+  options.check_integrity_on_open = false;
+  return Spool::open(c.spool_path, options);
+}
+
 int cmd_spool_status(const EdgeConfig& c) {
   if (!check(c, Needs::spool)) return kExitUsage;
-  auto spool = Spool::open(c.spool_path);
+  auto spool = open_existing_spool(c);
   if (!spool) {
     std::cerr << "sungrow-edge: " << spool.error().message << "\n";
     return kExitFailure;
@@ -84,8 +89,36 @@ int cmd_spool_status(const EdgeConfig& c) {
             << "oldest unsent:    " << ts(s.oldest_ts) << "\n"
             << "newest:           " << ts(s.newest_ts) << "\n"
             << "last seq:         " << s.last_seq << "\n"
-            << "dead letters:     " << s.dead_letters << "\n"
+            << "dead letters:     " << s.dead_letters
+            << (s.dead_letters > 0 ? "  (sungrow-edge spool dead-letters)" : "") << "\n"
             << "status:           " << (s.depth == 0 ? "drained" : "draining") << std::endl;
+  return 0;
+}
+
+// One JSON line per dead letter: what the server refused, when, and why.
+int cmd_spool_dead_letters(const EdgeConfig& c, std::size_t limit) {
+  if (!check(c, Needs::spool)) return kExitUsage;
+  auto spool = open_existing_spool(c);
+  if (!spool) {
+    std::cerr << "sungrow-edge: " << spool.error().message << "\n";
+    return kExitFailure;
+  }
+  auto letters = spool->dead_letters(limit);
+  if (!letters) {
+    std::cerr << "sungrow-edge: " << letters.error().message << "\n";
+    return kExitFailure;
+  }
+  for (const auto& d : *letters) {
+    boost::json::object line{{"seq", d.seq},
+                             {"ts", format_rfc3339(d.ts)},
+                             {"dead_lettered_at", format_rfc3339(d.dead_lettered_at)},
+                             {"reason", d.reason}};
+    boost::system::error_code ec;
+    line["sample"] = boost::json::parse(d.json, ec);
+    if (ec) line["sample"] = d.json;
+    std::cout << boost::json::serialize(line) << "\n";
+  }
+  std::cout << std::flush;
   return 0;
 }
 
@@ -128,6 +161,10 @@ int main(int argc, char** argv) {
   auto* scan = app.add_subcommand("scan", "Read every register of the map and print it decoded");
   auto* spool = app.add_subcommand("spool", "Inspect the spool");
   auto* spool_status = spool->add_subcommand("status", "Depth, oldest sample, drain status");
+  auto* spool_dead =
+      spool->add_subcommand("dead-letters", "Samples the server refused, as JSON lines");
+  std::size_t dead_limit = 100;
+  spool_dead->add_option("--limit", dead_limit, "How many, oldest first")->capture_default_str();
   spool->require_subcommand(1);
   app.require_subcommand(0, 1);
   try {
@@ -143,6 +180,7 @@ int main(int argc, char** argv) {
   if (*once) return cmd_once(config);
   if (*scan) return cmd_scan(config);
   if (*spool_status) return cmd_spool_status(config);
+  if (*spool_dead) return cmd_spool_dead_letters(config, dead_limit);
   (void)run;
   return cmd_run(config);
 }

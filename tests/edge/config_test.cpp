@@ -133,3 +133,21 @@ TEST(EdgeConfig, BadDeviceIdAndLogLevel) {
 
 }  // namespace
 }  // namespace sungrow::edge
+
+namespace sungrow::edge {
+namespace {
+
+TEST(EdgeConfig, ATokenWithControlCharactersIsAProblemNotACrash) {
+  EdgeConfig c;
+  c.sungrow_host = "192.168.1.50";
+  c.vps_ingest_url = "https://vps.example.org/v1/ingest";
+  c.vps_device_token = "secret\r";  // an env file with Windows line endings
+  c.spool_path = (std::filesystem::temp_directory_path() / "spool.db").string();
+  const auto problems = validate(c, Needs::inverter_and_upload);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_NE(problems[0].find("VPS_DEVICE_TOKEN"), std::string::npos);
+  EXPECT_EQ(problems[0].find("secret"), std::string::npos) << "the token must not be echoed";
+}
+
+}  // namespace
+}  // namespace sungrow::edge

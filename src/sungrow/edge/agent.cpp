@@ -100,29 +100,6 @@ class SpoolLock {
   int fd_;
 };
 
-ModbusSettings modbus_settings(const EdgeConfig& c) {
-  ModbusSettings s;
-  s.host = c.sungrow_host;
-  s.port = static_cast<std::uint16_t>(c.sungrow_port);
-  s.unit_id = c.slave_id;
-  s.inter_read_delay = std::chrono::milliseconds{c.inter_register_delay_ms};
-  s.response_timeout = std::chrono::milliseconds{c.modbus_timeout_ms};
-  return s;
-}
-
-UploaderSettings uploader_settings(const EdgeConfig& c) {
-  UploaderSettings s;
-  s.url = c.vps_ingest_url;
-  s.token = c.vps_device_token;
-  if (!c.vps_ca_file.empty()) s.ca_file = c.vps_ca_file;
-  s.gzip = c.vps_gzip;
-  s.timeout = std::chrono::seconds{c.upload_timeout_s};
-  s.batch_size = static_cast<std::size_t>(c.batch_size);
-  s.max_batch_size = static_cast<std::size_t>(c.max_batch_size);
-  s.upload_interval = std::chrono::seconds{c.upload_interval_s};
-  return s;
-}
-
 void poll_once(Poller& poller, Spool& spool, Health& health, const std::string& device_id,
                std::stop_token stop) {
   const auto ts = now_utc();
@@ -179,6 +156,29 @@ void upload_loop(Uploader& uploader, Spool& spool, Health& health, std::stop_tok
 
 }  // namespace
 
+ModbusSettings modbus_settings(const EdgeConfig& c) {
+  ModbusSettings s;
+  s.host = c.sungrow_host;
+  s.port = static_cast<std::uint16_t>(c.sungrow_port);
+  s.unit_id = c.slave_id;
+  s.inter_read_delay = std::chrono::milliseconds{c.inter_register_delay_ms};
+  s.response_timeout = std::chrono::milliseconds{c.modbus_timeout_ms};
+  return s;
+}
+
+UploaderSettings uploader_settings(const EdgeConfig& c) {
+  UploaderSettings s;
+  s.url = c.vps_ingest_url;
+  s.token = c.vps_device_token;
+  if (!c.vps_ca_file.empty()) s.ca_file = c.vps_ca_file;
+  s.gzip = c.vps_gzip;
+  s.timeout = std::chrono::seconds{c.upload_timeout_s};
+  s.batch_size = static_cast<std::size_t>(c.batch_size);
+  s.max_batch_size = static_cast<std::size_t>(c.max_batch_size);
+  s.upload_interval = std::chrono::seconds{c.upload_interval_s};
+  return s;
+}
+
 Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
   auto lock = SpoolLock::acquire(config.spool_path);
   if (!lock) return lock.error();
@@ -189,7 +189,9 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
 
   Health health(config.health_path);
   Poller poller(modbus_settings(config));
-  Uploader uploader(uploader_settings(config), *spool);
+  auto created = Uploader::create(uploader_settings(config), *spool);
+  if (!created) return created.error();
+  Uploader& uploader = *created;
   const auto device_id = config.effective_device_id();
 
   {

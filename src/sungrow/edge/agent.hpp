@@ -5,8 +5,14 @@
 
 #include "sungrow/core/result.hpp"
 #include "sungrow/edge/config.hpp"
+#include "sungrow/edge/modbus/poller.hpp"
+#include "sungrow/edge/upload/uploader.hpp"
 
 namespace sungrow::edge {
+
+// The units' settings, taken from the validated configuration.
+ModbusSettings modbus_settings(const EdgeConfig& config);
+UploaderSettings uploader_settings(const EdgeConfig& config);
 
 // Runs until `stop` is requested. The poll loop runs on the calling thread, aligned to the poll
 // interval without drift; the upload loop runs on its own thread. Both share the spool

@@ -1,7 +1,6 @@
 // Binds the edge settings to CLI11 flags + env vars, and validates them all at once.
 #include "sungrow/edge/config.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -15,15 +14,6 @@
 namespace sungrow::edge {
 
 namespace {
-
-// 127.0.0.0/8, ::1 or "localhost" — never where a WiNet-S lives.
-bool is_loopback_host(const std::string& host) {
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24U) == 127U;
-  in6_addr v6{};
-  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
 
 void check_range(std::vector<std::string>& problems, const char* name, int value, int lo, int hi,
                  const char* why = "") {
@@ -66,9 +56,13 @@ void bind_options(CLI::App& app, EdgeConfig& c) {
   opt("--spool-max-mb", c.spool_max_mb, "SPOOL_MAX_MB", "Cap on the spool size in MiB (0 = none)");
   opt("--health-path", c.health_path, "HEALTH_PATH", "Health file, rewritten every cycle");
   opt("--log-level", c.log_level, "LOG_LEVEL", "trace, debug, info, warn, error");
+#ifdef SUNGROW_TEST_HOOKS
+  // Compiled only into test builds (SUNGROW_TEST_HOOKS), so no installed agent can poll a
+  // WiNet-S faster than 5 s, not even through a Modbus proxy on localhost.
   app.add_option("--test-poll-interval-ms", c.test_poll_interval_ms,
                  "Tests only: poll faster than 5 s; refused unless the host is a loopback address")
       ->group("");  // hidden from --help
+#endif
 }
 
 std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
@@ -95,7 +89,11 @@ std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
     } else if (auto ok = validate_ingest_url(c.vps_ingest_url); !ok) {
       problems.push_back("VPS_INGEST_URL: " + ok.error().message);
     }
-    if (c.vps_device_token.empty()) problems.emplace_back("VPS_DEVICE_TOKEN is required (--token)");
+    if (c.vps_device_token.empty()) {
+      problems.emplace_back("VPS_DEVICE_TOKEN is required (--token)");
+    } else if (auto ok = validate_token(c.vps_device_token); !ok) {
+      problems.push_back("VPS_DEVICE_TOKEN: " + ok.error().message);
+    }
     if (!c.vps_ca_file.empty() && ::access(c.vps_ca_file.c_str(), R_OK) != 0)
       problems.push_back(fmt::format("VPS_CA_FILE {} is not readable", c.vps_ca_file));
     check_range(problems, "UPLOAD_TIMEOUT_S", c.upload_timeout_s, 1, 600);
@@ -124,7 +122,8 @@ std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
                                             "error", "critical", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
     problems.push_back(
-        fmt::format("LOG_LEVEL '{}' is not one of trace, debug, info, warn, error", c.log_level));
+        fmt::format("LOG_LEVEL '{}' is not one of trace, debug, info, warn, error, critical, off",
+                    c.log_level));
   return problems;
 }
 

@@ -254,7 +254,11 @@ struct Spool::Impl {
       if (auto written = write_one(pending[i]); !written) return written;
     }
     auto committed = tx->commit();
-    if (committed && depth) *depth += inserted_in_tx;
+    if (committed && depth) {
+      *depth += inserted_in_tx;
+    } else if (!committed) {
+      depth.reset();  // a commit reported failed may still have reached the disk: recount
+    }
     return committed;
   }
 
