@@ -11,12 +11,17 @@ namespace {
 using namespace std::chrono_literals;
 using test::RawServer;
 
-ModbusClient::Options options(std::uint16_t port, int unit = 1) {
-  return {"127.0.0.1", port, unit, 300ms};
+// The response timeout is generous by default: these peers answer at once or close, and a test
+// stalled on a loaded CI machine must not see a late reply as a transport error. Only the test of
+// the timeout itself uses a short one.
+ModbusClient::Options options(std::uint16_t port, int unit = 1,
+                              std::chrono::milliseconds timeout = 5'000ms) {
+  return {"127.0.0.1", port, unit, timeout};
 }
 
-ModbusClient connect_to(std::uint16_t port, int unit = 1) {
-  auto c = ModbusClient::connect(options(port, unit));
+ModbusClient connect_to(std::uint16_t port, int unit = 1,
+                        std::chrono::milliseconds timeout = 5'000ms) {
+  auto c = ModbusClient::connect(options(port, unit, timeout));
   if (!c) throw std::runtime_error(c.error().message);
   return std::move(*c);
 }
@@ -106,7 +111,7 @@ TEST(ModbusClient, SilentPeerTimesOutAsTransportError) {
     test::read_request(fd);
     std::this_thread::sleep_for(500ms);  // never answers, keeps the connection open
   });
-  auto client = connect_to(server.port());
+  auto client = connect_to(server.port(), 1, 300ms);
   const auto start = std::chrono::steady_clock::now();
   const auto r = client.read(RegisterTable::input, 4999, 1);
   EXPECT_EQ(r.kind, ReadOutcome::Kind::transport);

@@ -38,11 +38,23 @@ ModbusSettings settings_for(std::uint16_t port) {
   s.host = "127.0.0.1";
   s.port = port;
   s.inter_read_delay = 2ms;
-  s.response_timeout = 200ms;
+  // Generous: the simulator answers at once (or closes, or is slow on purpose in the one test of
+  // the timeout, which sets its own), and a test stalled on a loaded CI machine must not see a
+  // late reply as a transport error.
+  s.response_timeout = 5'000ms;
   s.backoff_base = 40ms;
   s.backoff_cap = 2'000ms;
   return s;
 }
+
+// A hand-driven clock for the reconnect backoff window, so "inside" and "after" the window are
+// decided by the test, not by how promptly the test thread is scheduled.
+struct ManualClock {
+  std::chrono::steady_clock::time_point at = std::chrono::steady_clock::time_point{} + 1'000h;
+  Poller::Now source() {
+    return [this] { return at; };
+  }
+};
 
 // What a fault-free simulator serves for the same options.
 const RegisterImage& reference_image() {
@@ -192,15 +204,19 @@ TEST(PollerSim, MalformedExceptionFrameDoesNotDesync) {
 TEST(PollerSim, SlowReplyBeyondTheTimeoutFailsThenRecovers) {
   std::uint16_t port = 0;
   {
+    // The reply would come 50× later than the timeout, so a poll that waited for it instead of
+    // timing out is told apart by a bound generous enough for any scheduling delay.
     Faults slow;
-    slow.slow_reply = 400ms;
+    slow.slow_reply = 10s;
     auto server = start_sim(slow);
     port = server->port();
-    Poller poller(settings_for(port), 1);
+    auto s = settings_for(port);
+    s.response_timeout = 200ms;
+    Poller poller(s, 1);
     const auto start = std::chrono::steady_clock::now();
     const auto r = poller.poll();
     ASSERT_FALSE(r);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 390ms) << "timeout not honoured";
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "timeout not honoured";
     EXPECT_FALSE(poller.connected());
     server.reset();  // closes the listener so the port can be bound again
 
@@ -211,9 +227,9 @@ TEST(PollerSim, SlowReplyBeyondTheTimeoutFailsThenRecovers) {
     ASSERT_TRUE(image) << image.error().message;
     EXPECT_EQ(expect_matches_reference(*image), kRegisters.size());
   }
-  // Slow but within the timeout is simply slow.
+  // Slow but within the timeout (settings_for: 5 s) is simply slow.
   Faults slowish;
-  slowish.slow_reply = 50ms;
+  slowish.slow_reply = 100ms;
   auto server = start_sim(slowish);
   Poller poller(settings_for(server->port()), 1);
   const auto image = poller.poll();
@@ -243,7 +259,8 @@ TEST(PollerSim, SecondClientIsRefusedAndBacksOffWhileTheFirstKeepsWorking) {
   ASSERT_TRUE(first.poll());
 
   auto second_settings = settings_for(server->port());
-  second_settings.backoff_base = 200ms;  // the check below runs well inside 100–200 ms
+  // A window of 30–60 s: the check below runs inside it however late it is scheduled.
+  second_settings.backoff_base = 60s;
   Poller second(second_settings, 2);
   const auto refused = second.poll();
   ASSERT_FALSE(refused);
@@ -304,7 +321,8 @@ TEST(PollerSim, ServerDownBacksOffThenReconnectsWhenItIsUp) {
   }  // nothing listens on `port` now
   auto s = settings_for(port);
   s.backoff_base = 100ms;
-  Poller poller(s, 1);
+  ManualClock clock;  // the window ends when the test says so, not when the scheduler allows
+  Poller poller(s, 1, clock.source());
   const auto down = poller.poll();
   ASSERT_FALSE(down);
   EXPECT_NE(down.error().message.find("connect"), std::string::npos) << down.error().message;
@@ -313,8 +331,12 @@ TEST(PollerSim, ServerDownBacksOffThenReconnectsWhenItIsUp) {
   EXPECT_NE(in_window.error().message.find("backoff"), std::string::npos);
 
   auto server = start_sim({}, port);
+  clock.at += 49ms;  // one failure so far: its window is 50–100 ms
+  const auto still_in_window = poller.poll();
+  ASSERT_FALSE(still_in_window);
+  EXPECT_NE(still_in_window.error().message.find("backoff"), std::string::npos);
   EXPECT_EQ(server->stats().connections, 0U);
-  std::this_thread::sleep_for(105ms);  // one failure so far: its window is 50–100 ms
+  clock.at += 51ms;
   const auto image = poller.poll();
   ASSERT_TRUE(image) << image.error().message;
   EXPECT_EQ(expect_matches_reference(*image), kRegisters.size());

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -20,7 +21,9 @@ ModbusSettings settings_for(std::uint16_t port) {
   s.host = "127.0.0.1";
   s.port = port;
   s.inter_read_delay = 2ms;
-  s.response_timeout = 200ms;
+  // Generous: the devices here answer at once or close, so only a stall of the test process on a
+  // loaded CI machine could make a reply late, and that must not turn into a transport error.
+  s.response_timeout = 5'000ms;
   s.backoff_base = 40ms;
   s.backoff_cap = 2'000ms;
   return s;
@@ -45,7 +48,9 @@ class FakeDevice {
       {
         std::lock_guard lock(mutex_);
         log_.push_back({Clock::now(), *r});
+        ++received_;
       }
+      received_cv_.notify_all();
       test::write_all(fd, fail ? test::malformed_exception(*r)
                                : test::reply(*r, [](std::uint16_t w) { return w; }));
     }
@@ -58,11 +63,28 @@ class FakeDevice {
     std::lock_guard lock(mutex_);
     return std::exchange(log_, {});
   }
+  // Waits until `n` requests in all have been received (an event, not a sleep); false after
+  // `timeout`, which only a hang reaches.
+  bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout = 30'000ms) {
+    std::unique_lock lock(mutex_);
+    return received_cv_.wait_for(lock, timeout, [&] { return received_ >= n; });
+  }
 
  private:
   std::set<std::uint16_t> failing_;
   std::mutex mutex_;
+  std::condition_variable received_cv_;
   std::vector<Entry> log_;
+  std::size_t received_ = 0;
+};
+
+// A hand-driven clock for the reconnect backoff window, so "inside" and "after" the window are
+// decided by the test, not by how promptly the test thread is scheduled.
+struct ManualClock {
+  Clock::time_point at = Clock::time_point{} + 1'000h;
+  Poller::Now source() {
+    return [this] { return at; };
+  }
 };
 
 void expect_identity_image(const RegisterImage& image,
@@ -87,28 +109,41 @@ TEST(Poller, BackoffWindowRefusesWithoutTouchingTheNetworkAndSuccessResetsIt) {
     if (index == 5) test::serve_identity(fd);
   });
   auto s = settings_for(server.port());
-  s.backoff_base = 100ms;  // wide windows keep the "still inside" checks clear of scheduling noise
-  Poller poller(s, 42);
+  s.backoff_base = 100ms;
+  // The window is measured on a manual clock: the test moves it to just before the earliest end
+  // of a window (must still refuse) and to its latest end (must connect), whatever the scheduler
+  // does meanwhile. Every check is on the connections the device saw.
+  ManualClock clock;
+  Poller poller(s, 42, clock.source());
+  const auto refused_in_window = [&](int accepted) {
+    const auto r = poller.poll();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("backoff"), std::string::npos) << r.error().message;
+    EXPECT_EQ(server.accepted(), accepted) << "a poll inside the backoff window connected";
+  };
 
   // Failure k opens a window of [ceiling/2, ceiling], ceiling = 100·2^(k−1) ms:
   // 50–100, 100–200, 200–400 ms.
   ASSERT_FALSE(poller.poll());
   EXPECT_EQ(server.accepted(), 1);
-  const auto in_window = poller.poll();
-  ASSERT_FALSE(in_window);
-  EXPECT_NE(in_window.error().message.find("backoff"), std::string::npos);
-  std::this_thread::sleep_for(105ms);
+  refused_in_window(1);
+  clock.at += 49ms;  // inside 50–100 ms
+  refused_in_window(1);
+  clock.at += 51ms;  // 100 ms: past the window
   ASSERT_FALSE(poller.poll());
   EXPECT_EQ(server.accepted(), 2);
-  std::this_thread::sleep_for(205ms);
+  clock.at += 99ms;  // inside 100–200 ms
+  refused_in_window(2);
+  clock.at += 101ms;
   ASSERT_FALSE(poller.poll());
   EXPECT_EQ(server.accepted(), 3);
-  EXPECT_FALSE(poller.poll());
-  std::this_thread::sleep_for(80ms);
-  EXPECT_FALSE(poller.poll());  // still inside 200–400 ms
-  EXPECT_EQ(server.accepted(), 3) << "a poll inside the backoff window connected";
+  refused_in_window(3);
+  clock.at += 80ms;
+  refused_in_window(3);  // still inside 200–400 ms
+  clock.at += 119ms;     // 199 ms
+  refused_in_window(3);
 
-  std::this_thread::sleep_for(330ms);
+  clock.at += 201ms;  // 400 ms
   const auto ok = poller.poll();
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_TRUE(poller.last_stats().reconnected);
@@ -118,10 +153,13 @@ TEST(Poller, BackoffWindowRefusesWithoutTouchingTheNetworkAndSuccessResetsIt) {
   // (50–100 ms), not failure 4 (400–800 ms), because the success reset the backoff.
   ASSERT_FALSE(poller.poll());
   EXPECT_FALSE(poller.connected());
-  std::this_thread::sleep_for(105ms);
+  refused_in_window(4);
+  clock.at += 100ms;            // would still be inside a failure-4 window
   ASSERT_FALSE(poller.poll());  // connection 4: closed at once → failure 2 (100–200 ms)
   EXPECT_EQ(server.accepted(), 5);
-  std::this_thread::sleep_for(205ms);
+  clock.at += 99ms;
+  refused_in_window(5);
+  clock.at += 101ms;
   const auto again = poller.poll();
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(server.accepted(), 6);
@@ -237,17 +275,20 @@ TEST(Poller, StopTokenEndsTheCycleEarly) {
   FakeDevice device({});
   test::RawServer server([&](int fd, int) { device.serve(fd); });
   auto s = settings_for(server.port());
-  s.inter_read_delay = 10s;
+  s.inter_read_delay = 120s;
   Poller poller(s, 1);
   std::stop_source stop;
+  // Stop once the device has seen the first request (an event, not a sleep), so the first group
+  // is always read before the stop, however late either thread is scheduled.
   std::thread stopper([&] {
-    std::this_thread::sleep_for(100ms);
+    EXPECT_TRUE(device.wait_for_requests(1));
     stop.request_stop();
   });
   const auto start = Clock::now();
   const auto image = poller.poll(stop.get_token());
   stopper.join();
-  EXPECT_LT(Clock::now() - start, 5s);
+  // Catches a poll that sat out the 120 s inter-read delay; not a speed assertion.
+  EXPECT_LT(Clock::now() - start, 30s);
   ASSERT_TRUE(image);  // the first group was read before the stop
   EXPECT_EQ(device.take().size(), 1U);
 }

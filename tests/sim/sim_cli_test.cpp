@@ -19,6 +19,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// How long to wait for the child to print, exit or close stderr. Every wait returns as soon as
+// the event happens, so this only bounds a hang: it is generous because CI runs these tests on a
+// loaded 2-core machine and under ASan+UBSan (slow start-up, leak check at exit).
+constexpr std::chrono::milliseconds kHang = 20s;
+
 // A child sungrow-sim with its stdout (and stderr) on pipes; killed if still running at the end.
 class SimProcess {
  public:
@@ -53,10 +58,10 @@ class SimProcess {
   SimProcess& operator=(const SimProcess&) = delete;
 
   // The first line on stdout, or "" if none arrives in time.
-  std::string first_line(std::chrono::milliseconds wait = 5000ms) {
+  std::string first_line(std::chrono::milliseconds wait = kHang) {
     return read_line(stdout_, wait);
   }
-  std::string all_stderr() { return read_line(stderr_, 2000ms, true); }
+  std::string all_stderr() { return read_line(stderr_, kHang, true); }  // returns at EOF
 
   void signal(int sig) const { ::kill(pid_, sig); }
 
@@ -108,6 +113,7 @@ TEST(SimCli, ServesUntilSigtermThenExitsZero) {
   modbus_t* ctx = modbus_new_tcp("127.0.0.1", port);
   ASSERT_NE(ctx, nullptr);
   modbus_set_slave(ctx, 1);  // libmodbus' TCP default is 0xFF, which the simulator ignores
+  modbus_set_response_timeout(ctx, 5, 0);  // not libmodbus' 500 ms: the child may be slow (ASan)
   ASSERT_EQ(modbus_connect(ctx), 0);
   std::array<std::uint16_t, 2> w{};
   EXPECT_EQ(modbus_read_input_registers(ctx, 4999, 1, w.data()), -1);  // both ranges applied
@@ -120,14 +126,14 @@ TEST(SimCli, ServesUntilSigtermThenExitsZero) {
   modbus_free(ctx);
 
   sim.signal(SIGTERM);
-  EXPECT_EQ(sim.wait_exit(2000ms), 0);
+  EXPECT_EQ(sim.wait_exit(kHang), 0);
 }
 
 TEST(SimCli, SigintAlsoExitsZero) {
   SimProcess sim{{"--port", "0"}};
   ASSERT_NE(sim.first_line().find("listening"), std::string::npos);
   sim.signal(SIGINT);
-  EXPECT_EQ(sim.wait_exit(2000ms), 0);
+  EXPECT_EQ(sim.wait_exit(kHang), 0);
 }
 
 TEST(SimCli, BadFlagsExitTwoWithAClearMessage) {
@@ -142,7 +148,7 @@ TEST(SimCli, BadFlagsExitTwoWithAClearMessage) {
   };
   for (const auto& [args, message] : cases) {
     SimProcess sim{args};
-    EXPECT_EQ(sim.wait_exit(3000ms), 2) << args.front();
+    EXPECT_EQ(sim.wait_exit(kHang), 2) << args.front();
     EXPECT_NE(sim.all_stderr().find(message), std::string::npos) << args.front();
   }
 }
@@ -153,7 +159,7 @@ TEST(SimCli, PortInUseExitsOne) {
   const auto port = line.substr(line.rfind(':') + 1);
   ASSERT_FALSE(port.empty());
   SimProcess second{{"--port", port}};
-  EXPECT_EQ(second.wait_exit(3000ms), 1);
+  EXPECT_EQ(second.wait_exit(kHang), 1);
   EXPECT_NE(second.all_stderr().find("bind"), std::string::npos);
 }
 

@@ -33,6 +33,7 @@ std::shared_ptr<spdlog::logger> modbus_logger() {
 
 struct Poller::Impl {
   ModbusSettings settings;
+  Poller::Now now;  // the backoff window's clock
   Backoff backoff;
   std::shared_ptr<spdlog::logger> log = modbus_logger();
   std::optional<ModbusClient> client;
@@ -46,8 +47,9 @@ struct Poller::Impl {
   std::mutex wait_mutex;
   std::condition_variable_any wait_cv;  // only ever woken by stop requests
 
-  Impl(ModbusSettings s, std::uint64_t seed)
+  Impl(ModbusSettings s, std::uint64_t seed, Poller::Now n)
       : settings(std::move(s)),
+        now(n ? std::move(n) : Poller::Now{[] { return Clock::now(); }}),
         backoff(settings.backoff_base, settings.backoff_cap, seed),
         tracker(settings.unsupported_after) {}
 
@@ -70,7 +72,7 @@ struct Poller::Impl {
 
   void enter_backoff(const std::string& why) {
     const auto delay = backoff.next_delay();
-    retry_at = Clock::now() + delay;
+    retry_at = now() + delay;
     last_connect_error = why;
     log->warn("{}; next connection attempt in {} ms", why, delay.count());
   }
@@ -78,9 +80,9 @@ struct Poller::Impl {
   // Connects unless connected already or still inside the backoff window.
   Result<void> ensure_connected() {
     if (client) return {};
-    const auto now = Clock::now();
-    if (now < retry_at) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at - now);
+    const auto at = now();
+    if (at < retry_at) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at - at);
       return fail(fmt::format("modbus: in reconnect backoff ({} ms left) after: {}", left.count(),
                               last_connect_error));
     }
@@ -241,7 +243,9 @@ struct Poller::Impl {
 };
 
 Poller::Poller(ModbusSettings settings, std::uint64_t seed)
-    : impl_(std::make_unique<Impl>(std::move(settings), seed)) {}
+    : Poller(std::move(settings), seed, Now{}) {}
+Poller::Poller(ModbusSettings settings, std::uint64_t seed, Now now)
+    : impl_(std::make_unique<Impl>(std::move(settings), seed, std::move(now))) {}
 Poller::Poller(Poller&&) noexcept = default;
 Poller& Poller::operator=(Poller&&) noexcept = default;
 Poller::~Poller() = default;

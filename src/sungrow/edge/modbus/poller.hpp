@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -46,7 +47,13 @@ struct ScannedRegister {
 // Not thread-safe: owned by the poll thread.
 class Poller {
  public:
+  // The time source of the reconnect backoff window.
+  using Now = std::function<std::chrono::steady_clock::time_point()>;
+
   explicit Poller(ModbusSettings settings, std::uint64_t seed = std::random_device{}());
+  // As above, with the backoff window measured on `now` instead of steady_clock::now (a seam for
+  // tests: pacing and response timeouts stay on the real clock).
+  Poller(ModbusSettings settings, std::uint64_t seed, Now now);
   Poller(Poller&&) noexcept;
   Poller& operator=(Poller&&) noexcept;
   ~Poller();
