@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "sungrow/core/unique_fd.hpp"
 #include "sungrow/edge/health.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
 #include "sungrow/edge/normalize/normalizer.hpp"
@@ -80,24 +81,18 @@ class SpoolLock {
  public:
   static Result<SpoolLock> acquire(const std::string& spool_path) {
     const auto path = spool_path + ".lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) return fail(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       return fail(
           fmt::format("another sungrow-edge is already running on {} (lock {})", spool_path, path));
     }
-    return SpoolLock(fd);
-  }
-  SpoolLock(SpoolLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  SpoolLock& operator=(SpoolLock&&) = delete;
-  ~SpoolLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+    return SpoolLock(std::move(fd));
   }
 
  private:
-  explicit SpoolLock(int fd) : fd_(fd) {}
-  int fd_;
+  explicit SpoolLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;  // closing it releases the lock
 };
 
 void poll_once(Poller& poller, Spool& spool, Health& health, const std::string& device_id,

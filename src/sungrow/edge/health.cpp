@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sungrow/core/unique_fd.hpp"
+
 namespace sungrow::edge {
 
 namespace json = boost::json;
@@ -80,23 +82,21 @@ Result<void> write_health_file(const std::filesystem::path& path, const HealthSt
   const auto text = health_json(state, now) + "\n";
   auto tmp = path;
   tmp += ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd)
     return fail(fmt::format("health: cannot open {}: {}", tmp.string(), std::strerror(errno)));
   std::size_t written = 0;
   while (written < text.size()) {
-    const auto n = ::write(fd, text.data() + written, text.size() - written);
+    const auto n = ::write(fd.get(), text.data() + written, text.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      const auto err = std::strerror(errno);
-      ::close(fd);
-      return fail(fmt::format("health: cannot write {}: {}", tmp.string(), err));
+      return fail(fmt::format("health: cannot write {}: {}", tmp.string(), std::strerror(errno)));
     }
     written += static_cast<std::size_t>(n);
   }
   // No fsync: the file is rewritten every few seconds and only readers need atomicity, which the
   // rename gives; an fsync per cycle would wear a Raspberry Pi's SD card for nothing.
-  ::close(fd);
+  fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return fail(
         fmt::format("health: cannot rename to {}: {}", path.string(), std::strerror(errno)));

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "sungrow/core/unique_fd.hpp"
 #include "sungrow/sim/household.hpp"
 #include "sungrow/sim/register_bank.hpp"
 
@@ -31,30 +32,6 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kMaxClients = 16;  // beyond this, connections are refused like a busy dongle
 constexpr int kIdleTickMs = 250;         // model ticks while idle keep catch-up steps small
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // A client's libmodbus context owns its socket: closing the context closes the connection.
 struct ModbusCloser {
