@@ -16,7 +16,7 @@ test: build
 test-asan: deps
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
-	@ctest --preset asan -LE slow
+	@ctest --preset asan
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
