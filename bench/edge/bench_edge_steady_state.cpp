@@ -26,8 +26,9 @@ namespace {
 
 const std::string kBinDir = SUNGROW_BIN_DIR;
 
-long status_kib(int pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+// A "Key:   123 kB" line of /proc/PID/<file> (status or smaps_rollup), in KiB; -1 if absent.
+long proc_kib(int pid, const std::string& file, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
@@ -110,8 +111,11 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   receiver.wait_for_count(receiver.count() + 1, 3s);
   const auto polls = receiver.count() - samples0;
-  const long rss = status_kib(edge.pid(), "VmRSS");
-  const long hwm = status_kib(edge.pid(), "VmHWM");
+  const long rss = proc_kib(edge.pid(), "status", "VmRSS");
+  const long hwm = proc_kib(edge.pid(), "status", "VmHWM");
+  const long rss_anon = proc_kib(edge.pid(), "status", "RssAnon");
+  const long rss_file = proc_kib(edge.pid(), "status", "RssFile");
+  const long pss = proc_kib(edge.pid(), "smaps_rollup", "Pss");
   const double cpu_s =
       static_cast<double>(ticks1 - ticks0) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 
@@ -119,6 +123,11 @@ int main(int argc, char** argv) {
   std::printf("  samples delivered:   %zu\n", polls);
   std::printf("  RSS now / peak:      %.1f MiB / %.1f MiB\n", static_cast<double>(rss) / 1024.0,
               static_cast<double>(hwm) / 1024.0);
+  std::printf(
+      "  of which anonymous:  %.1f MiB (heap, stacks); mapped files %.1f MiB (shared libs)\n",
+      static_cast<double>(rss_anon) / 1024.0, static_cast<double>(rss_file) / 1024.0);
+  std::printf("  PSS:                 %.1f MiB (shared pages split among their users)\n",
+              static_cast<double>(pss) / 1024.0);
   std::printf("  CPU (user+sys):      %.2f s = %.1f %% of one core\n", cpu_s,
               100.0 * cpu_s / elapsed);
   if (polls > 0)
