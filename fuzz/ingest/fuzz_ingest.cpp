@@ -1,0 +1,62 @@
+// fuzz_ingest: arbitrary bodies (gzip when they carry the magic) through parse_ingest's invariants.
+#include <boost/json/parse.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "sungrow/server/ingest/gunzip.hpp"
+#include "sungrow/server/ingest/ingest.hpp"
+
+namespace {
+
+constexpr std::string_view kDevice = "sh4-roof.1";
+
+// libFuzzer reports the input for any abort; a plain abort keeps release-mode checks on.
+void require(bool ok) {
+  if (!ok) std::abort();
+}
+
+void check_error_reply(int status, std::string_view body) {
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(body, ec);
+  require(!ec);
+  const auto* o = v.if_object();
+  require(o != nullptr && o->contains("error") && o->at("error").is_string() &&
+          o->contains("detail"));
+  require(status == 400 || status == 403 || status == 413 || status == 422);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view body(reinterpret_cast<const char*>(data), size);
+  std::string inflated;
+  if (sungrow::server::looks_like_gzip(body)) {
+    auto g = sungrow::server::gunzip_limited(body, 1 << 20);
+    if (!g) {
+      const int s = g.error().http_status();
+      require(s == 400 || s == 413);
+      return 0;
+    }
+    require(g.value().size() <= (1u << 20));
+    inflated = std::move(g.value());
+    body = inflated;
+  }
+
+  // Small limits so the size, count and budget paths are reachable from short inputs.
+  sungrow::server::IngestLimits limits;
+  limits.max_samples = 64;
+  limits.max_problems = 8;
+  limits.max_document_bytes = 4 << 20;
+  const auto r = sungrow::server::parse_ingest(body, kDevice, limits);
+  if (r.has_value()) {
+    const auto& batch = r.value();
+    require(batch.samples.size() + batch.duplicates == batch.received);
+    require(batch.received <= limits.max_samples);
+    for (const auto& s : batch.samples) require(s.device_id == kDevice);
+  } else {
+    check_error_reply(r.error().status, r.error().body);
+  }
+  return 0;
+}

@@ -1,0 +1,83 @@
+// Device tokens: DEVICE_TOKENS / DEVICE_TOKENS_FILE parsing, constant-time bearer checks, new
+// tokens.
+#pragma once
+
+#include <array>
+#include <boost/system/result.hpp>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sungrow/core/result.hpp"
+
+namespace sungrow {
+// Found by ADL (std::vector<sungrow::Error>) when value() is called on a failed token table.
+[[noreturn]] void throw_exception_from_error(const std::vector<Error>& e,
+                                             const boost::source_location&);
+}  // namespace sungrow
+
+namespace sungrow::server {
+
+// Tokens need this much entropy to resist guessing over the network; new_token() makes 64.
+inline constexpr std::size_t kMinTokenLength = 16;
+inline constexpr std::size_t kMaxTokenLength = 512;
+
+// token → device. Holds SHA-256 digests only: a heap dump or a debugger never shows a credential,
+// and every comparison runs over equal-length digests so token lengths do not leak.
+class TokenTable {
+ public:
+  struct Entry {
+    std::array<unsigned char, 32> digest{};
+    std::string device_id;
+  };
+
+  std::span<const Entry> entries() const { return entries_; }
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+  // False (table unchanged) when the token is already present.
+  bool add(std::string_view token, std::string device_id);
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// Every bad entry has its own Error; none quotes the token or the device part of the entry (a
+// swapped "device:token" would otherwise print the token), only the entry number or line.
+using TokenTableResult = boost::system::result<TokenTable, std::vector<Error>>;
+
+// DEVICE_TOKENS: "token:device_id" pairs, comma separated, whitespace around each part ignored,
+// empty entries (a trailing comma) skipped. Split at the first ':' (device ids may contain ':',
+// tokens may not). Tokens: 16..512 characters of the RFC 6750 b64token set A-Z a-z 0-9 -._~+/=.
+// A device may have several tokens (rotation); a token may appear only once.
+TokenTableResult parse_device_tokens(std::string_view text);
+
+// DEVICE_TOKENS_FILE contents: one pair per line; blank lines and lines starting with '#' ignored.
+TokenTableResult parse_device_tokens_file(std::string_view contents);
+TokenTableResult load_device_tokens_file(const std::filesystem::path& path);
+
+struct AuthResult {
+  int status = 401;  // 200 ok, 401 no or unknown token, 403 token valid but not for this device
+  std::string device_id;  // the token's device (200 and 403)
+  std::string code;       // the reply's "error": "unauthorized" or "forbidden"; empty when ok
+  std::string detail;     // the reply's "detail"; never contains the token
+  std::string www_authenticate;  // RFC 6750 §3 challenge for 401 replies
+
+  bool ok() const { return status == 200; }
+};
+
+// `authorization_header` is the header's value ("" when absent). Scheme matched case-insensitively
+// (RFC 7235 §2.1), the token exactly. Compares against every entry in constant time with no early
+// exit, so neither the matching position nor a partial match shows in the timing.
+AuthResult check(const TokenTable& table, std::string_view authorization_header,
+                 std::optional<std::string_view> requested_device = std::nullopt);
+
+// 32 bytes from the OpenSSL CSPRNG as 64 lowercase hex digits. Throws ErrorException if the CSPRNG
+// fails (it then has no entropy; no token beats a weak one).
+std::string new_token();
+
+}  // namespace sungrow::server
