@@ -1,0 +1,67 @@
+// Rolling base buckets up into the frame buckets of a series response.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "sungrow/server/rollup/base_bucket.hpp"
+#include "sungrow/server/rollup/frames.hpp"
+
+namespace sungrow::rollup {
+
+// The edge polls every 5 s; coverage is measured against that.
+inline constexpr std::chrono::seconds kSampleInterval{5};
+
+struct PowerSummary {
+  std::optional<double> avg;  // all nullopt when the bucket has no non-null value
+  std::optional<double> min;
+  std::optional<double> max;
+
+  bool operator==(const PowerSummary&) const = default;
+};
+
+struct SocSummary {
+  std::optional<double> min;
+  std::optional<double> max;
+  std::optional<double> last;
+
+  bool operator==(const SocSummary&) const = default;
+};
+
+struct SeriesBucket {
+  BucketRange range;
+  std::int64_t samples = 0;
+  double coverage = 0;  // samples / (duration / 5 s), at most 1
+  std::array<PowerSummary, kPowerFieldCount> power{};
+  SocSummary soc;
+  // kWh per counter (kCounters order); nullopt when the bucket holds no reading of that counter.
+  std::array<std::optional<double>, kCounterCount> energy_kwh{};
+  // Steps zeroed because a lifetime total dropped or a counter rose implausibly fast.
+  std::int64_t counter_anomalies = 0;
+
+  bool operator==(const SeriesBucket&) const = default;
+};
+
+// Each counter's latest reading before the buckets being aggregated: where the next step starts.
+using CounterCarry = std::array<std::optional<Reading>, kCounterCount>;
+
+// Attribution: a counter's energy goes to the bucket holding the reading that observed it. Per base
+// bucket it is step(carry → first) + step(first → last), so the step across a bucket boundary (and
+// any gap without data) belongs to the later bucket, and the total over consecutive buckets equals
+// the counter's reset-safe progress — nothing is lost or counted twice.
+//
+// Rolls `base_in_order` (sorted by start, all inside `range`) into one frame bucket and advances
+// `carry` past them, so consecutive calls chain.
+SeriesBucket aggregate(std::span<const BaseBucket> base_in_order, const BucketRange& range,
+                       CounterCarry& carry);
+
+// The whole series: `base_in_order` sorted by start; buckets before the first range only seed the
+// carry (a store passes the last base bucket before `from` this way), buckets after are ignored.
+std::vector<SeriesBucket> aggregate_series(std::span<const BaseBucket> base_in_order,
+                                           std::span<const BucketRange> ranges);
+
+}  // namespace sungrow::rollup
