@@ -5,60 +5,22 @@
 #include <cstdint>
 #include <utility>
 
+#include "register_image_builder.hpp"
 #include "sungrow/core/words.hpp"
 #include "sungrow/edge/normalize/normalizer.hpp"
 
 namespace {
 
 using namespace sungrow;
-using enum RegisterId;
 
-// Every read group filled as one poll would (sunny afternoon, exporting, battery charging).
+// Every read group filled as one poll would (zeros where the register map has no value), under
+// the sunny afternoon of register_image_builder.hpp (exporting, battery charging).
 RegisterImage full_image() {
   RegisterImage image;
   for (const auto& g : kReadGroups)
     for (std::uint16_t i = 0; i < g.count; ++i)
       image.set(g.table, static_cast<std::uint16_t>(g.first_wire() + i), 0);
-  const std::pair<RegisterId, std::int64_t> values[] = {
-      {device_type, 0x0D18},
-      {inverter_temperature, 412},
-      {mppt1_voltage, 3521},
-      {mppt1_current, 52},
-      {mppt2_voltage, 3380},
-      {mppt2_current, 41},
-      {total_dc_power, 3216},
-      {phase_a_voltage, 2345},
-      {grid_frequency_legacy, 500},
-      {battery_power, -1200},
-      {grid_frequency, 4998},
-      {meter_power, -1466},
-      {battery_current, -45},
-      {power_flow, 0x13},
-      {pv_energy_today, 183},
-      {pv_energy_total, 98765},
-      {load_power, 550},
-      {export_power, 1466},
-      {battery_voltage, 2652},
-      {battery_soc, 655},
-      {battery_soh, 990},
-      {battery_temperature, 231},
-      {battery_discharge_today, 21},
-      {battery_discharge_total, 4321},
-      {total_active_power, 2016},
-      {grid_import_today, 32},
-      {grid_import_total, 12345},
-      {battery_charge_today, 45},
-      {battery_charge_total, 5432},
-      {grid_export_today, 99},
-      {grid_export_total, 23456},
-  };
-  for (const auto& [id, raw] : values) {
-    const auto& def = reg(id);
-    const auto w = words::from_u32(static_cast<std::uint32_t>(raw));
-    image.set(def.table, def.wire(), w[0]);
-    if (def.words == 2) image.set(def.table, static_cast<std::uint16_t>(def.wire() + 1), w[1]);
-  }
-  return image;
+  return test::full_image(std::move(image));
 }
 
 const Timestamp kTs{std::chrono::milliseconds{1'780'000'000'123}};

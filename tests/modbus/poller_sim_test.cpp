@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include "poller_settings.hpp"
 #include "sungrow/core/words.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
 #include "sungrow/edge/modbus/read_plan.hpp"
@@ -14,6 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 using sim::Faults;
 using sim::SimServer;
+using test::settings_for;
 
 // Noon in June, with the simulated clock all but frozen (time_scale is > 0 by contract) so that
 // two simulators with the same seed serve the same words and images can be compared word by word.
@@ -31,20 +33,6 @@ std::unique_ptr<SimServer> start_sim(Faults faults = {}, std::uint16_t port = 0)
   auto s = SimServer::start(sim_options(std::move(faults), port));
   if (!s) throw std::runtime_error(s.error().message);
   return std::move(*s);
-}
-
-ModbusSettings settings_for(std::uint16_t port) {
-  ModbusSettings s;
-  s.host = "127.0.0.1";
-  s.port = port;
-  s.inter_read_delay = 2ms;
-  // Generous: the simulator answers at once (or closes, or is slow on purpose in the one test of
-  // the timeout, which sets its own), and a test stalled on a loaded CI machine must not see a
-  // late reply as a transport error.
-  s.response_timeout = 5'000ms;
-  s.backoff_base = 40ms;
-  s.backoff_cap = 2'000ms;
-  return s;
 }
 
 // A hand-driven clock for the reconnect backoff window, so "inside" and "after" the window are

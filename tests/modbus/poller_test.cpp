@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "poller_settings.hpp"
 #include "raw_server.hpp"
 #include "sungrow/edge/modbus/read_plan.hpp"
 
@@ -15,19 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-ModbusSettings settings_for(std::uint16_t port) {
-  ModbusSettings s;
-  s.host = "127.0.0.1";
-  s.port = port;
-  s.inter_read_delay = 2ms;
-  // Generous: the devices here answer at once or close, so only a stall of the test process on a
-  // loaded CI machine could make a reply late, and that must not turn into a transport error.
-  s.response_timeout = 5'000ms;
-  s.backoff_base = 40ms;
-  s.backoff_cap = 2'000ms;
-  return s;
-}
+using test::settings_for;
 
 bool touches(const test::RawRequest& r, std::uint16_t wire) {
   return wire >= r.address && wire < r.address + r.count;

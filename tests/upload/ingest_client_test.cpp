@@ -8,7 +8,7 @@
 #include "sample_factory.hpp"
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/edge/upload/uploader.hpp"
-#include "test_ca.hpp"
+#include "upload_test_fixture.hpp"
 
 namespace sungrow::edge {
 namespace {
@@ -20,31 +20,11 @@ using test::Reply;
 constexpr const char* kToken = "client-test-token";
 constexpr const char* kDevice = "sh40rs-client-test";
 
-class IngestClientTest : public ::testing::Test {
+class IngestClientTest : public UploadFixture {
  protected:
-  static void SetUpTestSuite() { pki_ = new test::TestPki(); }
-  static void TearDownTestSuite() {
-    delete pki_;
-    pki_ = nullptr;
-  }
+  IngestClientTest() : UploadFixture(kToken, kDevice) {}
 
-  void SetUp() override {
-    test::ReceiverOptions o;
-    o.cert_file = pki_->server_cert();
-    o.key_file = pki_->server_key();
-    o.token = kToken;
-    o.device_id = kDevice;
-    receiver_ = std::make_unique<HttpsReceiver>(std::move(o));
-  }
-
-  UploaderSettings settings() const {
-    UploaderSettings s;
-    s.url = receiver_->url();
-    s.token = kToken;
-    s.ca_file = pki_->ca_cert().string();
-    s.timeout = 10s;
-    return s;
-  }
+  UploaderSettings settings() const { return upload_settings(10s); }
 
   static std::vector<Sample> samples(std::size_t n, std::int64_t first_seq = 1) {
     std::vector<Sample> out;
@@ -66,9 +46,6 @@ class IngestClientTest : public ::testing::Test {
   static std::vector<SpooledSample> batch(std::size_t n, std::int64_t first_seq = 1) {
     return spooled(samples(n, first_seq));
   }
-
-  static inline test::TestPki* pki_ = nullptr;
-  std::unique_ptr<HttpsReceiver> receiver_;
 };
 
 TEST_F(IngestClientTest, DeliveredOn200AndTheReceiverHasEverySample) {
@@ -210,10 +187,7 @@ TEST_F(IngestClientTest, WithoutCaFileTheSystemStoreDoesNotTrustTheTestCa) {
 TEST_F(IngestClientTest, NameMismatchFailsVerification) {
   // A receiver on 127.0.0.2 serves the leaf made for localhost/127.0.0.1/::1: the chain is
   // trusted but the name is wrong, so host verification alone must refuse it.
-  test::ReceiverOptions o;
-  o.cert_file = pki_->server_cert();
-  o.key_file = pki_->server_key();
-  o.token = kToken;
+  auto o = receiver_options();
   o.address = "127.0.0.2";
   HttpsReceiver elsewhere(std::move(o));
   auto s = settings();

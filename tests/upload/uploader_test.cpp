@@ -13,35 +13,25 @@
 #include "https_receiver.hpp"
 #include "sample_factory.hpp"
 #include "sungrow/edge/spool/spool.hpp"
-#include "test_ca.hpp"
+#include "upload_test_fixture.hpp"
 
 namespace sungrow::edge {
 namespace {
 
 using namespace std::chrono_literals;
-using test::HttpsReceiver;
 using test::Reply;
 
 constexpr const char* kToken = "uploader-test-token";
 constexpr const char* kDevice = "sh40rs-uploader-test";
 
-class UploaderTest : public ::testing::Test {
+class UploaderTest : public UploadFixture {
  protected:
-  static void SetUpTestSuite() { pki_ = new test::TestPki(); }
-  static void TearDownTestSuite() {
-    delete pki_;
-    pki_ = nullptr;
-  }
+  UploaderTest() : UploadFixture(kToken, kDevice) {}
 
   void SetUp() override {
+    UploadFixture::SetUp();
     dir_ = pki_->dir() / ("spool-" + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(dir_);
-    test::ReceiverOptions o;
-    o.cert_file = pki_->server_cert();
-    o.key_file = pki_->server_key();
-    o.token = kToken;
-    o.device_id = kDevice;
-    receiver_ = std::make_unique<HttpsReceiver>(std::move(o));
     auto spool = Spool::open(dir_ / "spool.db");
     ASSERT_TRUE(spool.has_value()) << spool.error().message;
     spool_ = std::make_unique<Spool>(std::move(*spool));
@@ -55,11 +45,7 @@ class UploaderTest : public ::testing::Test {
   }
 
   UploaderSettings settings() const {
-    UploaderSettings s;
-    s.url = receiver_->url();
-    s.token = kToken;
-    s.ca_file = pki_->ca_cert().string();
-    s.timeout = 5s;
+    auto s = upload_settings(5s);
     s.batch_size = 30;
     s.max_batch_size = 1'000;
     s.upload_interval = 10s;
@@ -86,9 +72,7 @@ class UploaderTest : public ::testing::Test {
     return steps;
   }
 
-  static inline test::TestPki* pki_ = nullptr;
   std::filesystem::path dir_;
-  std::unique_ptr<HttpsReceiver> receiver_;
   std::unique_ptr<Spool> spool_;
   std::int64_t next_ = 0;
 };
