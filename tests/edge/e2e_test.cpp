@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -237,6 +239,44 @@ TEST(EndToEnd, EveryPolledSampleArrivesExactlyOnceThroughKillsAndFaults) {
       << status_text;
   RecordProperty("samples", static_cast<int>(n));
   RecordProperty("duplicates_ignored", static_cast<int>(receiver.duplicates()));
+}
+
+// Negative control: a server that acks batches it then loses. The same oracle as above must see
+// exactly those samples missing, or it could not see a real loss either.
+TEST(EndToEnd, TheOracleSeesALossWhenTheServerAcksWithoutStoring) {
+  TempDir tmp;
+  TestPki pki;
+  std::atomic<int> request_no{0};
+  std::mutex lost_mutex;
+  std::set<std::int64_t> lost;  // seqs the broken server acked and dropped
+  HttpsReceiver receiver(receiver_options(pki));
+  receiver.set_responder([&](const RequestRecord& r) -> std::optional<Reply> {
+    if (++request_no % 4 != 2 || r.seqs.empty()) return std::nullopt;
+    std::lock_guard lock(lost_mutex);
+    lost.insert(r.seqs.begin(), r.seqs.end());
+    return Reply::with_status(200).lost();
+  });
+  auto [sim, sim_port] = start_sim(tmp.path, {});
+  auto edge = start_edge({sim_port, receiver.url(), pki.ca_cert(), tmp.path});
+  std::this_thread::sleep_for(4s);
+  sim->signal(SIGTERM);
+  ASSERT_EQ(sim->wait(5s), 0);
+  receiver.set_responder(nullptr);
+  ASSERT_TRUE(wait_until_drained(tmp.path, 60s)) << read_file(tmp.path / "edge.log");
+  edge->signal(SIGTERM);
+  ASSERT_EQ(edge->wait(10s), 0);
+
+  auto spool = edge::Spool::open(tmp.path / "spool.db");
+  ASSERT_TRUE(spool);
+  const auto n = spool->stats().last_seq;
+  std::set<std::int64_t> missing;
+  const auto keys = receiver.keys();
+  for (std::int64_t seq = 1; seq <= n; ++seq) {
+    if (!keys.contains({"e2e-sh4", seq})) missing.insert(seq);
+  }
+  std::lock_guard lock(lost_mutex);
+  ASSERT_FALSE(lost.empty()) << "the broken server never lost anything: the control is void";
+  EXPECT_EQ(missing, lost);
 }
 
 TEST(EndToEnd, WrongCertificateDeliversNothingAndKeepsEverything) {

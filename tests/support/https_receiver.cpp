@@ -216,8 +216,10 @@ struct HttpsReceiver::Impl {
       d.reply = std::move(*scripted);
       const bool ok = d.reply.status >= 200 && d.reply.status < 300;
       std::size_t inserted = 0;
-      if (d.batch.parsed &&
-          (d.reply.commit || (ok && !d.reply.reset && d.reply.delay.count() == 0))) {
+      if (d.reply.lose) {
+        // store nothing, whatever the answer says
+      } else if (d.batch.parsed &&
+                 (d.reply.commit || (ok && !d.reply.reset && d.reply.delay.count() == 0))) {
         inserted = store(d.batch.samples);
       } else if (d.batch.parsed && ok && !d.reply.reset) {
         d.record_after_delay = true;

@@ -26,6 +26,9 @@ struct Reply {
   std::chrono::milliseconds delay{0};  // wait before answering (client timeout tests)
   bool reset = false;                  // answer nothing; close the TCP connection with RST
   bool commit = false;  // record the batch even though no 2xx arrives (the "ack lost" case)
+  // Answer 2xx but store nothing: a broken server that acks before its commit and then loses the
+  // batch. Only for negative controls, to prove an oracle can see a loss.
+  bool lose = false;
 
   // Builders, e.g. Reply::with_status(429).header("Retry-After", "7") or
   // Reply::with_status(200).after(2s).committed() (GCC 12 warns on partial designated inits).
@@ -53,6 +56,10 @@ struct Reply {
   }
   Reply committed() && {
     commit = true;
+    return std::move(*this);
+  }
+  Reply lost() && {
+    lose = true;
     return std::move(*this);
   }
 };
