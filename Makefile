@@ -26,7 +26,9 @@ fuzz: deps
 bench: build
 	@./scripts/run-bench
 
-demo: build
+demo: deps
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS) --target sungrow-edge sungrow-sim
 	@./scripts/demo
 
 format:
