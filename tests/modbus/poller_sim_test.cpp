@@ -168,6 +168,44 @@ TEST(PollerSim, ExceptionRangeSplitsTheGroupThenTheRegisterIsNoLongerRead) {
   EXPECT_EQ(server->stats().connections, 1U);
 }
 
+TEST(PollerSim, GroupRefusedForAWordOutsideTheMapIsReadAsRunsFromTheSecondCycle) {
+  // 13043 (DRM state) lies inside "state" but is no register of the map: the device refuses any
+  // block holding it, while each map register reads fine alone.
+  constexpr std::uint16_t kDrmState = 13043;
+  const std::uint8_t state = reg(RegisterId::running_state).group;
+  Faults f;
+  f.exception_ranges = {DocRange{kDrmState, kDrmState}};
+  auto server = start_sim(f);
+  Poller poller(settings_for(server->port()), 1);
+  const auto state_registers = split(group_request(state)).size();
+
+  auto before = server->stats();
+  auto image = poller.poll();
+  ASSERT_TRUE(image) << image.error().message;
+  EXPECT_EQ(expect_matches_reference(*image), kRegisters.size());
+  EXPECT_EQ(server->stats().exceptions - before.exceptions, 1U);  // the state group only
+  EXPECT_EQ(server->stats().requests - before.requests, kReadGroups.size() + state_registers);
+  EXPECT_EQ(poller.fragmented_groups(), (std::set<std::uint8_t>{state}));
+
+  // From cycle 2 on: the other groups whole, "state" as its 5 runs, nothing refused.
+  const auto plan = build_read_plan(once_registers(), {state});
+  ASSERT_EQ(plan.size(), kReadGroups.size() - 2 + 5);
+  for (const auto& r : plan)
+    EXPECT_TRUE(r.last_doc() < kDrmState || r.first_doc > kDrmState) << r.first_doc;
+  for (int cycle = 2; cycle <= 4; ++cycle) {
+    before = server->stats();
+    image = poller.poll();
+    ASSERT_TRUE(image) << image.error().message;
+    EXPECT_EQ(expect_matches_reference(*image), kRegisters.size()) << "cycle " << cycle;
+    EXPECT_EQ(server->stats().exceptions - before.exceptions, 0U) << "13043 read again";
+    EXPECT_EQ(server->stats().requests - before.requests, plan.size()) << "cycle " << cycle;
+    EXPECT_EQ(poller.last_stats().registers_read, 0U);
+    EXPECT_EQ(poller.last_stats().groups_read, plan.size());
+  }
+  EXPECT_TRUE(poller.unsupported().empty());
+  EXPECT_EQ(server->stats().connections, 1U);
+}
+
 TEST(PollerSim, MalformedExceptionFrameDoesNotDesync) {
   const auto& legacy = reg(RegisterId::battery_power_legacy);
   Faults f;

@@ -23,19 +23,23 @@ bool touches(const test::RawRequest& r, std::uint16_t wire) {
 }
 
 // A device answering value(w) = w, with a malformed WiNet-S exception for any read touching a
-// wire address in `failing`, and a log of what it was asked and when.
+// wire address in `failing` (or, for `failing_in_blocks`, any read of more than one word touching
+// it), and a log of what it was asked and when.
 class FakeDevice {
  public:
-  explicit FakeDevice(std::set<std::uint16_t> failing) : failing_(std::move(failing)) {}
+  explicit FakeDevice(std::set<std::uint16_t> failing,
+                      std::set<std::uint16_t> failing_in_blocks = {})
+      : failing_(std::move(failing)), failing_in_blocks_(std::move(failing_in_blocks)) {}
 
   void serve(int fd) {
     for (;;) {
       const auto r = test::read_request(fd);
       if (!r) return;
       bool fail = false;
-      for (const auto w : failing_) fail = fail || touches(*r, w);
       {
         std::lock_guard lock(mutex_);
+        for (const auto w : failing_) fail = fail || touches(*r, w);
+        for (const auto w : failing_in_blocks_) fail = fail || (r->count > 1 && touches(*r, w));
         log_.push_back({Clock::now(), *r});
         ++received_;
       }
@@ -43,6 +47,11 @@ class FakeDevice {
       test::write_all(fd, fail ? test::malformed_exception(*r)
                                : test::reply(*r, [](std::uint16_t w) { return w; }));
     }
+  }
+  // A firmware change between cycles: from the next request on, these wire addresses fail.
+  void set_failing(std::set<std::uint16_t> failing) {
+    std::lock_guard lock(mutex_);
+    failing_ = std::move(failing);
   }
   struct Entry {
     Clock::time_point at;
@@ -61,6 +70,7 @@ class FakeDevice {
 
  private:
   std::set<std::uint16_t> failing_;
+  std::set<std::uint16_t> failing_in_blocks_;
   std::mutex mutex_;
   std::condition_variable received_cv_;
   std::vector<Entry> log_;
@@ -210,6 +220,89 @@ TEST(Poller, ExceptionSplitsTheGroupAndRepeatedFailureMakesARegisterUnsupported)
   }
   EXPECT_EQ(log.size(), build_read_plan(poller.unsupported()).size() - 1);  // minus the once group
   EXPECT_EQ(poller.last_stats().registers_failed, 0U);
+}
+
+TEST(Poller, GroupRefusedForAWordOutsideTheMapIsReadAsRunsFromTheNextCycle) {
+  const std::uint8_t state = reg(RegisterId::running_state).group;
+  constexpr std::uint16_t kDrmState = 13043;  // inside "state", not a map register
+  const auto drm_wire = static_cast<std::uint16_t>(kDrmState - 1);
+  FakeDevice device({drm_wire});
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  Poller poller(settings_for(server.port()), 1);
+  const auto state_registers = split(group_request(state)).size();
+
+  ASSERT_TRUE(poller.poll());
+  auto log = device.take();
+  EXPECT_EQ(log.size(), kReadGroups.size() + state_registers);  // the group, then its singles
+  EXPECT_EQ(poller.last_stats().registers_failed, 0U);
+  EXPECT_EQ(poller.fragmented_groups(), (std::set<std::uint8_t>{state}));
+
+  const auto runs = build_read_plan(once_registers(), {state});
+  for (int cycle = 2; cycle <= 3; ++cycle) {
+    const auto image = poller.poll();
+    ASSERT_TRUE(image);
+    expect_identity_image(*image, {});
+    log = device.take();
+    ASSERT_EQ(log.size(), runs.size()) << "cycle " << cycle;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+      EXPECT_EQ(log[i].request.address, runs[i].first_wire());
+      EXPECT_EQ(log[i].request.count, runs[i].count);
+      EXPECT_FALSE(touches(log[i].request, drm_wire)) << "refused word read again";
+    }
+    EXPECT_EQ(poller.last_stats().registers_read, 0U);
+  }
+
+  // Later a map register inside a run fails too: that run is split into singles as any request
+  // is, the register counts toward unsupported, and the other runs are untouched.
+  const auto& legacy = reg(RegisterId::battery_power_legacy);  // 13022, in the run 13020×9
+  device.set_failing({drm_wire, legacy.wire()});
+  for (int cycle = 1; cycle <= 3; ++cycle) {
+    const auto image = poller.poll();
+    ASSERT_TRUE(image);
+    expect_identity_image(*image, {legacy.doc});
+    log = device.take();
+    EXPECT_EQ(log.size(), runs.size() + 8U);  // the 13020 run holds 8 registers
+    EXPECT_EQ(poller.last_stats().registers_failed, 1U);
+    for (const auto& e : log) EXPECT_FALSE(touches(e.request, drm_wire));
+  }
+  EXPECT_EQ(poller.unsupported(), (std::set<std::uint16_t>{legacy.doc}));
+  ASSERT_TRUE(poller.poll());
+  log = device.take();
+  EXPECT_EQ(log.size(), build_read_plan(poller.unsupported(), {state}).size() - 1);  // − once
+  for (const auto& e : log) {
+    EXPECT_FALSE(touches(e.request, drm_wire));
+    EXPECT_FALSE(touches(e.request, legacy.wire()));
+  }
+}
+
+TEST(Poller, GroupRefusedForAMapRegisterIsNotFragmented) {
+  // The failure is the register's own: it becomes unsupported and the group is cut around it,
+  // with every other word still read in the group's two remaining requests.
+  const auto& legacy = reg(RegisterId::battery_power_legacy);
+  FakeDevice device({legacy.wire()});
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  Poller poller(settings_for(server.port()), 1);
+  for (int cycle = 0; cycle < 4; ++cycle) ASSERT_TRUE(poller.poll());
+  EXPECT_TRUE(poller.fragmented_groups().empty());
+  EXPECT_EQ(poller.unsupported(), (std::set<std::uint16_t>{legacy.doc}));
+}
+
+TEST(Poller, ContiguousGroupRefusedWholeIsNotFragmented) {
+  // "mppt" (5011×4) holds no word outside the map: its runs are the group itself, so there is
+  // nothing to leave out and the group is not marked (it is split as before when it fails).
+  const auto& mppt = reg(RegisterId::mppt1_voltage);
+  ASSERT_EQ(register_runs(group_request(mppt.group)).size(), 1U);
+  FakeDevice device({}, {mppt.wire()});
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  Poller poller(settings_for(server.port()), 1);
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    const auto image = poller.poll();
+    ASSERT_TRUE(image);
+    expect_identity_image(*image, {});
+    EXPECT_EQ(poller.last_stats().registers_read, 4U);  // the group's singles, every cycle
+  }
+  EXPECT_TRUE(poller.fragmented_groups().empty());
+  EXPECT_TRUE(poller.unsupported().empty());
 }
 
 TEST(Poller, OnceGroupIsReadOnceAndStaysInEveryImage) {

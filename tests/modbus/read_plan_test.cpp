@@ -144,6 +144,110 @@ TEST(ReadPlan, SplitReadsEachMapRegisterWithAllItsWords) {
   EXPECT_EQ(split(plan[reg(RegisterId::serial_number).group]).front().count, 10);
 }
 
+// Every word of `r` belongs to a map register of its table.
+void expect_only_map_words(const ReadRequest& r) {
+  for (std::uint32_t doc = r.first_doc; doc <= r.last_doc(); ++doc) {
+    const bool mapped = std::any_of(kRegisters.begin(), kRegisters.end(), [&](const auto& def) {
+      return def.table == r.table && doc >= def.doc && doc < std::uint32_t{def.doc} + def.words;
+    });
+    EXPECT_TRUE(mapped) << "word " << doc << " of " << r.first_doc << "×" << r.count
+                        << " is not in the map";
+  }
+}
+
+TEST(RegisterRuns, StateGroupIsFiveRunsAroundTheWordsOutsideTheMap) {
+  const std::uint8_t state = reg(RegisterId::running_state).group;
+  ASSERT_EQ(kReadGroups[state].first_doc, 13000);
+  const auto runs = register_runs(group_request(state));
+  const std::vector<ReadRequest> expected{
+      {RegisterTable::input, 13000, 5, state},  // running state … PV total (U32)
+      {RegisterTable::input, 13008, 4, state},  // load, export power (S32 each)
+      {RegisterTable::input, 13020, 9, state},  // battery voltage … discharge total (U32)
+      {RegisterTable::input, 13034, 9, state},  // active power … charge total (U32)
+      {RegisterTable::input, 13045, 3, state},  // export today, total (U32)
+  };
+  EXPECT_EQ(runs, expected);
+  for (const auto& r : runs) {
+    EXPECT_TRUE(r.last_doc() < 13029 || r.first_doc > 13029);
+    EXPECT_TRUE(r.last_doc() < 13043 || r.first_doc > 13043);
+  }
+}
+
+TEST(RegisterRuns, EveryGroupsRunsAreMinimalMapOnlyAndSafe) {
+  for (std::uint8_t g = 0; g < kReadGroups.size(); ++g) {
+    const auto runs = register_runs(group_request(g));
+    ASSERT_FALSE(runs.empty()) << kReadGroups[g].name;
+    expect_safe(runs, {});
+    for (const auto& r : runs) {
+      EXPECT_EQ(r.group, g);
+      expect_only_map_words(r);
+    }
+    for (std::size_t i = 1; i < runs.size(); ++i)
+      // Minimal: two runs only touch where the first reached the request size limit.
+      EXPECT_TRUE(runs[i].first_doc > runs[i - 1].last_doc() + 1 ||
+                  runs[i - 1].count + registers_in(runs[i]).front()->words > kMaxRegistersPerRead)
+          << kReadGroups[g].name << ": runs " << i - 1 << " and " << i << " could be one";
+    std::size_t registers = 0;
+    for (const auto& r : runs) registers += registers_in(r).size();
+    EXPECT_EQ(registers, registers_in(group_request(g)).size()) << kReadGroups[g].name;
+  }
+  // A request over several groups' worth of words still never crosses a non-map word or the limit.
+  const ReadRequest wide{RegisterTable::input, 4990, 60, 0};
+  for (const auto& r : register_runs(wide)) {
+    EXPECT_LE(r.count, kMaxRegistersPerRead);
+    expect_only_map_words(r);
+  }
+}
+
+TEST(ReadPlan, FragmentedGroupIsReadAsItsRunsAndTheOthersStayWhole) {
+  const std::uint8_t state = reg(RegisterId::running_state).group;
+  const auto plan = build_read_plan({}, {state});
+  const auto whole = build_read_plan({});
+  const auto runs = register_runs(group_request(state));
+  ASSERT_EQ(plan.size(), whole.size() - 1 + runs.size());
+  std::vector<ReadRequest> state_part;
+  for (const auto& r : plan) {
+    if (r.group == state) {
+      state_part.push_back(r);
+      expect_only_map_words(r);
+    } else {
+      EXPECT_EQ(r, whole[r.group]) << "an unfragmented group changed";
+    }
+  }
+  EXPECT_EQ(state_part, runs);
+  expect_covers_exactly(plan, {});
+  expect_safe(plan, {});
+}
+
+TEST(ReadPlan, FragmentedGroupWithSkippedRegistersLeavesThemOut) {
+  const auto& legacy = reg(RegisterId::battery_power_legacy);  // 13022, inside the 13020 run
+  const Skip skip{legacy.doc};
+  const auto plan = build_read_plan(skip, {legacy.group});
+  std::vector<ReadRequest> state;
+  for (const auto& r : plan)
+    if (r.group == legacy.group) state.push_back(r);
+  ASSERT_EQ(state.size(), 6U);
+  EXPECT_EQ(state[2], (ReadRequest{RegisterTable::input, 13020, 2, legacy.group}));
+  EXPECT_EQ(state[3], (ReadRequest{RegisterTable::input, 13023, 6, legacy.group}));
+  expect_covers_exactly(plan, skip);
+  expect_safe(plan, skip);
+
+  std::mt19937 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    Skip random_skip;
+    std::set<std::uint8_t> fragmented;
+    for (const auto& def : kRegisters)
+      if (rng() % 3 == 0) random_skip.insert(def.doc);
+    for (std::uint8_t g = 0; g < kReadGroups.size(); ++g)
+      if (rng() % 2 == 0) fragmented.insert(g);
+    const auto p = build_read_plan(random_skip, fragmented);
+    expect_covers_exactly(p, random_skip);
+    expect_safe(p, random_skip);
+    for (const auto& r : p)
+      if (fragmented.contains(r.group)) expect_only_map_words(r);
+  }
+}
+
 TEST(FailureTracker, UnsupportedAfterThreeConsecutiveFailures) {
   FailureTracker t;
   EXPECT_FALSE(t.failed(5214));

@@ -43,6 +43,9 @@ struct Poller::Impl {
   FailureTracker tracker;
   RegisterImage once_cache;             // device facts read on the first good cycle
   std::set<std::uint16_t> once_cached;  // their document numbers
+  // Groups read as runs of adjacent map registers (build_read_plan). Learnt per Poller: after a
+  // restart the first cycle pays one refused group request to learn it again.
+  std::set<std::uint8_t> fragmented;
   PollStats stats;
   std::mutex wait_mutex;
   std::condition_variable_any wait_cv;  // only ever woken by stop requests
@@ -124,6 +127,22 @@ struct Poller::Impl {
       log->debug("register {} ({}): {}", def.doc, def.name, outcome.error);
   }
 
+  // `r` answered with an exception but each of its registers read alone: the device refuses a
+  // word of `r` outside the map, and reading the group whole would fail (plus the singles) on
+  // every cycle. A failure of a map register instead is left to the unsupported counting: once
+  // it is skipped, the cut requests may read fine, and if not, this catches them then.
+  void fragment(const ReadRequest& r, const ReadOutcome& outcome) {
+    if (fragmented.contains(r.group)) return;  // a run failed: the singles were its fallback
+    const auto runs = register_runs(r);
+    if (runs.size() == 1 && runs.front() == r) return;  // no word outside the map to leave out
+    fragmented.insert(r.group);
+    log->warn(
+        "group {} (registers {}–{}) answered with an exception ({}) although each of its "
+        "registers reads alone: a word outside the map is refused, so from now on the group is "
+        "read as runs of adjacent registers ({} requests for these words)",
+        kReadGroups[r.group].name, r.first_doc, r.last_doc(), outcome.error, runs.size());
+  }
+
   std::set<std::uint16_t> skip() const {
     auto s = tracker.unsupported();
     s.insert(once_cached.begin(), once_cached.end());
@@ -137,7 +156,7 @@ struct Poller::Impl {
     RegisterImage image = once_cache;
     bool any = false;
     std::optional<std::string> transport_error;
-    const auto plan = build_read_plan(skip());
+    const auto plan = build_read_plan(skip(), fragmented);
 
     // Reads one request; on an exception, retries its map registers one by one. Returns false
     // when the connection broke (transport_error set) or stop was requested.
@@ -162,6 +181,7 @@ struct Poller::Impl {
         register_failed(*registers_in(r).front(), outcome);
         return true;
       }
+      bool all_singles_read = true;
       for (const auto& single : singles) {
         if (!pace(stop)) return false;
         auto one = send(single);
@@ -171,12 +191,14 @@ struct Poller::Impl {
           store(image, single, one.words);
           any = true;
         } else if (one.kind == ReadOutcome::Kind::exception) {
+          all_singles_read = false;
           register_failed(def, one);
         } else {
           transport_error = std::move(one.error);
           return false;
         }
       }
+      if (all_singles_read) fragment(r, outcome);
       return true;
     };
 
@@ -261,6 +283,9 @@ const PollStats& Poller::last_stats() const {
 }
 const std::set<std::uint16_t>& Poller::unsupported() const {
   return impl_->tracker.unsupported();
+}
+const std::set<std::uint8_t>& Poller::fragmented_groups() const {
+  return impl_->fragmented;
 }
 bool Poller::connected() const {
   return impl_->client.has_value();

@@ -61,8 +61,9 @@ class Poller {
   // One poll cycle: connects if needed (unless still inside the reconnect backoff, which returns
   // an error at once), reads every group with the inter-read delay, splits a group that answers
   // with an exception into single registers, and remembers registers that keep failing as
-  // unsupported. Returns the image of what was read (partial is fine); an error only when nothing
-  // could be read. Honors `stop` between reads.
+  // unsupported and groups whose registers all read alone as fragmented (read as runs from then).
+  // Returns the image of what was read (partial is fine); an error only when nothing could be read.
+  // Honors `stop` between reads.
   Result<RegisterImage> poll(std::stop_token stop = {});
 
   // Reads every register of the map one by one (for `sungrow-edge scan`).
@@ -71,6 +72,9 @@ class Poller {
   const PollStats& last_stats() const;
   // Document numbers of registers no longer read because they kept failing.
   const std::set<std::uint16_t>& unsupported() const;
+  // Groups (indexes into kReadGroups) read as runs of adjacent registers because the device
+  // refused a word between their registers. Kept for the Poller's life, relearnt after a restart.
+  const std::set<std::uint8_t>& fragmented_groups() const;
   bool connected() const;
 
  private:

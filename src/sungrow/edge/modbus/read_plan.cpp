@@ -12,7 +12,8 @@ bool in_group(const RegisterDef& def, std::uint8_t group) {
 
 }  // namespace
 
-std::vector<ReadRequest> build_read_plan(const std::set<std::uint16_t>& skip) {
+std::vector<ReadRequest> build_read_plan(const std::set<std::uint16_t>& skip,
+                                         const std::set<std::uint8_t>& fragmented) {
   std::vector<ReadRequest> plan;
   for (std::uint8_t g = 0; g < kReadGroups.size(); ++g) {
     const auto& group = kReadGroups[g];
@@ -34,10 +35,40 @@ std::vector<ReadRequest> build_read_plan(const std::set<std::uint16_t>& skip) {
       const std::uint16_t run_start = doc;
       while (doc < end && !at(doc)) ++doc;
       const ReadRequest run{group.table, run_start, static_cast<std::uint16_t>(doc - run_start), g};
-      if (!registers_in(run).empty()) plan.push_back(run);
+      if (fragmented.contains(g)) {
+        const auto runs = register_runs(run);
+        plan.insert(plan.end(), runs.begin(), runs.end());
+      } else if (!registers_in(run).empty()) {
+        plan.push_back(run);
+      }
     }
   }
   return plan;
+}
+
+std::vector<ReadRequest> register_runs(const ReadRequest& request) {
+  auto regs = registers_in(request);
+  std::sort(regs.begin(), regs.end(),
+            [](const RegisterDef* a, const RegisterDef* b) { return a->doc < b->doc; });
+  std::vector<ReadRequest> runs;
+  for (const auto* def : regs) {
+    // Greedy extension gives the fewest runs: a run only ends at a gap or at the size limit.
+    if (!runs.empty()) {
+      auto& last = runs.back();
+      if (std::uint32_t{last.first_doc} + last.count == def->doc &&
+          std::uint32_t{last.count} + def->words <= kMaxRegistersPerRead) {
+        last.count = static_cast<std::uint16_t>(last.count + def->words);
+        continue;
+      }
+    }
+    runs.push_back(ReadRequest{def->table, def->doc, def->words, request.group});
+  }
+  return runs;
+}
+
+ReadRequest group_request(std::uint8_t group) {
+  const auto& g = kReadGroups[group];
+  return ReadRequest{g.table, g.first_doc, g.count, group};
 }
 
 std::vector<ReadRequest> split(const ReadRequest& request) {

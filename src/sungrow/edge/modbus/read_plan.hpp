@@ -25,7 +25,20 @@ struct ReadRequest {
 // Document numbers never to read: registers found unsupported, and `once` registers already
 // cached. A group losing registers is cut into the runs between them; runs that hold no map
 // register are dropped (no point asking for words nobody decodes).
-std::vector<ReadRequest> build_read_plan(const std::set<std::uint16_t>& skip);
+// `fragmented` groups (indexes into kReadGroups) are those a device refused as a block although
+// each of their registers reads alone — it refuses a word between them that is not in the map
+// (reference §6: one unsupported word spoils the block). Their requests are cut further into
+// register_runs, so no word outside the map is ever asked for again.
+std::vector<ReadRequest> build_read_plan(const std::set<std::uint16_t>& skip,
+                                         const std::set<std::uint8_t>& fragmented = {});
+
+// The fewest requests covering the map registers wholly inside `request` and no other word: each
+// run is consecutive map registers whose words are contiguous, at most kMaxRegistersPerRead long.
+// Map registers never lie in kWinetUnsafeRanges, so neither do the runs.
+std::vector<ReadRequest> register_runs(const ReadRequest& request);
+
+// The whole group `group` as one request, exactly as kReadGroups defines it.
+ReadRequest group_request(std::uint8_t group);
 
 // How a request that answered with an exception is retried: one request per map register inside
 // it, a 32-bit register or string as all its words together (words outside the map are not read).
