@@ -19,6 +19,7 @@
 #include "sungrow/edge/health.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
 #include "sungrow/edge/normalize/normalizer.hpp"
+#include "sungrow/edge/schedule.hpp"
 #include "sungrow/edge/spool/spool.hpp"
 #include "sungrow/edge/upload/uploader.hpp"
 
@@ -34,14 +35,6 @@ void sleep_until(Clock::time_point deadline, std::stop_token stop) {
   std::condition_variable_any cv;
   std::unique_lock lock(m);
   cv.wait_until(lock, stop, deadline, [] { return false; });
-}
-
-// The next tick on the grid start + k × interval strictly after `now`: a slow cycle skips ticks
-// instead of drifting or bursting to catch up.
-Clock::time_point next_tick(Clock::time_point start, Clock::duration interval,
-                            Clock::time_point now) {
-  const auto elapsed = now - start;
-  return start + (elapsed / interval + 1) * interval;
 }
 
 // The health state shared by both loops; every update rewrites the file.
@@ -205,7 +198,7 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
   const auto start = Clock::now();
   while (!stop.stop_requested()) {
     poll_once(poller, *spool, health, device_id, stop);
-    sleep_until(next_tick(start, interval, Clock::now()), stop);
+    sleep_until(next_tick<Clock>(start, interval, Clock::now()), stop);
   }
   uploads.request_stop();
   uploads.join();
