@@ -1,5 +1,5 @@
 # Front door: every target installs what it needs (scripts/install-deps), then builds with CMake presets.
-.PHONY: deps build test test-asan fuzz bench demo format format-check clean
+.PHONY: deps build release test test-asan fuzz bench demo format format-check clean
 
 JOBS ?= 2
 
@@ -9,6 +9,11 @@ deps:
 build: deps
 	@cmake --preset dev >/dev/null
 	@cmake --build --preset dev -j $(JOBS)
+
+# What to install on a real edge box or server: no tests, no test-only switches.
+release: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
 
 test: build
 	@ctest --preset dev
