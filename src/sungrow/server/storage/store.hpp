@@ -1,0 +1,93 @@
+// SampleStore: the one storage interface the SQLite and PostgreSQL stores both implement.
+#pragma once
+
+#include <boost/system/result.hpp>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sungrow/core/result.hpp"
+#include "sungrow/core/sample.hpp"
+#include "sungrow/core/time.hpp"
+#include "sungrow/server/rollup/base_bucket.hpp"
+
+namespace sungrow::storage {
+
+// What the HTTP layer needs to pick a status: `unavailable` is transient (busy, I/O error, disk
+// full, connection lost → 503, the client retries); `rejected` is the input's fault (a constraint
+// → 4xx); `internal` is everything else (corrupt row, bug → 500).
+enum class StoreErrorKind { unavailable, rejected, internal };
+
+struct StoreError {
+  // A constructor, not an aggregate, so StoreResult<T> is never ambiguous between value and error.
+  StoreError() = default;
+  StoreError(StoreErrorKind error_kind, std::string text)
+      : kind(error_kind), message(std::move(text)) {}
+  StoreErrorKind kind = StoreErrorKind::internal;
+  std::string message;
+};
+
+// Found by ADL when StoreResult<T>::value() is called on an error.
+[[noreturn]] inline void throw_exception_from_error(const StoreError& e,
+                                                    const boost::source_location&) {
+  throw ErrorException(Error{e.message});
+}
+
+// For callers that only log or print (the CLI's `migrate`): the project-wide error type.
+inline Error to_error(const StoreError& e) {
+  return Error{e.message};
+}
+
+template <class T>
+using StoreResult = boost::system::result<T, StoreError>;
+
+struct WriteOutcome {
+  std::int64_t received = 0;
+  std::int64_t inserted =
+      0;  // received minus duplicates of (device_id, ts), in the batch or stored
+
+  bool operator==(const WriteOutcome&) const = default;
+};
+
+// Every implementation passes the same test suite. Samples must be valid (ingest validates them:
+// device_id pattern, finite numbers); the store still binds every value as a parameter, so a
+// hostile device_id is stored and matched verbatim, never interpreted as SQL.
+class SampleStore {
+ public:
+  SampleStore() = default;
+  SampleStore(const SampleStore&) = delete;
+  SampleStore& operator=(const SampleStore&) = delete;
+  virtual ~SampleStore() = default;
+
+  // Applies every pending versioned migration in order, each recorded in schema_migrations; a
+  // no-op when up to date, safe when several processes start at once. Call before anything else.
+  virtual StoreResult<void> migrate() = 0;
+
+  // Atomic per batch: either every new sample and its bucket updates commit, or nothing does.
+  // A sample whose (device_id, ts) is already stored, or repeated earlier in the batch, is
+  // ignored (the first one wins, even if its values differ). The 5-minute base buckets are
+  // updated in the same transaction from the rows actually inserted, so a replay changes nothing
+  // and late or out-of-order samples land in their bucket exactly as if they had come in order.
+  virtual StoreResult<WriteOutcome> insert_batch(std::span<const Sample> samples) = 0;
+
+  // The sample with the greatest ts for the device; nullopt before any data.
+  virtual StoreResult<std::optional<Sample>> latest(std::string_view device_id) = 0;
+
+  // The base buckets of the device with start in [from, to), ordered by start, PRECEDED by the
+  // last bucket starting before `from` when one exists (it seeds each counter's carry, see
+  // rollup::aggregate_series, which skips it for output). So the first element may lie before
+  // `from`; callers pass the whole vector to aggregate_series unchanged. An empty range (to <=
+  // from) yields at most that preceding bucket. Buckets without samples are never stored.
+  virtual StoreResult<std::vector<rollup::BaseBucket>> base_buckets(std::string_view device_id,
+                                                                    Timestamp from,
+                                                                    Timestamp to) = 0;
+
+  // Health: succeeds when the store answers a query that reaches its storage.
+  virtual StoreResult<void> ping() = 0;
+};
+
+}  // namespace sungrow::storage
