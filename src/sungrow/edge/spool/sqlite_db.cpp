@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <utility>
 
 namespace sungrow::edge::sqlite {
 
@@ -106,24 +107,29 @@ SqlResult<Statement> Connection::prepare(std::string_view sql) {
   return Statement(db_.get(), std::move(stmt));
 }
 
-SqlResult<std::int64_t> Connection::query_int64(std::string_view sql) {
-  auto stmt = prepare(sql);
+namespace {
+
+// Runs a statement expected to return one row and reads its first column with `column`.
+template <class Column>
+auto query_one(Connection& db, std::string_view sql, Column column)
+    -> SqlResult<decltype(column(std::declval<Statement&>()))> {
+  auto stmt = db.prepare(sql);
   if (!stmt) return stmt.error();
   ResetOnExit rewind(*stmt);
   auto row = stmt->next_row();
   if (!row) return row.error();
   if (!*row) return Failure{SQLITE_ERROR, fmt::format("no row from: {}", sql)};
-  return stmt->column_int64(0);
+  return column(*stmt);
+}
+
+}  // namespace
+
+SqlResult<std::int64_t> Connection::query_int64(std::string_view sql) {
+  return query_one(*this, sql, [](Statement& s) { return s.column_int64(0); });
 }
 
 SqlResult<std::string> Connection::query_text(std::string_view sql) {
-  auto stmt = prepare(sql);
-  if (!stmt) return stmt.error();
-  ResetOnExit rewind(*stmt);
-  auto row = stmt->next_row();
-  if (!row) return row.error();
-  if (!*row) return Failure{SQLITE_ERROR, fmt::format("no row from: {}", sql)};
-  return stmt->column_text(0);
+  return query_one(*this, sql, [](Statement& s) { return s.column_text(0); });
 }
 
 void Connection::set_busy_timeout(int milliseconds) {
