@@ -1,4 +1,4 @@
-// The one translation unit that compiles Asio, Asio.SSL and Beast (separate compilation).
+// The one translation unit that compiles Asio, Asio.SSL and Beast for the whole project.
 #include <boost/asio/impl/src.hpp>
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

@@ -1,0 +1,46 @@
+// The server's request and response as plain values: handlers never see Beast or a socket.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sungrow::http {
+
+struct Header {
+  std::string name;  // as received; compare case-insensitively (header_value does)
+  std::string value;
+};
+
+struct Request {
+  std::string method;  // "GET", "POST", …
+  std::string path;    // the target's path, still percent-encoded ("/v1/series")
+  std::string query;   // after '?', still percent-encoded; "" when absent
+  std::vector<Header> headers;
+  std::string body;         // complete; the transport has already enforced the body limit
+  std::string remote_addr;  // "127.0.0.1:53412", for the access log
+
+  // The first header named `name` (case-insensitive), "" when absent.
+  std::string_view header_value(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<Header> headers;  // extra headers (Retry-After, WWW-Authenticate, …)
+};
+
+// {"error":code,"detail":detail} with `status`: the shape of every error reply.
+Response error_response(int status, std::string_view code, std::string_view detail);
+
+// A JSON body with status 200 (or `status`).
+Response json_response(std::string body, int status = 200);
+
+// Handlers may block (store and cache calls): the transport runs them on a worker pool, never on
+// an I/O thread. They must not throw for expected failures; anything thrown becomes a 500.
+using Handler = std::function<Response(const Request&)>;
+
+}  // namespace sungrow::http
