@@ -67,9 +67,9 @@ std::string Metrics::render() const {
       std::uint64_t cumulative = 0;
       for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
         cumulative += h.buckets[i];
-        fmt::format_to(it,
-                       "sungrow_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
-                       label, kLatencyBuckets[i], cumulative);
+        fmt::format_to(
+            it, "sungrow_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
+            label, kLatencyBuckets[i], cumulative);
       }
       fmt::format_to(it,
                      "sungrow_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n"

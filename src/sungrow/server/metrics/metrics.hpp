@@ -32,8 +32,8 @@ class Metrics {
   std::string render() const;
 
   // Seconds; upper bounds of the latency histogram (+Inf is implicit).
-  static constexpr std::array<double, 12> kLatencyBuckets{
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+  static constexpr std::array<double, 12> kLatencyBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                          0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
 
  private:
   struct Histogram {
