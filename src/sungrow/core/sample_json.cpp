@@ -3,9 +3,10 @@
 
 #include <fmt/format.h>
 
-#include <boost/json/serialize.hpp>
 #include <cmath>
 #include <iterator>
+
+#include "sungrow/core/json_writer.hpp"
 
 namespace sungrow {
 
@@ -53,67 +54,45 @@ json::object to_json(const Sample& s) {
   return o;
 }
 
-namespace {
-
-// Boost.JSON 1.81 prints doubles in exponent form ("2.315E2"); fmt gives the shortest text that
-// round-trips ("231.5"), which is what API users expect to read.
-void append_number(std::string& out, std::optional<double> v) {
-  if (v && std::isfinite(*v)) {
-    fmt::format_to(std::back_inserter(out), "{}", *v);
+void write_sample_fields(JsonWriter& w, const Sample& s) {
+  w.field("device_id", std::string_view(s.device_id))
+      .field("ts", std::string_view(format_rfc3339(s.ts)))
+      .field("seq", s.seq);
+  for (const auto& f : kMeasurementFields) w.field(f.name, s.*f.member);
+  w.key("grid_power_source");
+  if (s.grid_power_source) {
+    w.value(to_string(*s.grid_power_source));
   } else {
-    out += "null";
+    w.null();
+  }
+  if (s.running_state) {
+    w.field("running_state", std::int64_t{*s.running_state})
+        .field("running_state_text", running_state_text(*s.running_state));
+  } else {
+    w.key("running_state").null().key("running_state_text").null();
+  }
+  w.key("power_flow");
+  if (s.power_flow) {
+    const PowerFlow& f = *s.power_flow;
+    w.begin_object()
+        .field("pv", f.pv)
+        .field("charging", f.charging)
+        .field("discharging", f.discharging)
+        .field("load", f.load)
+        .field("exporting", f.exporting)
+        .field("importing", f.importing)
+        .end_object();
+  } else {
+    w.null();
   }
 }
-
-void append_string(std::string& out, std::string_view text) {
-  out += json::serialize(json::string(text));
-}
-
-void append_key(std::string& out, std::string_view key) {
-  out += ",\"";
-  out += key;
-  out += "\":";
-}
-
-}  // namespace
 
 std::string to_json_text(const Sample& s) {
-  std::string out;
-  out.reserve(1024);
-  out += "{\"device_id\":";
-  append_string(out, s.device_id);
-  append_key(out, "ts");
-  append_string(out, format_rfc3339(s.ts));
-  append_key(out, "seq");
-  fmt::format_to(std::back_inserter(out), "{}", s.seq);
-  for (const auto& f : kMeasurementFields) {
-    append_key(out, f.name);
-    append_number(out, s.*f.member);
-  }
-  append_key(out, "grid_power_source");
-  if (s.grid_power_source) {
-    append_string(out, to_string(*s.grid_power_source));
-  } else {
-    out += "null";
-  }
-  append_key(out, "running_state");
-  if (s.running_state) {
-    fmt::format_to(std::back_inserter(out), "{}", *s.running_state);
-    append_key(out, "running_state_text");
-    append_string(out, running_state_text(*s.running_state));
-  } else {
-    out += "null";
-    append_key(out, "running_state_text");
-    out += "null";
-  }
-  append_key(out, "power_flow");
-  if (s.power_flow) {
-    out += json::serialize(power_flow_json(*s.power_flow));
-  } else {
-    out += "null";
-  }
-  out += '}';
-  return out;
+  JsonWriter w;
+  w.begin_object();
+  write_sample_fields(w, s);
+  w.end_object();
+  return w.take();
 }
 
 std::string batch_to_json_text(std::span<const Sample> samples) {

@@ -11,8 +11,13 @@
 
 namespace sungrow {
 
+class JsonWriter;
+
 boost::json::object to_json(const Sample& s);
+// Shortest round-trip numbers ("231.5"); Boost.JSON 1.81 would print "2.315E2".
 std::string to_json_text(const Sample& s);
+// The sample's members into an object the caller has opened (a reply adding its own fields).
+void write_sample_fields(JsonWriter& w, const Sample& s);
 
 // {"samples":[…]} — the ingest body.
 std::string batch_to_json_text(std::span<const Sample> samples);
