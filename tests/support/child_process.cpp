@@ -72,14 +72,19 @@ bool ChildProcess::running() {
   return !wait(std::chrono::milliseconds{0});
 }
 
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 std::optional<std::string> wait_for_text(const std::filesystem::path& path, std::string_view needle,
                                          std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (text.str().find(needle) != std::string::npos) return text.str();
+    auto text = read_text_file(path);
+    if (text.find(needle) != std::string::npos) return text;
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds{20});
   }

@@ -31,6 +31,9 @@ class ChildProcess {
   std::optional<int> status_;
 };
 
+// The whole file ("" when it cannot be read).
+std::string read_text_file(const std::filesystem::path& path);
+
 // Polls `path` until it contains `needle` or the timeout passes; returns the file's text.
 std::optional<std::string> wait_for_text(const std::filesystem::path& path, std::string_view needle,
                                          std::chrono::milliseconds timeout);

@@ -4,47 +4,33 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <stdexcept>
 #include <string>
+
+#include "gzip.hpp"
 
 namespace sungrow::server {
 namespace {
 
-std::string gzip(std::string_view in, int level = Z_BEST_COMPRESSION) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2");
-  }
-  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
-  return out;
-}
+using test::gzip_compress;
 
 constexpr std::size_t kMiB = 1 << 20;
 
 TEST(Gunzip, RoundTrip) {
   std::string text;
   for (int i = 0; i < 20000; ++i) text += "{\"samples\":[" + std::to_string(i) + "]}";
-  const auto r = gunzip_limited(gzip(text), kMiB);
+  const auto r = gunzip_limited(gzip_compress(text), kMiB);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r.value(), text);
 }
 
 TEST(Gunzip, EmptyPayloadRoundTrips) {
-  const auto r = gunzip_limited(gzip(""), kMiB);
+  const auto r = gunzip_limited(gzip_compress(""), kMiB);
   ASSERT_TRUE(r.has_value());
   EXPECT_TRUE(r.value().empty());
 }
 
 TEST(Gunzip, ByteSpanOverload) {
-  const auto z = gzip("hello");
+  const auto z = gzip_compress("hello");
   const auto r = gunzip_limited(std::as_bytes(std::span(z.data(), z.size())), 5);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r.value(), "hello");
@@ -52,15 +38,15 @@ TEST(Gunzip, ByteSpanOverload) {
 
 TEST(Gunzip, ExactlyAtTheCapIsAccepted) {
   const std::string text(4096, 'a');
-  EXPECT_TRUE(gunzip_limited(gzip(text), 4096).has_value());
-  const auto over = gunzip_limited(gzip(text), 4095);
+  EXPECT_TRUE(gunzip_limited(gzip_compress(text), 4096).has_value());
+  const auto over = gunzip_limited(gzip_compress(text), 4095);
   ASSERT_FALSE(over.has_value());
   EXPECT_EQ(over.error().kind, GunzipError::Kind::too_large);
 }
 
 TEST(Gunzip, BombIsRefusedAs413) {
   const std::string zeros(10 * kMiB, '\0');
-  const auto bomb = gzip(zeros);
+  const auto bomb = gzip_compress(zeros);
   ASSERT_LT(bomb.size(), 64u * 1024);  // ~10 KB
   const auto r = gunzip_limited(bomb, kMiB);
   ASSERT_FALSE(r.has_value());
@@ -71,14 +57,14 @@ TEST(Gunzip, BombIsRefusedAs413) {
 }
 
 TEST(Gunzip, ConcatenatedMembersAreOneStream) {
-  const auto r = gunzip_limited(gzip("abc") + gzip("def"), 100);
+  const auto r = gunzip_limited(gzip_compress("abc") + gzip_compress("def"), 100);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r.value(), "abcdef");
 }
 
 TEST(Gunzip, CapCoversAllMembersTogether) {
   const std::string half(600, 'x');
-  const auto r = gunzip_limited(gzip(half) + gzip(half), 1000);
+  const auto r = gunzip_limited(gzip_compress(half) + gzip_compress(half), 1000);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, GunzipError::Kind::too_large);
 }
@@ -86,7 +72,7 @@ TEST(Gunzip, CapCoversAllMembersTogether) {
 TEST(Gunzip, TruncatedIs400) {
   std::string text;
   for (int i = 0; i < 5000; ++i) text += std::to_string(i * 7919);
-  const auto z = gzip(text);
+  const auto z = gzip_compress(text);
   for (const std::size_t keep : {std::size_t{1}, std::size_t{10}, z.size() / 2, z.size() - 1}) {
     const auto r = gunzip_limited(std::string_view(z).substr(0, keep), kMiB);
     ASSERT_FALSE(r.has_value()) << keep;
@@ -96,7 +82,7 @@ TEST(Gunzip, TruncatedIs400) {
 }
 
 TEST(Gunzip, CorruptIs400) {
-  auto z = gzip(std::string(1000, 'q') + "tail");
+  auto z = gzip_compress(std::string(1000, 'q') + "tail");
   z[z.size() - 6] = static_cast<char>(z[z.size() - 6] ^ 0x55);  // CRC-32 of the trailer
   const auto crc = gunzip_limited(z, kMiB);
   ASSERT_FALSE(crc.has_value());
@@ -112,15 +98,15 @@ TEST(Gunzip, CorruptIs400) {
 }
 
 TEST(Gunzip, TrailingGarbageIs400) {
-  const auto r = gunzip_limited(gzip("abc") + "garbage", kMiB);
+  const auto r = gunzip_limited(gzip_compress("abc") + "garbage", kMiB);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, GunzipError::Kind::corrupt);
 }
 
 TEST(Gunzip, MagicDetection) {
-  EXPECT_TRUE(looks_like_gzip(gzip("x")));
-  EXPECT_FALSE(looks_like_gzip(std::string_view("{}")));
-  EXPECT_FALSE(looks_like_gzip(std::string_view("\x1f")));
+  EXPECT_TRUE(looks_like_gzip_compress(gzip_compress("x")));
+  EXPECT_FALSE(looks_like_gzip_compress(std::string_view("{}")));
+  EXPECT_FALSE(looks_like_gzip_compress(std::string_view("\x1f")));
 }
 
 }  // namespace
