@@ -1,0 +1,55 @@
+// Router: exact (method, path) routes to handlers, with the route name metrics and logs use.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sungrow/server/http/message.hpp"
+
+namespace sungrow::http {
+
+// The metrics/log route of a request that matched no path: one label for every unknown path, so
+// a scanner cannot grow the label set.
+inline constexpr std::string_view kUnmatchedRoute = "unmatched";
+// The route of what the transport refused before routing: a malformed request line or headers,
+// headers over the limit.
+inline constexpr std::string_view kInvalidRoute = "invalid";
+// The route of connections refused with 503 because the connection cap was reached.
+inline constexpr std::string_view kOverloadedRoute = "overloaded";
+
+// What routing decided: either a handler to run, or a finished error reply (404/405).
+struct RouteMatch {
+  std::string_view route;            // the route's name, or kUnmatchedRoute
+  const Handler* handler = nullptr;  // null when `error` is the reply
+  Response error;
+};
+
+// Built once at start-up, then only read (safe to share between threads without locking).
+class Router {
+ public:
+  // Registers `handler` for exactly `method` and `path` (no patterns, no trailing-slash folding).
+  // `route` names the route in metrics and the access log; empty means `path`. Throws
+  // std::invalid_argument on a duplicate (method, path) or an empty method/path: a programming
+  // error at start-up, not a runtime condition.
+  Router& add(std::string method, std::string path, Handler handler, std::string route = {});
+
+  // Unknown path → 404 not_found; known path, other method → 405 method_not_allowed with an
+  // `Allow` header listing the path's methods.
+  RouteMatch match(std::string_view method, std::string_view path) const;
+
+  // Runs the matched handler (or returns the error reply): for tests and callers without a
+  // worker pool. Exceptions from the handler propagate.
+  Response dispatch(const Request& request) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string path;
+    std::string name;
+    Handler handler;
+  };
+  std::vector<Route> routes_;  // a handful of routes: a linear scan beats any map here
+};
+
+}  // namespace sungrow::http

@@ -1,0 +1,565 @@
+// The HTTP/1.1 transport: accept loop, one coroutine per connection, handlers on a worker pool.
+#include "sungrow/server/http/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "sungrow/server/http/access_log.hpp"
+#include "sungrow/server/http/beast_message.hpp"
+#include "sungrow/server/metrics/metrics.hpp"
+
+namespace sungrow::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using asio::use_awaitable;
+using detail::BeastRequest;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+// After an error reply the client may still be sending (the body we refused to read). Closing
+// with unread data makes the kernel send RST, which can destroy our reply before the client
+// reads it; so we stop sending, read and discard for a bounded time, then close.
+constexpr auto kLingerTime = std::chrono::milliseconds(1000);
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+// A connection refused for overload gets this long to take its 503.
+constexpr auto kRejectWriteTime = std::chrono::milliseconds(1000);
+// accept() failing (EMFILE, ENFILE, ENOBUFS) would otherwise spin the I/O thread.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+// The read that waits for a request's first byte.
+constexpr std::size_t kFirstRead = 4096;
+// Room for pipelined requests behind the one being parsed; the parser enforces the real limits.
+constexpr std::size_t kBufferSlack = 64 * 1024;
+// After the drain (or the forced close), how long stop() waits for sessions to unwind.
+constexpr auto kUnwindTime = std::chrono::seconds(2);
+
+std::string endpoint_text(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  const auto address = ep.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(ep.port());
+}
+
+bool is_http_error(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+// A handler's exception must not take the server down: it becomes a 500 and a log line.
+Response invoke_handler(const Handler& handler, const Request& request,
+                        std::string_view route) noexcept {
+  try {
+    return handler(request);
+  } catch (const std::exception& e) {
+    spdlog::error("http: handler of route {} threw: {}", route, e.what());
+  } catch (...) {
+    spdlog::error("http: handler of route {} threw a non-standard exception", route);
+  }
+  return error_response(500, "internal", "the request failed on the server; see its log");
+}
+
+asio::awaitable<Response> run_handler(const Handler* handler,
+                                      std::shared_ptr<const Request> request,
+                                      std::string_view route) {
+  co_return invoke_handler(*handler, *request, route);
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  // One accepted client. The session coroutine owns it; stop() reaches it through a weak_ptr and
+  // touches it only on its strand.
+  struct Connection {
+    Connection(Impl& owner_, std::uint64_t id_, tcp::socket socket)
+        : owner(owner_), id(id_), remote(endpoint_text(socket)), stream(std::move(socket)) {}
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection() { owner.unregister(id); }
+
+    Impl& owner;
+    std::uint64_t id;
+    std::string remote;
+    beast::tcp_stream stream;
+    bool idle = true;  // waiting for a request's first byte: stop() may close it at once
+  };
+
+  // What a request was, for the log and metrics, whatever happened to it.
+  struct RequestLine {
+    std::string method;
+    std::string path;
+    std::string_view route;
+    unsigned version = 11;
+  };
+
+  ServerOptions opt;
+  Router router;
+  metrics::Metrics& metrics;
+
+  std::atomic<bool> stopping{false};
+  std::mutex stop_mutex;
+  bool stopped = false;
+
+  mutable std::mutex conn_mutex;
+  std::condition_variable conn_changed;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> conns;
+  std::uint64_t next_id = 0;
+  std::atomic<std::int64_t> last_overload_warning{0};
+
+  // Declared after everything sessions touch: if the context is ever destroyed with sessions
+  // still suspended, their Connection destructors find the registry alive.
+  asio::thread_pool workers;
+  asio::io_context ioc;
+  asio::strand<asio::io_context::executor_type> accept_strand;
+  tcp::acceptor acceptor;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> io_threads;
+  std::uint16_t bound_port = 0;
+
+  Impl(ServerOptions options, Router r, metrics::Metrics& m)
+      : opt(std::move(options)),
+        router(std::move(r)),
+        metrics(m),
+        workers(opt.worker_threads),
+        ioc(static_cast<int>(opt.io_threads)),
+        accept_strand(asio::make_strand(ioc)),
+        acceptor(accept_strand) {}
+
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() { stop(); }
+
+  boost::system::result<void, Error> listen() {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(opt.listen_address, ec);
+    const tcp::endpoint endpoint(address, opt.port);
+    const auto where = [&] {
+      return "http: cannot listen on " + opt.listen_address + " port " + std::to_string(opt.port);
+    };
+    if (acceptor.open(endpoint.protocol(), ec); ec) return fail(where() + ": " + ec.message());
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (address.is_v6() && address.to_v6().is_unspecified()) {
+      acceptor.set_option(asio::ip::v6_only(false), ec);  // "::" serves IPv4 too
+    }
+    if (acceptor.bind(endpoint, ec); ec) return fail(where() + ": " + ec.message());
+    if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
+      return fail(where() + ": " + ec.message());
+    }
+    bound_port = acceptor.local_endpoint(ec).port();
+    return {};
+  }
+
+  void run() {
+    work.emplace(ioc.get_executor());
+    asio::co_spawn(accept_strand, accept_loop(), [](std::exception_ptr e) {
+      if (e) spdlog::critical("http: the accept loop ended with an exception");
+    });
+    for (std::size_t i = 0; i < opt.io_threads; ++i) io_threads.emplace_back([this] { ioc.run(); });
+    spdlog::info("http: listening on {} port {} ({} I/O thread(s), {} worker(s))",
+                 opt.listen_address, bound_port, opt.io_threads, opt.worker_threads);
+  }
+
+  // ---- connections registry -------------------------------------------------------------
+
+  std::shared_ptr<Connection> admit(tcp::socket& socket) {
+    std::lock_guard lock(conn_mutex);
+    if (conns.size() >= opt.max_connections) return nullptr;
+    auto c = std::make_shared<Connection>(*this, ++next_id, std::move(socket));
+    conns.emplace(c->id, c);
+    return c;
+  }
+
+  void unregister(std::uint64_t id) {
+    {
+      std::lock_guard lock(conn_mutex);
+      conns.erase(id);
+    }
+    conn_changed.notify_all();
+  }
+
+  template <class F>
+  void post_to_connections(F f) {
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(conn_mutex);
+      for (auto& [id, weak] : conns) {
+        if (auto c = weak.lock()) live.push_back(std::move(c));
+      }
+    }
+    for (auto& c : live) {
+      asio::post(c->stream.get_executor(), [c, f] { f(*c); });
+    }
+  }
+
+  bool wait_until_no_connections(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(conn_mutex);
+    return conn_changed.wait_for(lock, timeout, [&] { return conns.empty(); });
+  }
+
+  // ---- stop -------------------------------------------------------------------------------
+
+  void stop() {
+    std::lock_guard stop_lock(stop_mutex);
+    if (stopped) return;
+    stopped = true;
+    stopping = true;
+    if (!io_threads.empty()) {
+      std::promise<void> closed;
+      asio::post(accept_strand, [&] {
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        closed.set_value();
+      });
+      closed.get_future().wait();
+      spdlog::info("http: stopped accepting; draining open connections");
+      post_to_connections([](Connection& c) {
+        if (c.idle) c.stream.cancel();
+      });
+      if (!wait_until_no_connections(opt.drain_timeout)) {
+        spdlog::warn("http: drain timeout ({} ms) reached; closing the remaining connections",
+                     opt.drain_timeout.count());
+        post_to_connections([](Connection& c) { c.stream.close(); });
+      }
+    }
+    // Handlers still running finish (a thread cannot be interrupted); their sessions then find
+    // their sockets closed and end.
+    workers.join();
+    work.reset();
+    if (!wait_until_no_connections(kUnwindTime)) {
+      spdlog::warn("http: connections still open after the drain; abandoning them");
+    }
+    ioc.stop();
+    if (io_threads.empty()) return;  // never started (the bind failed)
+    for (auto& t : io_threads) t.join();
+    io_threads.clear();
+    spdlog::info("http: stopped");
+  }
+
+  // ---- accept -----------------------------------------------------------------------------
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      const asio::any_io_executor connection_executor = asio::make_strand(ioc);
+      auto [ec, socket] = co_await acceptor.async_accept(connection_executor, kTuple);
+      if (stopping || !acceptor.is_open()) co_return;
+      if (ec) {
+        spdlog::warn("http: accept failed: {}", ec.message());
+        asio::steady_timer pause(accept_strand, kAcceptRetryDelay);
+        co_await pause.async_wait(kTuple);
+        continue;
+      }
+      boost::system::error_code ignored;
+      // Replies go out in one write; Nagle would only hold back the tail of a large one.
+      socket.set_option(tcp::no_delay(true), ignored);
+      if (auto c = admit(socket)) {
+        asio::co_spawn(c->stream.get_executor(), session(c), [](std::exception_ptr e) {
+          if (e) spdlog::error("http: a connection ended with an unexpected exception");
+        });
+      } else {
+        asio::co_spawn(connection_executor, reject(std::move(socket)), asio::detached);
+      }
+    }
+  }
+
+  // Over the connection cap: a 503 the client can act on (Retry-After), then close.
+  asio::awaitable<void> reject(tcp::socket socket) {
+    const auto started = Clock::now();
+    warn_overload();
+    beast::tcp_stream stream(std::move(socket));
+    Response r = error_response(503, "overloaded", "too many open connections; retry later");
+    r.headers.push_back(Header{.name = "Retry-After", .value = "1"});
+    auto out = detail::to_beast(std::move(r), 11, false, false);
+    stream.expires_after(kRejectWriteTime);
+    auto [ec, n] = co_await bhttp::async_write(stream, out, kTuple);
+    metrics.observe_request(kOverloadedRoute, 503, Clock::now() - started);
+    if (!ec) co_await linger_close(stream);
+  }
+
+  void warn_overload() {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+    auto last = last_overload_warning.load();
+    if (now - last >= 10 && last_overload_warning.compare_exchange_strong(last, now)) {
+      spdlog::warn("http: connection cap ({}) reached; answering new connections 503",
+                   opt.max_connections);
+    }
+  }
+
+  // ---- one connection -----------------------------------------------------------------------
+
+  asio::awaitable<void> session(std::shared_ptr<Connection> c) {
+    beast::flat_buffer buffer(std::size_t{opt.max_header_bytes} + kBufferSlack);
+    bool first = true;
+    // The first request's headers must be complete header_timeout after the accept.
+    c->stream.expires_after(opt.header_timeout);
+    for (;;) {
+      c->idle = true;
+      if (stopping) break;
+      if (buffer.size() == 0) {
+        if (!first) c->stream.expires_after(opt.idle_timeout);
+        auto [ec, n] = co_await c->stream.async_read_some(buffer.prepare(kFirstRead), kTuple);
+        if (ec) {
+          if (ec == beast::error::timeout) spdlog::debug("http: {} idle, closed", c->remote);
+          break;
+        }
+        buffer.commit(n);
+      }
+      c->idle = false;
+      if (!first) c->stream.expires_after(opt.header_timeout);
+      first = false;
+      if (!co_await serve_one(*c, buffer)) break;
+    }
+    beast::error_code ignored;
+    c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    c->stream.close();
+  }
+
+  // Reads one request, runs its handler, writes the reply. True: the connection stays open.
+  // (No temporaries in co_await argument lists here: GCC 12 miscompiles some of them, so every
+  // argument is a named local.)
+  asio::awaitable<bool> serve_one(Connection& c, beast::flat_buffer& buffer) {
+    const auto started = Clock::now();
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(opt.max_header_bytes);
+    parser.body_limit(opt.max_body_bytes);
+
+    // Beast 1.81 applies header_limit to what one parse call sees, not to the whole header: read
+    // piece by piece and count, or a client could send an unbounded header in small slices.
+    beast::error_code ec;
+    std::size_t header_bytes = 0;
+    while (!ec && !parser.is_header_done()) {
+      auto [read_ec, consumed] = co_await bhttp::async_read_some(c.stream, buffer, parser, kTuple);
+      ec = read_ec;
+      header_bytes += consumed;
+      if (!ec && header_bytes > opt.max_header_bytes) ec = bhttp::error::header_limit;
+    }
+    std::optional<Refusal> refusal;
+    if (ec) {
+      refusal = refusal_for(c, parser, ec);
+    } else {
+      refusal = check_header(parser);
+    }
+    if (refusal) {
+      co_await reply_and_close(c, *refusal, started);
+      co_return false;
+    }
+    if (ec) co_return false;
+
+    if (!parser.is_done()) {
+      if (parser.get().version() >= 11 &&
+          beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
+        c.stream.expires_after(opt.write_timeout);
+        auto [wec, wn] = co_await bhttp::async_write(c.stream, go_on, kTuple);
+        if (wec) co_return false;
+      }
+      c.stream.expires_after(opt.body_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(c.stream, buffer, parser, kTuple);
+      if (bec) {
+        refusal = refusal_for(c, parser, bec);
+        if (refusal) co_await reply_and_close(c, *refusal, started);
+        co_return false;
+      }
+    }
+    c.stream.expires_never();  // the handler may take its time; the socket waits
+
+    BeastRequest beast_request = parser.release();
+    const bool head = beast_request.method() == bhttp::verb::head;
+    const bool keep_alive = beast_request.keep_alive();
+    const unsigned version = beast_request.version();
+    auto request =
+        std::make_shared<const Request>(detail::to_request(std::move(beast_request), c.remote));
+    RouteMatch match = router.match(request->method, request->path);
+    Response response;
+    if (match.handler == nullptr) {
+      response = std::move(match.error);
+    } else {
+      auto job = run_handler(match.handler, request, match.route);
+      response = co_await asio::co_spawn(workers, std::move(job), use_awaitable);
+    }
+    const RequestLine line{
+        .method = request->method, .path = request->path, .route = match.route, .version = version};
+    const bool stay_open = !stopping && keep_alive;
+    const bool written = co_await respond(c, line, response, stay_open, head, started);
+    const bool open = written && stay_open;
+    co_return open;
+  }
+
+  // A request refused before its handler: what to log, and the error reply.
+  struct Refusal {
+    RequestLine line;
+    Response reply;
+  };
+
+  static RequestLine line_of(const bhttp::request_parser<bhttp::string_body>& parser,
+                             std::string_view route) {
+    const auto& h = parser.get();
+    const std::string_view target = h.target();
+    const unsigned version = h.version() == 10 ? 10 : 11;  // 0 when the line did not parse
+    return RequestLine{.method = std::string(h.method_string()),
+                       .path = std::string(target.substr(0, target.find('?'))),
+                       .route = route,
+                       .version = version};
+  }
+
+  // A complete header we still refuse to act on. (Beast itself refuses versions other than
+  // HTTP/1.0 and 1.1.)
+  static std::optional<Refusal> check_header(
+      const bhttp::request_parser<bhttp::string_body>& parser) {
+    // A Transfer-Encoding whose last coding is not chunked leaves the body's end unknowable
+    // (RFC 9112 §6.3): refuse rather than guess, the classic request-smuggling gap.
+    if (parser.get().count(bhttp::field::transfer_encoding) > 0 && !parser.chunked()) {
+      return Refusal{line_of(parser, kInvalidRoute),
+                     error_response(400, "bad_request", "unsupported transfer encoding")};
+    }
+    return std::nullopt;
+  }
+
+  // A request that failed to read: an error reply where the client deserves one; nullopt: just
+  // close (the client left, or was too slow).
+  std::optional<Refusal> refusal_for(const Connection& c,
+                                     const bhttp::request_parser<bhttp::string_body>& parser,
+                                     const beast::error_code& ec) const {
+    if (ec == beast::error::timeout) {
+      spdlog::info("http: {} too slow sending its request; closed", c.remote);
+      return std::nullopt;
+    }
+    if (ec == bhttp::error::body_limit) {
+      const auto& h = parser.get();
+      const std::string_view target = h.target();
+      const auto route = router.match(h.method_string(), target.substr(0, target.find('?'))).route;
+      return Refusal{
+          line_of(parser, route),
+          error_response(413, "body_too_large",
+                         "the body exceeds " + std::to_string(opt.max_body_bytes) + " bytes")};
+    }
+    if (ec == bhttp::error::header_limit) {
+      return Refusal{line_of(parser, kInvalidRoute),
+                     error_response(431, "headers_too_large",
+                                    "request line and headers exceed " +
+                                        std::to_string(opt.max_header_bytes) + " bytes")};
+    }
+    // The client went away (mid-message or between messages): nobody to answer.
+    if (!is_http_error(ec) || ec == bhttp::error::end_of_stream ||
+        ec == bhttp::error::partial_message) {
+      return std::nullopt;
+    }
+    return Refusal{line_of(parser, kInvalidRoute),
+                   error_response(400, "bad_request", ec.message())};
+  }
+
+  asio::awaitable<void> reply_and_close(Connection& c, Refusal& refusal,
+                                        Clock::time_point started) {
+    const bool written = co_await respond(c, refusal.line, refusal.reply, false, false, started);
+    if (written) co_await linger_close(c.stream);
+  }
+
+  // Writes the reply, then observes and logs the request. True when the reply was written.
+  asio::awaitable<bool> respond(Connection& c, const RequestLine& line, Response& response,
+                                bool keep_alive, bool head, Clock::time_point started) {
+    auto out = detail::to_beast(std::move(response), line.version, keep_alive, head);
+    const int status = static_cast<int>(out.result_int());
+    const std::size_t bytes = out.body().size();
+    c.stream.expires_after(opt.write_timeout);
+    auto [ec, n] = co_await bhttp::async_write(c.stream, out, kTuple);
+    const auto latency = Clock::now() - started;
+    metrics.observe_request(line.route, status, latency);
+    spdlog::info(access_log_line(AccessRecord{.remote_addr = c.remote,
+                                              .method = line.method,
+                                              .path = line.path,
+                                              .route = line.route,
+                                              .status = status,
+                                              .body_bytes = bytes,
+                                              .latency = latency}));
+    co_return !ec;
+  }
+
+  static asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(kLingerTime);
+    std::string scratch(16 * 1024, '\0');
+    std::size_t discarded = 0;
+    while (discarded < kLingerBytes) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kTuple);
+      if (ec) break;
+      discarded += n;
+    }
+    stream.close();
+  }
+};
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(ServerOptions options, Router router,
+                                                      metrics::Metrics& metrics) {
+  if (const auto bad = problems(options); !bad.empty()) {
+    std::string message = "http: invalid server options:";
+    for (const auto& e : bad) message += " " + e.message + ";";
+    message.pop_back();
+    return fail(std::move(message));
+  }
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(router), metrics);
+  if (auto listening = impl->listen(); !listening) return listening.error();
+  impl->run();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() {
+  stop();
+}
+
+void HttpServer::stop() {
+  impl_->stop();
+}
+
+std::uint16_t HttpServer::port() const {
+  return impl_->bound_port;
+}
+
+std::size_t HttpServer::connection_count() const {
+  std::lock_guard lock(impl_->conn_mutex);
+  return impl_->conns.size();
+}
+
+std::vector<std::thread::id> HttpServer::io_thread_ids() const {
+  std::vector<std::thread::id> ids;
+  for (const auto& t : impl_->io_threads) ids.push_back(t.get_id());
+  return ids;
+}
+
+}  // namespace sungrow::http
