@@ -104,9 +104,9 @@ TEST(Gunzip, TrailingGarbageIs400) {
 }
 
 TEST(Gunzip, MagicDetection) {
-  EXPECT_TRUE(looks_like_gzip_compress(gzip_compress("x")));
-  EXPECT_FALSE(looks_like_gzip_compress(std::string_view("{}")));
-  EXPECT_FALSE(looks_like_gzip_compress(std::string_view("\x1f")));
+  EXPECT_TRUE(looks_like_gzip(gzip_compress("x")));
+  EXPECT_FALSE(looks_like_gzip(std::string_view("{}")));
+  EXPECT_FALSE(looks_like_gzip(std::string_view("\x1f")));
 }
 
 }  // namespace
