@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace sungrow {
@@ -86,6 +87,13 @@ bool is_valid_device_id(std::string_view id) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '_' || c == ':' || c == '-';
   });
+}
+
+std::optional<std::string> first_non_finite_field(const Sample& s) {
+  for (const auto& field : kMeasurementFields) {
+    if (const auto& v = s.*field.member; v && !std::isfinite(*v)) return std::string(field.name);
+  }
+  return std::nullopt;
 }
 
 }  // namespace sungrow

@@ -116,4 +116,8 @@ std::string running_state_text(std::uint16_t code);
 // `[A-Za-z0-9._:-]{1,64}`
 bool is_valid_device_id(std::string_view id);
 
+// The name of the first measurement holding NaN or an infinity (JSON cannot carry them, so a
+// store would read back null — a silently different value), nullopt when all are finite.
+std::optional<std::string> first_non_finite_field(const Sample& s);
+
 }  // namespace sungrow

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,11 @@ std::string format_rfc3339(Timestamp ts);
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)"; fractions beyond milliseconds are truncated.
 // Returns nullopt for anything else (including out-of-range fields such as month 13).
 std::optional<Timestamp> parse_rfc3339(std::string_view text);
+
+// Milliseconds since the Unix epoch: how stores and caches keep a Timestamp.
+inline std::int64_t unix_millis(Timestamp ts) {
+  return ts.time_since_epoch().count();
+}
 
 inline Timestamp now_utc() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());

@@ -179,19 +179,6 @@ class Transaction {
   sqlite3* db_;
 };
 
-std::int64_t to_ms(Timestamp ts) {
-  return ts.time_since_epoch().count();
-}
-
-// Stored bodies and buckets must read back exactly; a NaN or infinity would not (it is written as
-// null), so refuse it here rather than store a silently different value.
-std::optional<std::string> non_finite_field(const Sample& s) {
-  for (const auto& field : kMeasurementFields) {
-    if (const auto& v = s.*field.member; v && !std::isfinite(*v)) return std::string(field.name);
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 struct SqliteStore::Impl {
@@ -376,7 +363,7 @@ StoreResult<WriteOutcome> SqliteStore::insert_batch(std::span<const Sample> samp
   outcome.received = static_cast<std::int64_t>(samples.size());
   if (samples.empty()) return outcome;
   for (std::size_t i = 0; i < samples.size(); ++i) {
-    if (auto field = non_finite_field(samples[i])) {
+    if (auto field = first_non_finite_field(samples[i])) {
       return StoreError{StoreErrorKind::rejected,
                         fmt::format("sample {}: {} is not a finite number", i, *field)};
     }
@@ -400,14 +387,14 @@ StoreResult<WriteOutcome> SqliteStore::insert_batch(std::span<const Sample> samp
   for (const Sample& s : samples) {
     Rewind rewind(insert);
     insert.bind(1, s.device_id);
-    insert.bind(2, to_ms(s.ts));
+    insert.bind(2, unix_millis(s.ts));
     insert.bind(3, s.seq);
     insert.bind(4, to_json_text(s));
     if (auto row = insert.step("insert sample"); !row) return row.error();
     if (sqlite3_changes64(db) == 0) continue;  // a duplicate: DO NOTHING changed no row
     ++outcome.inserted;
     auto bucket = rollup::from_sample(s);
-    auto [it, fresh] = deltas.try_emplace({s.device_id, to_ms(bucket.start)}, bucket);
+    auto [it, fresh] = deltas.try_emplace({s.device_id, unix_millis(bucket.start)}, bucket);
     if (!fresh) rollup::merge(it->second, bucket);
   }
   for (const auto& [key, delta] : deltas) {
@@ -483,12 +470,12 @@ StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::stri
     }
   };
   previous.bind(1, device_id);
-  previous.bind(2, to_ms(from));
+  previous.bind(2, unix_millis(from));
   if (auto read = read_rows(previous); !read) return read.error();
   if (from < to) {
     range.bind(1, device_id);
-    range.bind(2, to_ms(from));
-    range.bind(3, to_ms(to));
+    range.bind(2, unix_millis(from));
+    range.bind(3, unix_millis(to));
     if (auto read = read_rows(range); !read) return read.error();
   }
   if (auto committed = tx->commit(); !committed) return committed.error();
