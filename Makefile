@@ -33,7 +33,7 @@ bench: build
 
 demo: deps
 	@cmake --preset dev >/dev/null
-	@cmake --build --preset dev -j $(JOBS) --target sungrow-edge sungrow-sim
+	@cmake --build --preset dev -j $(JOBS) --target sungrow-edge sungrow-sim sungrow-server
 	@./scripts/demo
 
 format:

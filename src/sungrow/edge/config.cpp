@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "sungrow/core/log_level.hpp"
 #include "sungrow/core/sample.hpp"
 #include "sungrow/edge/upload/uploader.hpp"
 
@@ -118,12 +119,7 @@ std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
       problems.push_back(fmt::format("SPOOL_PATH directory {} is not writable", dir_text));
     }
   }
-  static constexpr const char* kLevels[] = {"trace", "debug",    "info", "warn",
-                                            "error", "critical", "off"};
-  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
-    problems.push_back(
-        fmt::format("LOG_LEVEL '{}' is not one of trace, debug, info, warn, error, critical, off",
-                    c.log_level));
+  if (auto problem = log_level_problem(c.log_level)) problems.push_back(std::move(*problem));
   return problems;
 }
 

@@ -1,0 +1,293 @@
+// The v1 handlers: authentication, parsing, store and cache calls, and the status of each outcome.
+#include "sungrow/server/api/api.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "sungrow/core/json_writer.hpp"
+#include "sungrow/core/sample_json.hpp"
+#include "sungrow/server/api/query.hpp"
+#include "sungrow/server/api/series_json.hpp"
+#include "sungrow/server/ingest/gunzip.hpp"
+#include "sungrow/server/rollup/frames.hpp"
+#include "sungrow/server/rollup/series.hpp"
+
+namespace sungrow::api {
+
+namespace {
+
+using http::error_response;
+using http::json_response;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// "application/json; charset=utf-8" → "application/json".
+std::string media_type(std::string_view content_type) {
+  return lower(trim(content_type.substr(0, content_type.find(';'))));
+}
+
+http::Response unauthorized(const server::AuthResult& auth) {
+  auto r = error_response(auth.status, auth.code, auth.detail);
+  if (!auth.www_authenticate.empty()) {
+    r.headers.push_back({"WWW-Authenticate", auth.www_authenticate});
+  }
+  return r;
+}
+
+// A GET's query and the device it names (the token's own when the query has none), or the reply
+// refusing the request.
+struct DeviceAccess {
+  QueryParams query;
+  std::string device_id;
+  std::optional<http::Response> refusal;
+};
+
+DeviceAccess refuse(http::Response reply) {
+  return {{}, {}, std::move(reply)};
+}
+
+// The token is checked before the query is judged, so an unauthenticated caller learns nothing
+// about the API's parameters.
+DeviceAccess authorize_read(const server::TokenTable& tokens, const http::Request& request,
+                            std::span<const std::string_view> allowed) {
+  auto parsed = parse_query(request.query, allowed);
+  if (!parsed) {
+    const auto auth = server::check(tokens, request.header_value("Authorization"));
+    if (!auth.ok()) return refuse(unauthorized(auth));
+    return refuse(error_response(400, "invalid_query", parsed.error().message));
+  }
+  QueryParams query = std::move(parsed).value();
+  const auto requested = query.get("device_id");
+  if (requested && !is_valid_device_id(*requested)) {
+    // Checked before the token so the reply cannot be used to probe which ids exist.
+    const auto auth = server::check(tokens, request.header_value("Authorization"));
+    if (!auth.ok()) return refuse(unauthorized(auth));
+    return refuse(
+        error_response(400, "invalid_query", "device_id must match [A-Za-z0-9._:-]{1,64}"));
+  }
+  const auto auth = server::check(tokens, request.header_value("Authorization"), requested);
+  if (!auth.ok()) return refuse(unauthorized(auth));
+  return {std::move(query), auth.device_id, std::nullopt};
+}
+
+double age_seconds(Timestamp now, Timestamp ts) {
+  return std::chrono::duration<double>(now - ts).count();
+}
+
+std::string realtime_json(const Sample& sample, double age_s, std::string_view source) {
+  JsonWriter w;
+  w.begin_object();
+  write_sample_fields(w, sample);
+  w.field("age_s", age_s).field("source", source).end_object();
+  return w.take();
+}
+
+constexpr std::array<std::string_view, 1> kRealtimeParams{"device_id"};
+constexpr std::array<std::string_view, 5> kSeriesParams{"device_id", "frame", "from", "to", "tz"};
+
+}  // namespace
+
+Api::Api(const server::TokenTable& tokens, storage::SampleStore& store, cache::RealtimeCache& cache,
+         metrics::Metrics& metrics, ApiOptions options)
+    : tokens_(tokens),
+      store_(store),
+      cache_(cache),
+      metrics_(metrics),
+      options_(std::move(options)) {}
+
+http::Response Api::store_failure(const storage::StoreError& error, std::string_view what) {
+  metrics_.add_store_error();
+  switch (error.kind) {
+    case storage::StoreErrorKind::unavailable: {
+      spdlog::warn("store unavailable during {}: {}", what, error.message);
+      auto r = error_response(503, "store_unavailable",
+                              "the store is temporarily unavailable; retry later");
+      r.headers.push_back({"Retry-After", std::to_string(options_.retry_after.count())});
+      return r;
+    }
+    case storage::StoreErrorKind::rejected:
+      spdlog::warn("store rejected {}: {}", what, error.message);
+      return error_response(422, "rejected_by_store", error.message);
+    case storage::StoreErrorKind::internal:
+      break;
+  }
+  spdlog::error("store failed during {}: {}", what, error.message);
+  return error_response(500, "internal_error", "the store failed; see the server log");
+}
+
+http::Response Api::ingest(const http::Request& request) {
+  const auto auth = server::check(tokens_, request.header_value("Authorization"));
+  if (!auth.ok()) return unauthorized(auth);
+
+  if (media_type(request.header_value("Content-Type")) != "application/json") {
+    return error_response(415, "unsupported_media_type", "Content-Type must be application/json");
+  }
+  const auto encoding = lower(trim(request.header_value("Content-Encoding")));
+  std::string inflated;
+  std::string_view json = request.body;
+  if (encoding == "gzip") {
+    auto out =
+        server::gunzip_limited(std::span<const char>(request.body), options_.ingest.max_json_bytes);
+    if (!out)
+      return error_response(out.error().http_status(), out.error().code(), out.error().message);
+    inflated = std::move(*out);
+    json = inflated;
+  } else if (!encoding.empty() && encoding != "identity") {
+    return error_response(415, "unsupported_encoding", "Content-Encoding must be gzip or absent");
+  }
+
+  auto parsed = server::parse_ingest(json, auth.device_id, options_.ingest);
+  if (!parsed) {
+    return http::Response{.status = parsed.error().status,
+                          .content_type = "application/json",
+                          .body = std::move(parsed.error().body),
+                          .headers = {}};
+  }
+  const auto& batch = *parsed;
+  const auto write = store_.insert_batch(batch.samples);
+  if (!write) return store_failure(write.error(), "ingest");
+  const storage::WriteOutcome written = write.value();
+
+  const auto received = static_cast<std::int64_t>(batch.received);
+  metrics_.add_samples_inserted(written.inserted);
+  metrics_.add_samples_duplicate(received - written.inserted);
+
+  // Write-through after the commit: the cache only ever holds committed samples. A cache failure
+  // costs freshness, not data, so the ingest still succeeds.
+  if (!batch.samples.empty()) {
+    const auto newest =
+        std::max_element(batch.samples.begin(), batch.samples.end(),
+                         [](const Sample& a, const Sample& b) { return a.ts < b.ts; });
+    if (const auto put = cache_.put_if_newer(*newest); !put) {
+      metrics_.add_cache_error();
+      spdlog::warn("realtime cache ({}) write failed: {}", cache_.kind(), put.error().message);
+    }
+  }
+
+  JsonWriter w;
+  w.begin_object().field("received", received).field("inserted", written.inserted).end_object();
+  return json_response(w.take());
+}
+
+http::Response Api::realtime(const http::Request& request) {
+  auto access = authorize_read(tokens_, request, kRealtimeParams);
+  if (access.refusal) return std::move(*access.refusal);
+
+  const auto now = options_.now();
+  if (auto cached = cache_.get(access.device_id); cached && cached->has_value()) {
+    metrics_.add_cache_hit();
+    return json_response(realtime_json(**cached, age_seconds(now, (*cached)->ts), "cache"));
+  } else if (!cached) {
+    metrics_.add_cache_error();
+    spdlog::warn("realtime cache ({}) read failed, answering from the store: {}", cache_.kind(),
+                 cached.error().message);
+  }
+  metrics_.add_cache_miss();
+
+  const auto latest = store_.latest(access.device_id);
+  if (!latest) return store_failure(latest.error(), "realtime");
+  if (!latest->has_value()) {
+    return error_response(404, "no_data", "no sample has been stored for this device yet");
+  }
+  // Refill so the next read is a hit; older data never replaces newer (put_if_newer).
+  if (const auto put = cache_.put_if_newer(**latest); !put) metrics_.add_cache_error();
+  return json_response(realtime_json(**latest, age_seconds(now, (*latest)->ts), "store"));
+}
+
+http::Response Api::series(const http::Request& request) {
+  auto access = authorize_read(tokens_, request, kSeriesParams);
+  if (access.refusal) return std::move(*access.refusal);
+
+  const QueryParams& query = access.query;
+  const auto parsed_frame = rollup::parse_frame(query.get("frame").value_or("hour"));
+  if (!parsed_frame) return error_response(400, "invalid_query", parsed_frame.error().message);
+  const std::string tz_name(query.get("tz").value_or("UTC"));
+  const auto found_zone = rollup::find_zone(tz_name);
+  if (!found_zone) return error_response(400, "invalid_query", found_zone.error().message);
+  // value() after the check: GCC 12 flags operator* of a result as a possible null dereference.
+  const rollup::Frame frame = parsed_frame.value();
+  const date::time_zone* zone = found_zone.value();
+
+  std::optional<Timestamp> from;
+  std::optional<Timestamp> to;
+  for (const auto& [name, slot] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    if (const auto text = query.get(name)) {
+      *slot = parse_rfc3339(*text);
+      if (!*slot) {
+        return error_response(400, "invalid_query",
+                              fmt::format("{} must be an RFC 3339 time such as "
+                                          "2026-10-25T00:00:00+02:00 or 2026-10-24T22:00:00Z",
+                                          name));
+      }
+    }
+  }
+  // Omitted ends: the frame's default window, anchored at whichever end was given.
+  const auto defaults = rollup::default_range(frame, options_.now(), zone);
+  const auto span = defaults.to - defaults.from;
+  if (!from && !to) {
+    from = defaults.from;
+    to = defaults.to;
+  } else if (!from) {
+    from = *to - span;
+  } else if (!to) {
+    to = *from + span;
+  }
+  if (*to <= *from) return error_response(400, "invalid_query", "from must be before to");
+  if (const auto ok = rollup::check_range(frame, *from, *to); !ok) {
+    return error_response(400, "range_too_large", ok.error().message);
+  }
+
+  const auto ranges = rollup::buckets(frame, zone, *from, *to);
+  std::vector<rollup::SeriesBucket> buckets;
+  if (!ranges.empty()) {
+    const auto base =
+        store_.base_buckets(access.device_id, ranges.front().start, ranges.back().end);
+    if (!base) return store_failure(base.error(), "series");
+    buckets = rollup::aggregate_series(*base, ranges);
+  }
+  const SeriesHeader header{.device_id = access.device_id,
+                            .frame = frame,
+                            .tz = tz_name,
+                            .from_local = rollup::format_local(*from, zone),
+                            .to_local = rollup::format_local(*to, zone)};
+  return json_response(series_json(header, buckets));
+}
+
+http::Response Api::health(const http::Request&) {
+  const auto store = store_.ping();
+  const auto cache = cache_.ping();
+  const char* status = !store ? "unavailable" : !cache ? "degraded" : "ok";
+  JsonWriter w;
+  w.begin_object().field("status", status);
+  w.key("store").begin_object().field("kind", options_.store_kind).field("ok", bool(store));
+  if (!store) w.field("detail", store.error().message);
+  w.end_object();
+  w.key("cache").begin_object().field("kind", cache_.kind()).field("ok", bool(cache));
+  if (!cache) w.field("detail", cache.error().message);
+  w.end_object().end_object();
+  return json_response(w.take(), store ? 200 : 503);
+}
+
+http::Response Api::metrics(const http::Request&) {
+  return http::Response{.status = 200,
+                        .content_type = "text/plain; version=0.0.4; charset=utf-8",
+                        .body = metrics_.render(),
+                        .headers = {}};
+}
+
+}  // namespace sungrow::api

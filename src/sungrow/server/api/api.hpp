@@ -1,0 +1,57 @@
+// The v1 API as functions request → response: ingest, realtime, series, health and metrics.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "sungrow/core/time.hpp"
+#include "sungrow/server/cache/cache.hpp"
+#include "sungrow/server/http/message.hpp"
+#include "sungrow/server/ingest/auth.hpp"
+#include "sungrow/server/ingest/ingest.hpp"
+#include "sungrow/server/metrics/metrics.hpp"
+#include "sungrow/server/storage/store.hpp"
+
+namespace sungrow::api {
+
+struct ApiOptions {
+  // Limits on the decoded body (after gzip); the transport already capped the bytes on the wire.
+  server::IngestLimits ingest;
+  // Told to clients with a 503 so the edge's backoff does not hammer a recovering store.
+  std::chrono::seconds retry_after{5};
+  // "sqlite" or "postgres", for /health.
+  std::string store_kind = "sqlite";
+  std::function<Timestamp()> now = now_utc;
+};
+
+// Borrows everything; the owner (the server app) keeps them alive longer than the Api. Every
+// handler is thread-safe and may block on the store or cache: run them off the I/O threads.
+class Api {
+ public:
+  Api(const server::TokenTable& tokens, storage::SampleStore& store, cache::RealtimeCache& cache,
+      metrics::Metrics& metrics, ApiOptions options = {});
+
+  // POST /v1/ingest: Bearer token, {"samples":[…]} (optionally gzip) → {"received","inserted"}.
+  http::Response ingest(const http::Request& request);
+  // GET /v1/realtime[?device_id=]: the newest sample plus age_s; the token's device by default.
+  http::Response realtime(const http::Request& request);
+  // GET /v1/series?[device_id=&]frame=&from=&to=&tz=: rollup buckets.
+  http::Response series(const http::Request& request);
+  // GET /health: store and cache status; 503 when the store is down. No auth (load balancers).
+  http::Response health(const http::Request& request);
+  // GET /metrics: Prometheus text. No auth, like most exporters; keep it off the public proxy.
+  http::Response metrics(const http::Request& request);
+
+ private:
+  http::Response store_failure(const storage::StoreError& error, std::string_view what);
+
+  const server::TokenTable& tokens_;
+  storage::SampleStore& store_;
+  cache::RealtimeCache& cache_;
+  metrics::Metrics& metrics_;
+  ApiOptions options_;
+};
+
+}  // namespace sungrow::api

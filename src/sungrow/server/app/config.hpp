@@ -1,0 +1,54 @@
+// Server configuration: the seed's VPS variables plus listen address, limits and timeouts.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace sungrow::server {
+
+struct ServerConfig {
+  // Storage and cache (the seed's names). Empty = the embedded defaults: SQLite under data_dir,
+  // an in-process cache.
+  std::string database_url;
+  std::string redis_url;
+  std::string device_tokens;       // "token:device_id,…"
+  std::string device_tokens_file;  // one pair per line; preferred (no secrets in the process env)
+  int cache_ttl_s = 5;             // the seed's default
+
+  std::string listen_addr = "127.0.0.1";  // behind Caddy; set 0.0.0.0 only with a firewall
+  int port = 8000;
+  std::string data_dir = "/var/lib/sungrow-server";
+
+  // Limits.
+  long long ingest_max_bytes = 4 << 20;  // on the wire (gzip or not)
+  long long ingest_max_decompressed_bytes = 32 << 20;
+  int max_connections = 1024;
+  int header_timeout_s = 10;
+  int body_timeout_s = 30;
+  int idle_timeout_s = 60;
+  int io_threads = 1;
+  int worker_threads = 4;
+  int pg_pool_size = 4;
+  std::string log_level = "info";
+
+  // SQLite file used when database_url is empty.
+  std::string sqlite_path() const;
+};
+
+// Binds every field to a flag and its environment variable (flag wins over env over default).
+void bind_options(CLI::App& app, ServerConfig& config);
+
+enum class ServerNeeds { serve, migrate };
+
+// One clear message per problem; empty when usable. Never quotes a token or a password.
+std::vector<std::string> validate(const ServerConfig& config, ServerNeeds needs);
+
+// "postgres://user:***@host/db" — for logs.
+std::string redact_url(const std::string& url);
+
+}  // namespace sungrow::server

@@ -1,0 +1,169 @@
+// Wires config → token table, store, cache, Api, router and HTTP server, and runs them.
+#include "sungrow/server/app/server_app.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "sungrow/server/api/api.hpp"
+#include "sungrow/server/cache/make_cache.hpp"
+#include "sungrow/server/http/router.hpp"
+#include "sungrow/server/http/server.hpp"
+#include "sungrow/server/ingest/auth.hpp"
+#include "sungrow/server/metrics/metrics.hpp"
+#include "sungrow/server/storage/pg_store.hpp"
+#include "sungrow/server/storage/sqlite_store.hpp"
+
+namespace sungrow::server {
+
+namespace {
+
+struct OpenStore {
+  std::unique_ptr<storage::SampleStore> store;
+  std::string kind;
+};
+
+Result<OpenStore> open_store(const ServerConfig& c) {
+  if (c.database_url.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(c.data_dir, ec);
+    if (ec) return fail(fmt::format("cannot create DATA_DIR {}: {}", c.data_dir, ec.message()));
+    auto store = storage::SqliteStore::open(c.sqlite_path());
+    if (!store)
+      return fail(fmt::format("SQLite store {}: {}", c.sqlite_path(), store.error().message));
+    return OpenStore{std::move(*store), "sqlite"};
+  }
+  storage::PgOptions options;
+  options.pool_size = static_cast<std::size_t>(c.pg_pool_size);
+  auto store = storage::PgStore::open(c.database_url, options);
+  if (!store) {
+    return fail(
+        fmt::format("PostgreSQL at {}: {}", redact_url(c.database_url), store.error().message));
+  }
+  return OpenStore{std::move(*store), "postgres"};
+}
+
+Result<OpenStore> open_migrated_store(const ServerConfig& c) {
+  auto opened = open_store(c);
+  if (!opened) return opened;
+  if (auto migrated = opened->store->migrate(); !migrated) {
+    return fail(fmt::format("migrating the {} store: {}", opened->kind, migrated.error().message));
+  }
+  return opened;
+}
+
+Result<TokenTable> load_tokens(const ServerConfig& c) {
+  auto table = c.device_tokens_file.empty() ? parse_device_tokens(c.device_tokens)
+                                            : load_device_tokens_file(c.device_tokens_file);
+  if (!table) {
+    std::string all;
+    for (const auto& e : table.error()) all += (all.empty() ? "" : "; ") + e.message;
+    return fail(all);
+  }
+  if (table->empty()) return fail("the device token list is empty");
+  return std::move(*table);
+}
+
+http::ServerOptions transport_options(const ServerConfig& c) {
+  using std::chrono::seconds;
+  http::ServerOptions o;
+  o.listen_address = c.listen_addr;
+  o.port = static_cast<std::uint16_t>(c.port);
+  o.io_threads = static_cast<std::size_t>(c.io_threads);
+  o.worker_threads = static_cast<std::size_t>(c.worker_threads);
+  o.max_body_bytes = static_cast<std::size_t>(c.ingest_max_bytes);
+  o.header_timeout = seconds(c.header_timeout_s);
+  o.body_timeout = seconds(c.body_timeout_s);
+  o.idle_timeout = seconds(c.idle_timeout_s);
+  o.max_connections = static_cast<std::size_t>(c.max_connections);
+  return o;
+}
+
+http::Router make_router(api::Api& api) {
+  http::Router router;
+  router.add("POST", "/v1/ingest", [&api](const http::Request& r) { return api.ingest(r); });
+  router.add("GET", "/v1/realtime", [&api](const http::Request& r) { return api.realtime(r); });
+  router.add("GET", "/v1/series", [&api](const http::Request& r) { return api.series(r); });
+  router.add("GET", "/health", [&api](const http::Request& r) { return api.health(r); });
+  router.add("GET", "/metrics", [&api](const http::Request& r) { return api.metrics(r); });
+  return router;
+}
+
+// Blocks until SIGINT or SIGTERM (blocked in all threads by main, so only this thread sees them).
+int wait_for_stop_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
+}  // namespace
+
+int serve(const ServerConfig& c) {
+  // Each result is checked, then moved out with value(): GCC 12 flags operator* on a result as a
+  // possible null dereference.
+  auto loaded = load_tokens(c);
+  if (!loaded) {
+    spdlog::error("device tokens: {}", loaded.error().message);
+    return kExitUsage;
+  }
+  const TokenTable tokens = std::move(loaded).value();
+  auto opened = open_migrated_store(c);
+  if (!opened) {
+    spdlog::error("{}", opened.error().message);
+    return kExitFailure;
+  }
+  OpenStore store = std::move(opened).value();
+  auto made = cache::make_cache(
+      c.redis_url.empty() ? std::nullopt : std::optional<std::string>(c.redis_url),
+      std::chrono::seconds(c.cache_ttl_s));
+  if (!made) {
+    spdlog::error("realtime cache: {}", made.error().message);
+    return kExitUsage;
+  }
+  const std::unique_ptr<cache::RealtimeCache> cache = std::move(made).value();
+  metrics::Metrics metrics;
+  api::ApiOptions api_options;
+  api_options.ingest.max_json_bytes = static_cast<std::size_t>(c.ingest_max_decompressed_bytes);
+  api_options.store_kind = store.kind;
+  api::Api api(tokens, *store.store, *cache, metrics, api_options);
+
+  auto started = http::HttpServer::start(transport_options(c), make_router(api), metrics);
+  if (!started) {
+    spdlog::error("{}", started.error().message);
+    return kExitFailure;
+  }
+  const std::unique_ptr<http::HttpServer> server = std::move(started).value();
+  spdlog::info("store: {} {}, cache: {}, {} device token(s)", store.kind,
+               c.database_url.empty() ? c.sqlite_path() : redact_url(c.database_url), cache->kind(),
+               tokens.size());
+  // Tests and the demo wait for this line; stdout so it is never mixed into the log format.
+  std::cout << "sungrow-server listening on " << c.listen_addr << ":" << server->port()
+            << std::endl;
+
+  const int sig = wait_for_stop_signal();
+  spdlog::info("signal {}: stopping (in-flight requests finish first)", sig);
+  server->stop();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+int migrate(const ServerConfig& c) {
+  auto opened = open_migrated_store(c);
+  if (!opened) {
+    std::cerr << "sungrow-server: " << opened.error().message << "\n";
+    return kExitFailure;
+  }
+  std::cout << "sungrow-server: the " << opened->kind << " store is up to date\n";
+  return kExitOk;
+}
+
+}  // namespace sungrow::server
