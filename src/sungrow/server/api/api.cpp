@@ -175,7 +175,9 @@ http::Response Api::ingest(const http::Request& request) {
                          [](const Sample& a, const Sample& b) { return a.ts < b.ts; });
     if (const auto put = cache_.put_if_newer(*newest); !put) {
       metrics_.add_cache_error();
-      spdlog::warn("realtime cache ({}) write failed: {}", cache_.kind(), put.error().message);
+      // Debug only: the cache logs its own up/down transitions, and a per-request warning would
+      // flood the log while Redis is down (the metrics count every failure).
+      spdlog::debug("realtime cache ({}) write failed: {}", cache_.kind(), put.error().message);
     }
   }
 
@@ -194,7 +196,7 @@ http::Response Api::realtime(const http::Request& request) {
     return json_response(realtime_json(**cached, age_seconds(now, (*cached)->ts), "cache"));
   } else if (!cached) {
     metrics_.add_cache_error();
-    spdlog::warn("realtime cache ({}) read failed, answering from the store: {}", cache_.kind(),
+    spdlog::debug("realtime cache ({}) read failed, answering from the store: {}", cache_.kind(),
                  cached.error().message);
   }
   metrics_.add_cache_miss();
