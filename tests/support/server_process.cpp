@@ -4,6 +4,7 @@
 #include <csignal>
 #include <regex>
 #include <stdexcept>
+#include <thread>
 
 namespace sungrow::test {
 
@@ -24,14 +25,17 @@ ServerProcess::ServerProcess(const std::string& binary, std::vector<std::string>
   if (!has_flag(args, "--port")) argv.insert(argv.end(), {"--port", "0"});
   if (!has_flag(args, "--listen-addr")) argv.insert(argv.end(), {"--listen-addr", "127.0.0.1"});
   process_ = std::make_unique<ChildProcess>(argv, log_path, std::move(env));
-  const auto text = wait_for_text(log_path, "listening on", std::chrono::seconds(30));
-  if (!text) {
-    throw std::runtime_error("sungrow-server did not start; its log:\n" + log());
-  }
-  static const std::regex kPort(R"(listening on [0-9.:a-f\[\]]+:([0-9]+))");
+  // The transport logs its own "listening on" line first; only the app's stdout line, complete
+  // with its newline, says the server is ready.
+  static const std::regex kReady(R"(sungrow-server listening on \S+:([0-9]+)\n)");
   std::smatch m;
-  if (!std::regex_search(*text, m, kPort)) {
-    throw std::runtime_error("no port in the sungrow-server log:\n" + *text);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string text;
+  while (!std::regex_search(text = log(), m, kReady)) {
+    if (std::chrono::steady_clock::now() >= deadline || !process_->running()) {
+      throw std::runtime_error("sungrow-server did not start; its log:\n" + text);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   port_ = static_cast<std::uint16_t>(std::stoi(m[1].str()));
 }
