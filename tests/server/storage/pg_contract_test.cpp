@@ -24,7 +24,7 @@ class PgBackend final : public StoreBackend {
   StoreResult<std::int64_t> schema_version(SampleStore& store) override {
     return dynamic_cast<PgStore&>(store).schema_version();
   }
-  std::int64_t latest_schema_version() const override { return 2; }
+  std::int64_t latest_schema_version() const override { return 3; }
 
   // A row as PostgreSQL's own text of the whole record: every column, exactly as stored.
   std::vector<std::string> samples(const std::string& name) override {
@@ -34,6 +34,12 @@ class PgBackend final : public StoreBackend {
     return dump(name,
                 "SELECT device_id || '|' || bucket_start::text || '|' || data::text "
                 "FROM base_buckets ORDER BY device_id, bucket_start");
+  }
+  std::vector<std::string> spans(const std::string& name) override {
+    return dump(name,
+                "SELECT l || '|' || device_id || '|' || span_start::text || '|' || "
+                "encode(data, 'hex') FROM (SELECT 'h' AS l, * FROM hour_spans UNION ALL "
+                "SELECT 'd', * FROM day_spans) AS s ORDER BY l DESC, device_id, span_start");
   }
   std::vector<std::string> migrations(const std::string& name) override {
     return dump(name, "SELECT version::text FROM schema_migrations ORDER BY version");

@@ -202,9 +202,34 @@ TEST_F(PgStoreTest, ConcurrentMigrationsFromSeveralInstancesApplyEachVersionOnce
   for (auto& th : threads) th.join();
   RawSession raw(db);
   EXPECT_EQ(raw.rows("SELECT version FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1", "2"}));
-  EXPECT_EQ(stores[0]->schema_version().value(), 2);
+            (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(stores[0]->schema_version().value(), 3);
   EXPECT_EQ(stores[3]->insert_batch(series_of("dev", kDay, 5)).value(), (WriteOutcome{5, 5}));
+}
+
+// The upgrade path: a database at schema version 2 (base buckets, no spans) gets its hour and day
+// spans computed by migration 3, identical to what ingest maintains.
+TEST_F(PgStoreTest, TheSpansMigrationFillsSpansFromExistingBaseBuckets) {
+  const auto db = shared_postgres().fresh_database("upgrade");
+  auto store = open_migrated(db);
+  ASSERT_TRUE(store);
+  auto samples = series_of("dev", kDay - 30min, 2000);  // ~2.8 h: three UTC hours, two days
+  auto other = series_of("other", kDay + 5h, 100);
+  samples.insert(samples.end(), other.begin(), other.end());
+  ASSERT_TRUE(store->insert_batch(samples));
+  RawSession raw(db);
+  const std::string spans_sql =
+      "SELECT 'h', device_id, span_start, encode(data, 'hex') FROM hour_spans UNION ALL "
+      "SELECT 'd', device_id, span_start, encode(data, 'hex') FROM day_spans ORDER BY 1, 2, 3";
+  const auto maintained = raw.rows(spans_sql);
+  EXPECT_EQ(maintained.size(), 4U + 2U + 1U + 1U);
+  // Back to version 2: exactly what migrations 1 and 2 leave.
+  raw.rows("DROP TABLE hour_spans, day_spans");
+  raw.rows("DELETE FROM schema_migrations WHERE version = 3");
+  auto upgraded = open_migrated(db);
+  ASSERT_TRUE(upgraded);
+  EXPECT_EQ(upgraded->schema_version().value(), 3);
+  EXPECT_EQ(raw.rows(spans_sql), maintained);
 }
 
 TEST_F(PgStoreTest, SamplesAreRealColumnsThatSqlUsersCanQuery) {

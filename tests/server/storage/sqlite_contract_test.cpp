@@ -34,13 +34,19 @@ class SqliteBackend final : public StoreBackend {
   StoreResult<std::int64_t> schema_version(SampleStore& store) override {
     return dynamic_cast<SqliteStore&>(store).schema_version();
   }
-  std::int64_t latest_schema_version() const override { return 1; }
+  std::int64_t latest_schema_version() const override { return 2; }
 
   std::vector<std::string> samples(const std::string& name) override {
     return dump(name, "SELECT device_id, ts_ms, seq, body FROM samples ORDER BY 1, 2");
   }
   std::vector<std::string> buckets(const std::string& name) override {
     return dump(name, "SELECT device_id, start_ms, data FROM base_buckets ORDER BY 1, 2");
+  }
+  std::vector<std::string> spans(const std::string& name) override {
+    return dump(name,
+                "SELECT * FROM (SELECT 'h', device_id, start_ms, hex(data) FROM hour_spans "
+                "UNION ALL SELECT 'd', device_id, start_ms, hex(data) FROM day_spans) "
+                "ORDER BY 1 DESC, 2, 3");
   }
   std::vector<std::string> migrations(const std::string& name) override {
     return dump(name, "SELECT version FROM schema_migrations ORDER BY 1");

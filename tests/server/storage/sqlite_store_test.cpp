@@ -91,8 +91,9 @@ TEST_F(SqliteStoreTest, MigrationsAreRecordedWithTheirTimeAndTheFileIsInWalMode)
   ASSERT_TRUE(store);
   const auto recorded =
       dump("store.db", "SELECT version, length(applied_at) FROM schema_migrations");
-  ASSERT_EQ(recorded.size(), 1U);
+  ASSERT_EQ(recorded.size(), 2U);
   EXPECT_EQ(recorded[0], "1|24|");  // "2026-…T…:….123Z"
+  EXPECT_EQ(recorded[1], "2|24|");
   EXPECT_EQ(dump("store.db", "PRAGMA journal_mode"), std::vector<std::string>{"wal|"});
 }
 
@@ -107,13 +108,18 @@ TEST_F(SqliteStoreTest, ADiskFullCommitLeavesNeitherSamplesNorBucketsAndIsUnavai
   auto samples_of = [&] {
     return dump("full.db", "SELECT device_id, ts_ms, seq, body FROM samples ORDER BY 1, 2");
   };
+  auto spans_of = [&] {
+    return dump("full.db", "SELECT device_id, start_ms, hex(data) FROM hour_spans ORDER BY 1, 2");
+  };
   std::vector<std::string> buckets;
   std::vector<std::string> samples;
+  std::vector<std::string> spans;
   StoreResult<WriteOutcome> outcome = WriteOutcome{};
   int batch_no = 0;
   for (; batch_no < 100; ++batch_no) {
     buckets = buckets_of();
     samples = samples_of();
+    spans = spans_of();
     outcome = store->insert_batch(series_of("dev", kDay + batch_no * 10min, 30));
     if (!outcome) break;
   }
@@ -122,8 +128,54 @@ TEST_F(SqliteStoreTest, ADiskFullCommitLeavesNeitherSamplesNorBucketsAndIsUnavai
   EXPECT_EQ(outcome.error().kind, StoreErrorKind::unavailable) << outcome.error().message;
   EXPECT_EQ(buckets_of(), buckets);
   EXPECT_EQ(samples_of(), samples);
+  EXPECT_EQ(spans_of(), spans);
   EXPECT_TRUE(store->ping());
   EXPECT_TRUE(store->latest("dev"));
+}
+
+// The upgrade path: a database of schema version 1 (base buckets, no spans) gets its hour and day
+// spans computed by the spans migration, identical to what ingest maintains.
+TEST_F(SqliteStoreTest, TheSpansMigrationFillsSpansFromExistingBaseBuckets) {
+  auto current = open_store("current.db");
+  ASSERT_TRUE(current);
+  auto samples = series_of("dev", kDay - 30min, 2000);  // ~2.8 h, three UTC hours, two days
+  auto other = series_of("other", kDay + 5h, 100);
+  samples.insert(samples.end(), other.begin(), other.end());
+  ASSERT_TRUE(current->insert_batch(samples));
+  current.reset();
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "old.db").c_str(), &raw), SQLITE_OK);
+    const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+    const auto attach = "ATTACH '" + (dir_ / "current.db").string() + "' AS cur";
+    for (const char* sql : {
+             // Schema version 1, verbatim.
+             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT "
+             "NULL)",
+             "INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00.000Z')",
+             "CREATE TABLE samples (device_id TEXT NOT NULL CHECK (length(device_id) BETWEEN 1 "
+             "AND 64), ts_ms INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY "
+             "KEY (device_id, ts_ms))",
+             "CREATE TABLE base_buckets (device_id TEXT NOT NULL, start_ms INTEGER NOT NULL "
+             "CHECK (start_ms % 300000 = 0), data TEXT NOT NULL, PRIMARY KEY (device_id, "
+             "start_ms))",
+             attach.c_str(),
+             "INSERT INTO samples SELECT * FROM cur.samples",
+             "INSERT INTO base_buckets SELECT * FROM cur.base_buckets",
+         }) {
+      ASSERT_EQ(sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr), SQLITE_OK)
+          << sqlite3_errmsg(db.get());
+    }
+  }
+  auto upgraded = open_store("old.db");
+  ASSERT_TRUE(upgraded);
+  EXPECT_EQ(upgraded->schema_version().value(), 2);
+  for (const char* sql : {"SELECT device_id, start_ms, hex(data) FROM hour_spans ORDER BY 1, 2",
+                          "SELECT device_id, start_ms, hex(data) FROM day_spans ORDER BY 1, 2"}) {
+    const auto expected = dump("current.db", sql);
+    EXPECT_GE(expected.size(), 2U);
+    EXPECT_EQ(dump("old.db", sql), expected);
+  }
 }
 
 }  // namespace

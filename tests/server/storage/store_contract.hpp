@@ -33,6 +33,8 @@ class StoreBackend {
   virtual std::vector<std::string> samples(const std::string& name) = 0;
   virtual std::vector<std::string> buckets(const std::string& name) = 0;
   virtual std::vector<std::string> migrations(const std::string& name) = 0;
+  // Every stored hour and day span ("h|…" then "d|…"), the bytes in hex, ordered.
+  virtual std::vector<std::string> spans(const std::string& name) = 0;
 };
 
 struct BackendParam {

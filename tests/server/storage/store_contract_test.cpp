@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "random_series.hpp"
 #include "sungrow/server/rollup/frames.hpp"
 #include "sungrow/server/rollup/series.hpp"
 
@@ -400,6 +401,105 @@ TEST_P(StoreContractTest, ADayOfFiveSecondSamplesAggregatesToOneFullDayBucket) {
   // pv counter: 999 before, 1000.001 … 1017.28 during the day → 18.28 kWh with the carry.
   ASSERT_TRUE(series[0].energy_kwh[0]);
   EXPECT_NEAR(*series[0].energy_kwh[0], 1000 + 0.001 * 17280 - 999.0, 1e-6);
+}
+
+// ---- precomputed spans ----
+
+// 2026-10-23T21:17:00Z: four days of data from here cross Berlin's autumn DST change.
+const Timestamp kAutumn{1'792'790'220'000ms};
+
+std::vector<Sample> random_days(std::uint32_t seed, int days = 4) {
+  return rollup::test::random_samples(seed, "dev", kAutumn, kAutumn + days * 24h,
+                                      rollup::find_zone("Europe/Berlin").value());
+}
+
+// Uneven shuffled batches, each also replayed: late and out-of-order data as the edge sends it
+// after an outage.
+void insert_shuffled(SampleStore& store, std::vector<Sample> samples, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::shuffle(samples.begin(), samples.end(), rng);
+  std::size_t at = 0;
+  while (at < samples.size()) {
+    const auto n = std::min<std::size_t>(1 + rng() % 400, samples.size() - at);
+    ASSERT_TRUE(store.insert_batch(std::span(samples).subspan(at, n)));
+    if (rng() % 3 == 0) {
+      ASSERT_TRUE(store.insert_batch(std::span(samples).subspan(at / 2, n)));
+    }
+    at += n;
+  }
+}
+
+TEST_P(StoreContractTest, SpansAfterOutOfOrderBatchesAndReplaysEqualAnInOrderLoad) {
+  auto in_order = open_store("a");
+  auto shuffled = open_store("b");
+  ASSERT_TRUE(in_order && shuffled);
+  const auto samples = random_days(11);
+  for (std::size_t at = 0; at < samples.size(); at += 1000) {
+    const auto n = std::min<std::size_t>(1000, samples.size() - at);
+    ASSERT_TRUE(in_order->insert_batch(std::span(samples).subspan(at, n)));
+  }
+  insert_shuffled(*shuffled, samples, 5);
+  const auto spans = backend_->spans("a");
+  // 4 days from 21:17: 5 UTC days and ~97 hours (fewer when a long gap empties some).
+  const auto days = std::count_if(spans.begin(), spans.end(),
+                                  [](const std::string& row) { return row.starts_with("d|"); });
+  EXPECT_EQ(days, 5);
+  EXPECT_GT(spans.size(), 60U);
+  EXPECT_EQ(backend_->spans("b"), spans);
+  EXPECT_EQ(backend_->buckets("b"), backend_->buckets("a"));
+  // A replay of everything changes no byte.
+  ASSERT_EQ(shuffled->insert_batch(samples).value().inserted, 0);
+  EXPECT_EQ(backend_->spans("b"), spans);
+}
+
+TEST_P(StoreContractTest, SeriesThroughSpansEqualsSeriesFromBaseBuckets) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  insert_shuffled(*store, random_days(12), 6);
+  std::size_t compared = 0;
+  for (const char* name :
+       {"UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"}) {
+    const auto* zone = rollup::find_zone(name).value();
+    for (const auto frame : {rollup::Frame::five_minutes, rollup::Frame::hour, rollup::Frame::day,
+                             rollup::Frame::month}) {
+      // All of it, and a part starting mid-data (the carry then comes from the preceding bucket).
+      for (const auto& [from, to] : {std::pair{kAutumn - 1h, kAutumn + 4 * 24h + 1h},
+                                     std::pair{kAutumn + 26h + 35min, kAutumn + 3 * 24h}}) {
+        SCOPED_TRACE(std::string(name) + " " + std::string(rollup::to_string(frame)));
+        const auto ranges = rollup::buckets(frame, zone, from, to);
+        auto base = store->base_buckets("dev", ranges.front().start, ranges.back().end);
+        ASSERT_TRUE(base) << base.error().message;
+        auto pieces = store->series_spans("dev", ranges);
+        ASSERT_TRUE(pieces) << pieces.error().message;
+        EXPECT_LE(pieces.value().size(), base.value().size());
+        const auto expected = rollup::aggregate_series(base.value(), ranges);
+        const auto actual = rollup::aggregate_spans(pieces.value(), ranges);
+        ASSERT_EQ(actual.size(), expected.size());
+        for (std::size_t i = 0; i < actual.size(); ++i) {
+          auto a = actual[i];
+          auto e = expected[i];
+          for (std::size_t c = 0; c < rollup::kCounterCount; ++c) {
+            ASSERT_EQ(a.energy_kwh[c].has_value(), e.energy_kwh[c].has_value());
+            if (a.energy_kwh[c]) {
+              EXPECT_NEAR(*a.energy_kwh[c], *e.energy_kwh[c], 1e-9) << a.range.local_start;
+            }
+            a.energy_kwh[c] = e.energy_kwh[c] = std::nullopt;
+          }
+          EXPECT_EQ(a, e) << a.range.local_start;  // every other field exactly
+        }
+        compared += actual.size();
+      }
+    }
+  }
+  EXPECT_GT(compared, 5000U);
+  // Days really come from day spans: a UTC day is one piece (after the preceding bucket).
+  const auto* utc = rollup::find_zone("UTC").value();
+  const auto day = rollup::buckets(rollup::Frame::day, utc, kAutumn + 24h, kAutumn + 25h);
+  auto pieces = store->series_spans("dev", day);
+  ASSERT_TRUE(pieces);
+  ASSERT_EQ(pieces.value().size(), 2U);
+  EXPECT_EQ(pieces.value()[1].end - pieces.value()[1].start, 24h);
+  EXPECT_EQ(store->series_spans("nobody", day).value().size(), 0U);
 }
 
 TEST_P(StoreContractTest, PingAnswersOnAMigratedStore) {

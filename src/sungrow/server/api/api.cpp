@@ -197,7 +197,7 @@ http::Response Api::realtime(const http::Request& request) {
   } else if (!cached) {
     metrics_.add_cache_error();
     spdlog::debug("realtime cache ({}) read failed, answering from the store: {}", cache_.kind(),
-                 cached.error().message);
+                  cached.error().message);
   }
   metrics_.add_cache_miss();
 
@@ -257,10 +257,10 @@ http::Response Api::series(const http::Request& request) {
   const auto ranges = rollup::buckets(frame, zone, *from, *to);
   std::vector<rollup::SeriesBucket> buckets;
   if (!ranges.empty()) {
-    const auto base =
-        store_.base_buckets(access.device_id, ranges.front().start, ranges.back().end);
-    if (!base) return store_failure(base.error(), "series");
-    buckets = rollup::aggregate_series(*base, ranges);
+    // Precomputed hour/day spans inside the buckets, base buckets only at unaligned edges.
+    const auto pieces = store_.series_spans(access.device_id, ranges);
+    if (!pieces) return store_failure(pieces.error(), "series");
+    buckets = rollup::aggregate_spans(*pieces, ranges);
   }
   const SeriesHeader header{.device_id = access.device_id,
                             .frame = frame,

@@ -10,6 +10,7 @@
 
 #include "sungrow/server/rollup/base_bucket.hpp"
 #include "sungrow/server/rollup/frames.hpp"
+#include "sungrow/server/rollup/span.hpp"
 
 namespace sungrow::rollup {
 
@@ -63,5 +64,14 @@ SeriesBucket aggregate(std::span<const BaseBucket> base_in_order, const BucketRa
 // carry (a store passes the last base bucket before `from` this way), buckets after are ignored.
 std::vector<SeriesBucket> aggregate_series(std::span<const BaseBucket> base_in_order,
                                            std::span<const BucketRange> ranges);
+
+// The same over precomputed spans (rollup/span.hpp): `pieces_in_order` sorted by start, each lying
+// wholly inside one range or outside all of them (those only move the carry, like the preceding
+// piece a store passes first). Gives what aggregate_series gives over the underlying base buckets
+// (energy up to float summation order, ~1e-12 kWh before rounding; everything else exactly).
+SeriesBucket aggregate(std::span<const Span> pieces_in_order, const BucketRange& range,
+                       CounterCarry& carry);
+std::vector<SeriesBucket> aggregate_spans(std::span<const Span> pieces_in_order,
+                                          std::span<const BucketRange> ranges);
 
 }  // namespace sungrow::rollup

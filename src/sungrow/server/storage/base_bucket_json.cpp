@@ -50,78 +50,113 @@ struct BadBucket {
   std::string message;
 };
 
-const json::value& member(const json::value& v, std::string_view key, std::string_view where) {
+// Where a field sits ("power.pv_power_w.min"), joined into text only when something is wrong: a
+// series reads thousands of buckets, and formatting paths on the success path dominated decoding.
+struct Path {
+  std::string_view parent;
+  std::string_view child;
+  std::string_view leaf;
+
+  std::string text() const {
+    std::string out(parent);
+    for (const auto part : {child, leaf}) {
+      if (part.empty()) continue;
+      out += '.';
+      out += part;
+    }
+    return out;
+  }
+  Path operator/(std::string_view key) const {
+    if (child.empty()) return {parent, key, {}};
+    return {parent, child, key};
+  }
+};
+
+const json::value& member(const json::value& v, std::string_view key, const Path& where) {
   const auto* obj = v.if_object();
-  if (obj == nullptr) throw BadBucket{fmt::format("{} is not an object", where)};
+  if (obj == nullptr) throw BadBucket{where.text() + " is not an object"};
   const auto* found = obj->if_contains(json::string_view(key.data(), key.size()));
-  if (found == nullptr) throw BadBucket{fmt::format("{}.{} is missing", where, key)};
+  if (found == nullptr) throw BadBucket{(where / key).text() + " is missing"};
   return *found;
 }
 
-std::int64_t as_int64(const json::value& v, std::string_view what) {
+std::int64_t as_int64(const json::value& v, const Path& what) {
   if (v.is_int64()) return v.get_int64();
   if (v.is_uint64() &&
       v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return static_cast<std::int64_t>(v.get_uint64());
   }
-  throw BadBucket{fmt::format("{} is not an integer", what)};
+  throw BadBucket{what.text() + " is not an integer"};
 }
 
-double as_double(const json::value& v, std::string_view what) {
+double as_double(const json::value& v, const Path& what) {
   // fmt writes integral doubles without a fraction ("231"), which JSON reads as an integer.
   if (v.is_double()) return v.get_double();
   if (v.is_int64()) return static_cast<double>(v.get_int64());
   if (v.is_uint64()) return static_cast<double>(v.get_uint64());
-  throw BadBucket{fmt::format("{} is not a number", what)};
+  throw BadBucket{what.text() + " is not a number"};
 }
 
-std::int64_t int_member(const json::value& v, std::string_view key, std::string_view where) {
-  return as_int64(member(v, key, where), fmt::format("{}.{}", where, key));
+std::int64_t int_member(const json::value& v, std::string_view key, const Path& where) {
+  return as_int64(member(v, key, where), where / key);
 }
 
-double double_member(const json::value& v, std::string_view key, std::string_view where) {
-  return as_double(member(v, key, where), fmt::format("{}.{}", where, key));
+double double_member(const json::value& v, std::string_view key, const Path& where) {
+  return as_double(member(v, key, where), where / key);
 }
 
 std::optional<double> optional_double_member(const json::value& v, std::string_view key,
-                                             std::string_view where) {
+                                             const Path& where) {
   const auto& m = member(v, key, where);
   if (m.is_null()) return std::nullopt;
-  return as_double(m, fmt::format("{}.{}", where, key));
+  return as_double(m, where / key);
 }
 
 std::optional<Reading> reading_member(const json::value& v, std::string_view key,
-                                      std::string_view where) {
+                                      const Path& where) {
   const auto& m = member(v, key, where);
   if (m.is_null()) return std::nullopt;
-  const auto path = fmt::format("{}.{}", where, key);
-  return Reading{Timestamp{std::chrono::milliseconds{int_member(m, "ts_ms", path)}},
-                 double_member(m, "value", path)};
+  const auto path = where / key;
+  // A reading's fields sit one level below a three-part path; their names are spelled out.
+  const auto field = [&](std::string_view name) -> const json::value& {
+    const auto* obj = m.if_object();
+    if (obj == nullptr) throw BadBucket{path.text() + " is not an object"};
+    const auto* found = obj->if_contains(json::string_view(name.data(), name.size()));
+    if (found == nullptr) throw BadBucket{path.text() + "." + std::string(name) + " is missing"};
+    return *found;
+  };
+  const auto& ts = field("ts_ms");
+  const auto& value = field("value");
+  if (!ts.is_int64() && !ts.is_uint64()) throw BadBucket{path.text() + ".ts_ms is not an integer"};
+  if (!value.is_number()) throw BadBucket{path.text() + ".value is not a number"};
+  return Reading{Timestamp{std::chrono::milliseconds{as_int64(ts, path)}}, as_double(value, path)};
 }
 
 BaseBucket read_bucket(const json::value& root) {
+  const Path bucket{"bucket", {}, {}};
   BaseBucket b;
-  b.start = Timestamp{std::chrono::milliseconds{int_member(root, "start_ms", "bucket")}};
-  b.samples = int_member(root, "samples", "bucket");
-  const auto& power = member(root, "power", "bucket");
+  b.start = Timestamp{std::chrono::milliseconds{int_member(root, "start_ms", bucket)}};
+  b.samples = int_member(root, "samples", bucket);
+  const auto& power = member(root, "power", bucket);
   for (std::size_t i = 0; i < rollup::kPowerFields.size(); ++i) {
     const auto name = rollup::kPowerFields[i].name;
-    const auto& field = member(power, name, "power");
-    const auto where = fmt::format("power.{}", name);
+    const auto& field = member(power, name, Path{"power", {}, {}});
+    const Path where{"power", name, {}};
     b.power[i].count = int_member(field, "count", where);
     b.power[i].sum_mw = int_member(field, "sum_mw", where);
     b.power[i].min = double_member(field, "min", where);
     b.power[i].max = double_member(field, "max", where);
   }
-  const auto& soc = member(root, "soc", "bucket");
-  b.soc.min = optional_double_member(soc, "min", "soc");
-  b.soc.max = optional_double_member(soc, "max", "soc");
-  b.soc.last = reading_member(soc, "last", "soc");
-  const auto& counters = member(root, "counters", "bucket");
+  const auto& soc = member(root, "soc", bucket);
+  const Path soc_path{"soc", {}, {}};
+  b.soc.min = optional_double_member(soc, "min", soc_path);
+  b.soc.max = optional_double_member(soc, "max", soc_path);
+  b.soc.last = reading_member(soc, "last", soc_path);
+  const auto& counters = member(root, "counters", bucket);
   for (std::size_t i = 0; i < rollup::kCounters.size(); ++i) {
     const auto name = rollup::kCounters[i].energy_name;
-    const auto& field = member(counters, name, "counters");
-    const auto where = fmt::format("counters.{}", name);
+    const auto& field = member(counters, name, Path{"counters", {}, {}});
+    const Path where{"counters", name, {}};
     b.counters[i].first = reading_member(field, "first", where);
     b.counters[i].last = reading_member(field, "last", where);
   }

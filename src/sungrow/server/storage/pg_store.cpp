@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include "sungrow/server/storage/pg_connection.hpp"
 #include "sungrow/server/storage/pg_pool.hpp"
 #include "sungrow/server/storage/pg_sample_codec.hpp"
+#include "sungrow/server/storage/span_codec.hpp"
 
 namespace sungrow::storage {
 
@@ -105,10 +107,29 @@ END
 $$;
 )sql";
 
+// Precomputed spans (rollup/span.hpp) as fixed-layout binary records (span_codec); migrate()
+// fills them from the existing base buckets right after this version is applied.
+constexpr std::string_view kCreateSpans = R"sql(
+CREATE TABLE hour_spans (
+  device_id text COLLATE "C" NOT NULL,
+  span_start timestamptz NOT NULL CHECK (extract(epoch FROM span_start) % 3600 = 0),
+  data bytea NOT NULL,
+  PRIMARY KEY (device_id, span_start)
+) WITH (fillfactor = 70);
+CREATE TABLE day_spans (
+  device_id text COLLATE "C" NOT NULL,
+  span_start timestamptz NOT NULL CHECK (extract(epoch FROM span_start) % 86400 = 0),
+  data bytea NOT NULL,
+  PRIMARY KEY (device_id, span_start)
+) WITH (fillfactor = 70);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "samples and base_buckets", kCreateTables},
     Migration{2, "samples as a TimescaleDB hypertable when available", kTimescale},
+    Migration{3, "hour_spans and day_spans, filled from base_buckets", kCreateSpans},
 };
+constexpr std::int64_t kSpansMigration = 3;
 
 // Advisory lock keys. Migrations use the one-bigint key space, per-device ingest locks the
 // two-int4 space (a separate space in PostgreSQL), so they never collide.
@@ -154,24 +175,6 @@ const PgStatement& insert_from_staging() {
   return s;
 }
 
-const PgStatement& select_buckets() {
-  static const PgStatement s{
-      "sungrow_select_buckets",
-      "SELECT b.device_id, (extract(epoch FROM b.bucket_start) * 1000)::int8, b.data "
-      "FROM base_buckets AS b JOIN unnest($1::text[], $2::timestamptz[]) AS k(d, s) "
-      "ON b.device_id = k.d AND b.bucket_start = k.s"};
-  return s;
-}
-
-const PgStatement& upsert_buckets() {
-  static const PgStatement s{
-      "sungrow_upsert_buckets",
-      "INSERT INTO base_buckets (device_id, bucket_start, data) "
-      "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::json[]) "
-      "ON CONFLICT (device_id, bucket_start) DO UPDATE SET data = excluded.data"};
-  return s;
-}
-
 const PgStatement& select_latest() {
   static const std::string sql =
       fmt::format("SELECT {} FROM samples WHERE device_id = $1 ORDER BY ts DESC LIMIT 1",
@@ -194,9 +197,96 @@ const PgStatement& select_bucket_range() {
   return s;
 }
 
+// The finer pieces of each (device, span start) key: base buckets of an hour, hour spans of a day.
+const PgStatement& select_hour_pieces() {
+  static const PgStatement s{
+      "sungrow_hour_pieces",
+      "SELECT b.device_id, (extract(epoch FROM k.s) * 1000)::int8, b.data "
+      "FROM unnest($1::text[], $2::timestamptz[]) AS k(d, s) JOIN base_buckets AS b "
+      "ON b.device_id = k.d AND b.bucket_start >= k.s AND b.bucket_start < k.s + interval '1 hour' "
+      "ORDER BY 1, b.bucket_start"};
+  return s;
+}
+
+const PgStatement& select_day_pieces() {
+  static const PgStatement s{
+      "sungrow_day_pieces",
+      "SELECT h.device_id, (extract(epoch FROM k.s) * 1000)::int8, h.data "
+      "FROM unnest($1::text[], $2::timestamptz[]) AS k(d, s) JOIN hour_spans AS h "
+      "ON h.device_id = k.d AND h.span_start >= k.s AND h.span_start < k.s + interval '1 day' "
+      "ORDER BY 1, h.span_start"};
+  return s;
+}
+
+const PgStatement& upsert_spans(bool hour) {
+  static const PgStatement hours{
+      "sungrow_upsert_hours",
+      "INSERT INTO hour_spans (device_id, span_start, data) "
+      "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bytea[]) "
+      "ON CONFLICT (device_id, span_start) DO UPDATE SET data = excluded.data"};
+  static const PgStatement days{
+      "sungrow_upsert_days",
+      "INSERT INTO day_spans (device_id, span_start, data) "
+      "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bytea[]) "
+      "ON CONFLICT (device_id, span_start) DO UPDATE SET data = excluded.data"};
+  return hour ? hours : days;
+}
+
+// Ingest's one read: every stored base bucket of the touched hours ($1, $2) and every stored hour
+// span of the touched days ($3, $4).
+const PgStatement& select_touched() {
+  static const PgStatement s{
+      "sungrow_select_touched",
+      "SELECT 0, b.device_id, (extract(epoch FROM b.bucket_start) * 1000)::int8, b.data::text, "
+      "NULL::bytea FROM unnest($1::text[], $2::timestamptz[]) AS k(d, s) JOIN base_buckets AS b "
+      "ON b.device_id = k.d AND b.bucket_start >= k.s AND b.bucket_start < k.s + interval '1 hour'"
+      " UNION ALL "
+      "SELECT 1, h.device_id, (extract(epoch FROM h.span_start) * 1000)::int8, NULL::text, h.data "
+      "FROM unnest($3::text[], $4::timestamptz[]) AS k(d, s) JOIN hour_spans AS h "
+      "ON h.device_id = k.d AND h.span_start >= k.s AND h.span_start < k.s + interval '1 day'"};
+  return s;
+}
+
+// Ingest's one write: the merged base buckets, the recomputed hour and day spans.
+const PgStatement& upsert_touched() {
+  static const PgStatement s{
+      "sungrow_upsert_touched",
+      "WITH b AS (INSERT INTO base_buckets (device_id, bucket_start, data) "
+      "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::json[]) "
+      "ON CONFLICT (device_id, bucket_start) DO UPDATE SET data = excluded.data), "
+      "h AS (INSERT INTO hour_spans (device_id, span_start, data) "
+      "SELECT * FROM unnest($4::text[], $5::timestamptz[], $6::bytea[]) "
+      "ON CONFLICT (device_id, span_start) DO UPDATE SET data = excluded.data) "
+      "INSERT INTO day_spans (device_id, span_start, data) "
+      "SELECT * FROM unnest($7::text[], $8::timestamptz[], $9::bytea[]) "
+      "ON CONFLICT (device_id, span_start) DO UPDATE SET data = excluded.data"};
+  return s;
+}
+
+const PgStatement& select_series_pieces() {
+  // One statement, one snapshot: the preceding base bucket, then each level's intervals. Level 0
+  // rows carry the bucket JSON, the others the span bytes; the caller sorts by start.
+  static const PgStatement s{
+      "sungrow_series_pieces",
+      "(SELECT 0, (extract(epoch FROM bucket_start) * 1000)::int8, data::text, NULL::bytea "
+      " FROM base_buckets WHERE device_id = $1 AND bucket_start < $2"
+      " ORDER BY bucket_start DESC LIMIT 1)"
+      " UNION ALL"
+      " (SELECT 0, (extract(epoch FROM b.bucket_start) * 1000)::int8, b.data::text, NULL::bytea"
+      " FROM unnest($3::timestamptz[], $4::timestamptz[]) AS k(f, t) JOIN base_buckets AS b"
+      " ON b.device_id = $1 AND b.bucket_start >= k.f AND b.bucket_start < k.t)"
+      " UNION ALL"
+      " (SELECT 1, (extract(epoch FROM h.span_start) * 1000)::int8, NULL::text, h.data"
+      " FROM unnest($5::timestamptz[], $6::timestamptz[]) AS k(f, t) JOIN hour_spans AS h"
+      " ON h.device_id = $1 AND h.span_start >= k.f AND h.span_start < k.t)"
+      " UNION ALL"
+      " (SELECT 2, (extract(epoch FROM d.span_start) * 1000)::int8, NULL::text, d.data"
+      " FROM unnest($7::timestamptz[], $8::timestamptz[]) AS k(f, t) JOIN day_spans AS d"
+      " ON d.device_id = $1 AND d.span_start >= k.f AND d.span_start < k.t)"};
+  return s;
+}
+
 // ---- helpers ----
-
-
 
 // FNV-1a: a stable 32-bit lock key per device (a collision only serializes two devices).
 std::int32_t device_lock_key(std::string_view device_id) {
@@ -251,6 +341,63 @@ class Transaction {
 };
 
 using BucketKey = std::pair<std::string, std::int64_t>;  // device_id, start in ms
+
+// A text[] and a timestamptz[] literal of the keys, for unnest($1::text[], $2::timestamptz[]).
+void add_key_arrays(PgParams& params, const std::set<BucketKey>& keys) {
+  std::string devices = "{";
+  std::string starts = "{";
+  for (const auto& [device, ms] : keys) {
+    if (devices.size() > 1) {
+      devices += ',';
+      starts += ',';
+    }
+    append_array_element(devices, device);
+    starts += format_rfc3339(Timestamp{std::chrono::milliseconds{ms}});
+  }
+  params.add(devices + '}');
+  params.add(starts + '}');
+}
+
+// Three array literals (text[], timestamptz[], and the encoded values) for an unnest upsert.
+class UpsertArrays {
+ public:
+  void add(std::string_view device, Timestamp start, std::string_view value) {
+    if (devices_.size() > 1) {
+      devices_ += ',';
+      starts_ += ',';
+      values_ += ',';
+    }
+    append_array_element(devices_, device);
+    starts_ += format_rfc3339(start);
+    append_array_element(values_, value);
+  }
+  void add_to(PgParams& params) const {
+    params.add(devices_ + '}');
+    params.add(starts_ + '}');
+    params.add(values_ + '}');
+  }
+
+ private:
+  std::string devices_ = "{";
+  std::string starts_ = "{";
+  std::string values_ = "{";
+};
+
+std::int64_t floor_ms(rollup::SpanLevel level, std::int64_t ms) {
+  return unix_millis(rollup::level_floor(level, Timestamp{std::chrono::milliseconds{ms}}));
+}
+
+StoreResult<rollup::Span> span_cell(const PGresult* r, int row, int column) {
+  auto bytes = from_bytea_hex(cell(r, row, column));
+  if (!bytes) {
+    return StoreError{StoreErrorKind::internal, "postgres: stored span: " + bytes.error().message};
+  }
+  auto span = span_from_bytes(bytes.value());
+  if (!span) {
+    return StoreError{StoreErrorKind::internal, "postgres: stored span: " + span.error().message};
+  }
+  return std::move(span).value();
+}
 
 }  // namespace
 
@@ -318,61 +465,87 @@ struct PgStore::Impl {
     return conn.exec_prepared("insert staged samples", insert_from_staging(), PgParams{});
   }
 
-  // Folds each delta into its stored bucket (or stores it). The caller holds the device locks,
-  // so no other writer touches these rows until commit: read, rollup::merge, write back.
-  StoreResult<void> merge_buckets(PgConnection& conn,
-                                  const std::map<BucketKey, rollup::BaseBucket>& deltas) {
-    PgParams keys;
-    {
-      std::string devices = "{";
-      std::string starts = "{";
-      for (const auto& [key, delta] : deltas) {
-        if (devices.size() > 1) {
-          devices += ',';
-          starts += ',';
-        }
-        append_array_element(devices, key.first);
-        starts += format_rfc3339(delta.start);
-      }
-      keys.add(devices + '}');
-      keys.add(starts + '}');
+  // Folds each delta into its stored bucket and recomputes the hour and day spans holding them,
+  // in one read and one write. The caller holds the device locks, so no other writer touches
+  // these rows until commit. Spans are recomputed from everything stored in their hour/day (not
+  // patched), so late data, replays and any batch order leave them as an in-order load would.
+  StoreResult<void> merge_buckets_and_spans(PgConnection& conn,
+                                            const std::map<BucketKey, rollup::BaseBucket>& deltas) {
+    std::set<BucketKey> hours;
+    for (const auto& [key, delta] : deltas) {
+      hours.emplace(key.first, floor_ms(rollup::SpanLevel::hour, key.second));
     }
-    auto stored = conn.exec_prepared("read base buckets", select_buckets(), keys);
+    std::set<BucketKey> days;
+    for (const auto& [device, ms] : hours)
+      days.emplace(device, floor_ms(rollup::SpanLevel::day, ms));
+    PgParams keys;
+    add_key_arrays(keys, hours);
+    add_key_arrays(keys, days);
+    auto stored = conn.exec_prepared("read buckets and spans", select_touched(), keys);
     if (!stored) return stored.error();
-    std::map<BucketKey, rollup::BaseBucket> merged = deltas;
+
+    std::map<BucketKey, rollup::BaseBucket> base;  // every base bucket of the touched hours
+    std::map<BucketKey, rollup::Span> hour_spans;  // every hour span of the touched days
     const PGresult* r = stored.value().get();
     for (int row = 0; row < PQntuples(r); ++row) {
-      const auto start = int_cell(r, row, 1);
-      auto bucket = base_bucket_from_json(cell(r, row, 2));
-      if (!start || !bucket) {
-        return StoreError{StoreErrorKind::internal,
-                          fmt::format("postgres: stored base bucket: {}",
-                                      bucket ? "bad start" : bucket.error().message)};
+      const auto start = int_cell(r, row, 2);
+      if (!start) return StoreError{StoreErrorKind::internal, "postgres: bad stored start"};
+      BucketKey key{std::string(cell(r, row, 1)), *start};
+      if (cell(r, row, 0) == "0") {
+        auto bucket = base_bucket_from_json(cell(r, row, 3));
+        if (!bucket) {
+          return StoreError{StoreErrorKind::internal,
+                            "postgres: stored base bucket: " + bucket.error().message};
+        }
+        base.emplace(std::move(key), std::move(bucket).value());
+      } else {
+        auto span = span_cell(r, row, 4);
+        if (!span) return span.error();
+        hour_spans.emplace(std::move(key), std::move(span).value());
       }
-      auto it = merged.find(BucketKey{std::string(cell(r, row, 0)), *start});
-      if (it == merged.end()) continue;
-      rollup::BaseBucket stored_bucket = bucket.value();
-      rollup::merge(stored_bucket, it->second);
-      it->second = stored_bucket;
     }
-    std::string devices = "{";
-    std::string starts = "{";
-    std::string data = "{";
-    for (const auto& [key, bucket] : merged) {
-      if (devices.size() > 1) {
-        devices += ',';
-        starts += ',';
-        data += ',';
+
+    UpsertArrays base_rows;
+    for (const auto& [key, delta] : deltas) {
+      auto [it, fresh] = base.try_emplace(key, delta);
+      if (!fresh) rollup::merge(it->second, delta);
+      base_rows.add(key.first, delta.start, base_bucket_to_json(it->second));
+    }
+    constexpr std::chrono::hours kHour{1};
+    constexpr std::chrono::hours kDay{24};
+    UpsertArrays hour_rows;
+    std::vector<rollup::Span> pieces;
+    for (const auto& [device, start_ms] : hours) {
+      pieces.clear();
+      const Timestamp start{std::chrono::milliseconds{start_ms}};
+      for (auto it = base.lower_bound({device, start_ms});
+           it != base.end() && it->first.first == device && it->second.start < start + kHour;
+           ++it) {
+        pieces.push_back(rollup::to_span(it->second));
       }
-      append_array_element(devices, key.first);
-      starts += format_rfc3339(bucket.start);
-      append_array_element(data, base_bucket_to_json(bucket));
+      auto span = rollup::summarize(pieces, start, start + kHour);
+      if (!span) return StoreError{StoreErrorKind::internal, "postgres: a touched hour is empty"};
+      hour_rows.add(device, start, to_bytea_hex(span_to_bytes(*span)));
+      hour_spans.insert_or_assign({device, start_ms}, *std::move(span));
+    }
+    UpsertArrays day_rows;
+    for (const auto& [device, start_ms] : days) {
+      pieces.clear();
+      const Timestamp start{std::chrono::milliseconds{start_ms}};
+      for (auto it = hour_spans.lower_bound({device, start_ms});
+           it != hour_spans.end() && it->first.first == device && it->second.start < start + kDay;
+           ++it) {
+        pieces.push_back(it->second);
+      }
+      const auto span = rollup::summarize(pieces, start, start + kDay);
+      if (!span) return StoreError{StoreErrorKind::internal, "postgres: a touched day is empty"};
+      day_rows.add(device, start, to_bytea_hex(span_to_bytes(*span)));
     }
     PgParams values;
-    values.add(devices + '}');
-    values.add(starts + '}');
-    values.add(data + '}');
-    if (auto written = conn.exec_prepared("write base buckets", upsert_buckets(), values);
+    base_rows.add_to(values);
+    hour_rows.add_to(values);
+    day_rows.add_to(values);
+    if (auto written = conn.exec_prepared("write buckets and spans", upsert_touched(), values);
         !written) {
       return written.error();
     }
@@ -413,25 +586,119 @@ struct PgStore::Impl {
       const auto ts = int_cell(r, row, 1);
       if (!ts) return StoreError{StoreErrorKind::internal, "postgres: bad returned ts"};
       const std::string_view device = cell(r, row, 0);
-      auto it = std::lower_bound(rows.begin(), rows.end(), std::pair{device, *ts},
-                                 [](const Sample* a, const auto& k) {
-                                   return std::tuple(std::string_view(a->device_id), unix_millis(a->ts)) <
-                                          std::tuple(k.first, k.second);
-                                 });
+      auto it = std::lower_bound(
+          rows.begin(), rows.end(), std::pair{device, *ts}, [](const Sample* a, const auto& k) {
+            return std::tuple(std::string_view(a->device_id), unix_millis(a->ts)) <
+                   std::tuple(k.first, k.second);
+          });
       if (it == rows.end() || (*it)->device_id != device || unix_millis((*it)->ts) != *ts) {
         return StoreError{StoreErrorKind::internal,
                           "postgres: the server returned a row that was not sent"};
       }
       ++outcome.inserted;
       auto bucket = rollup::from_sample(**it);
-      auto [slot, fresh] = deltas.try_emplace({(*it)->device_id, unix_millis(bucket.start)}, bucket);
+      auto [slot, fresh] =
+          deltas.try_emplace({(*it)->device_id, unix_millis(bucket.start)}, bucket);
       if (!fresh) rollup::merge(slot->second, bucket);
     }
     if (!deltas.empty()) {
-      if (auto merged = merge_buckets(conn, deltas); !merged) return merged.error();
+      if (auto merged = merge_buckets_and_spans(conn, deltas); !merged) return merged.error();
     }
     if (auto committed = tx.value().commit(); !committed) return committed.error();
     return outcome;
+  }
+
+  // Recomputes the `hour` (else day) span at each key from the finer pieces now stored (this
+  // transaction's writes included), so late data, replays and any batch order leave the spans
+  // exactly as an in-order load would. Keys without pieces cannot occur (a key is touched only
+  // by inserted rows), so nothing is ever deleted.
+  StoreResult<void> refresh_level(PgConnection& conn, bool hour, const std::set<BucketKey>& keys) {
+    PgParams params;
+    add_key_arrays(params, keys);
+    auto r = conn.exec_prepared("read span pieces",
+                                hour ? select_hour_pieces() : select_day_pieces(), params);
+    if (!r) return r.error();
+    const PGresult* result = r.value().get();
+    const auto level = hour ? rollup::SpanLevel::hour : rollup::SpanLevel::day;
+    std::string devices = "{";
+    std::string starts = "{";
+    std::string data = "{";
+    std::vector<rollup::Span> pieces;
+    const int rows = PQntuples(result);
+    for (int row = 0; row < rows;) {
+      const std::string_view device = cell(result, row, 0);
+      const auto start_ms = int_cell(result, row, 1);
+      if (!start_ms) return StoreError{StoreErrorKind::internal, "postgres: bad span start"};
+      pieces.clear();
+      int next = row;
+      for (;
+           next < rows && cell(result, next, 0) == device && int_cell(result, next, 1) == start_ms;
+           ++next) {
+        if (hour) {
+          auto bucket = base_bucket_from_json(cell(result, next, 2));
+          if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+          pieces.push_back(rollup::to_span(bucket.value()));
+        } else {
+          auto span = span_cell(result, next, 2);
+          if (!span) return span.error();
+          pieces.push_back(std::move(span).value());
+        }
+      }
+      const Timestamp start{std::chrono::milliseconds{*start_ms}};
+      const auto span = rollup::summarize(pieces, start, start + rollup::width(level));
+      if (devices.size() > 1) {
+        devices += ',';
+        starts += ',';
+        data += ',';
+      }
+      append_array_element(devices, device);
+      starts += format_rfc3339(start);
+      append_array_element(data, to_bytea_hex(span_to_bytes(span.value())));
+      row = next;
+    }
+    if (rows == 0) return {};
+    PgParams values;
+    values.add(devices + '}');
+    values.add(starts + '}');
+    values.add(data + '}');
+    if (auto written = conn.exec_prepared("write spans", upsert_spans(hour), values); !written) {
+      return written.error();
+    }
+    return {};
+  }
+
+  // The hour spans holding `base_keys` (base bucket starts), then the day spans holding those.
+  StoreResult<void> refresh_spans(PgConnection& conn, const std::set<BucketKey>& base_keys) {
+    std::set<BucketKey> hours;
+    for (const auto& [device, ms] : base_keys) {
+      hours.emplace(device, floor_ms(rollup::SpanLevel::hour, ms));
+    }
+    if (auto ok = refresh_level(conn, true, hours); !ok) return ok.error();
+    std::set<BucketKey> days;
+    for (const auto& [device, ms] : hours)
+      days.emplace(device, floor_ms(rollup::SpanLevel::day, ms));
+    return refresh_level(conn, false, days);
+  }
+
+  // The spans migration's data step: every stored base bucket's hour and day, a chunk at a time.
+  StoreResult<void> backfill_spans(PgConnection& conn) {
+    auto r = conn.exec("read base bucket keys",
+                       "SELECT DISTINCT device_id, "
+                       "(extract(epoch FROM date_trunc('hour', bucket_start AT TIME ZONE 'UTC')"
+                       " AT TIME ZONE 'UTC') * 1000)::int8 FROM base_buckets ORDER BY 1, 2");
+    if (!r) return r.error();
+    const PGresult* result = r.value().get();
+    std::set<BucketKey> chunk;
+    for (int row = 0; row < PQntuples(result); ++row) {
+      const auto ms = int_cell(result, row, 1);
+      if (!ms) return StoreError{StoreErrorKind::internal, "postgres: bad bucket start"};
+      chunk.emplace(std::string(cell(result, row, 0)), *ms);
+      if (chunk.size() >= 2000 || row + 1 == PQntuples(result)) {
+        if (auto ok = refresh_spans(conn, chunk); !ok) return ok.error();
+        chunk.clear();
+      }
+    }
+    return {};
   }
 };
 
@@ -489,6 +756,9 @@ StoreResult<void> PgStore::migrate() {
               "INSERT INTO schema_migrations (version, description) VALUES ($1, $2)", record);
           !row) {
         return row.error();
+      }
+      if (m.version == kSpansMigration) {
+        if (auto filled = impl_->backfill_spans(conn); !filled) return filled.error();
       }
     }
     return tx.value().commit();
@@ -576,6 +846,54 @@ StoreResult<std::vector<rollup::BaseBucket>> PgStore::base_buckets(std::string_v
       std::sort(out.begin(), out.end(), by_start);
     }
     return out;
+  });
+}
+
+StoreResult<std::vector<rollup::Span>> PgStore::series_spans(
+    std::string_view device_id, std::span<const rollup::BucketRange> ranges) {
+  std::vector<rollup::Span> out;
+  if (ranges.empty()) return out;
+  std::array<std::string, 3> froms{"{", "{", "{"};
+  std::array<std::string, 3> tos{"{", "{", "{"};
+  for (const auto& interval : rollup::plan_spans(ranges)) {
+    const auto level = static_cast<std::size_t>(interval.level);
+    if (froms[level].size() > 1) {
+      froms[level] += ',';
+      tos[level] += ',';
+    }
+    froms[level] += format_rfc3339(interval.from);
+    tos[level] += format_rfc3339(interval.to);
+  }
+  PgParams params;
+  params.add(std::string(device_id));
+  params.add(format_rfc3339(ranges.front().start));
+  for (std::size_t level = 0; level < 3; ++level) {
+    params.add(froms[level] + '}');
+    params.add(tos[level] + '}');
+  }
+  return impl_->run([&](PgConnection& conn) -> StoreResult<std::vector<rollup::Span>> {
+    auto r = conn.exec_prepared("read series pieces", select_series_pieces(), params);
+    if (!r) return r.error();
+    const PGresult* result = r.value().get();
+    const int rows = PQntuples(result);
+    std::vector<rollup::Span> pieces;
+    pieces.reserve(static_cast<std::size_t>(rows));
+    for (int row = 0; row < rows; ++row) {
+      if (cell(result, row, 0) == "0") {
+        auto bucket = base_bucket_from_json(cell(result, row, 2));
+        if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+        pieces.push_back(rollup::to_span(bucket.value()));
+      } else {
+        auto span = span_cell(result, row, 3);
+        if (!span) return span.error();
+        pieces.push_back(std::move(span).value());
+      }
+    }
+    auto by_start = [](const rollup::Span& a, const rollup::Span& b) { return a.start < b.start; };
+    if (!std::is_sorted(pieces.begin(), pieces.end(), by_start)) {
+      std::sort(pieces.begin(), pieces.end(), by_start);
+    }
+    return pieces;
   });
 }
 

@@ -48,6 +48,8 @@ class PgStore final : public SampleStore {
   StoreResult<std::optional<Sample>> latest(std::string_view device_id) override;
   StoreResult<std::vector<rollup::BaseBucket>> base_buckets(std::string_view device_id,
                                                             Timestamp from, Timestamp to) override;
+  StoreResult<std::vector<rollup::Span>> series_spans(
+      std::string_view device_id, std::span<const rollup::BucketRange> ranges) override;
   StoreResult<void> ping() override;
 
   // The highest applied migration version (0 before migrate()); for tests and `migrate` output.

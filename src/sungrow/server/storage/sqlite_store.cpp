@@ -4,16 +4,19 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/server/storage/base_bucket_json.hpp"
 #include "sungrow/server/storage/precise_json.hpp"
+#include "sungrow/server/storage/span_codec.hpp"
 
 namespace sungrow::storage {
 
@@ -45,7 +48,31 @@ CREATE TABLE base_buckets (
   PRIMARY KEY (device_id, start_ms)
 );
 )sql"},
+    // Precomputed spans (rollup/span.hpp), fixed-layout binary (span_codec). migrate() fills them
+    // from the existing base buckets right after this version is applied.
+    Migration{2, R"sql(
+CREATE TABLE hour_spans (
+  device_id TEXT NOT NULL,
+  start_ms INTEGER NOT NULL CHECK (start_ms % 3600000 = 0),
+  data BLOB NOT NULL,
+  PRIMARY KEY (device_id, start_ms)
+);
+CREATE TABLE day_spans (
+  device_id TEXT NOT NULL,
+  start_ms INTEGER NOT NULL CHECK (start_ms % 86400000 = 0),
+  data BLOB NOT NULL,
+  PRIMARY KEY (device_id, start_ms)
+);
+)sql"},
 };
+
+constexpr std::int64_t kSpansMigration = 2;
+
+using SpanKey = std::pair<std::string, std::int64_t>;  // device_id, span start in ms
+
+std::int64_t floor_ms(rollup::SpanLevel level, std::int64_t ms) {
+  return unix_millis(rollup::level_floor(level, Timestamp{std::chrono::milliseconds{ms}}));
+}
 
 // ---- the SQLite C API, owned ----
 
@@ -107,6 +134,15 @@ class Stmt {
   }
 
   std::int64_t column_int64(int index) const { return sqlite3_column_int64(stmt_.get(), index); }
+  void bind_blob(int index, std::string_view bytes) {
+    keep(sqlite3_bind_blob64(stmt_.get(), index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
+  }
+  std::string_view column_blob(int index) const {
+    const auto* data = sqlite3_column_blob(stmt_.get(), index);
+    if (data == nullptr) return {};
+    const int size = sqlite3_column_bytes(stmt_.get(), index);
+    return {static_cast<const char*>(data), static_cast<std::size_t>(size)};
+  }
   std::string_view column_text(int index) const {
     const auto* text = sqlite3_column_text(stmt_.get(), index);
     if (text == nullptr) return {};
@@ -191,6 +227,13 @@ struct SqliteStore::Impl {
   std::optional<Stmt> select_latest;
   std::optional<Stmt> select_previous_bucket;
   std::optional<Stmt> select_bucket_range;
+  std::optional<Stmt> select_hour_range;
+  std::optional<Stmt> select_day_range;
+  std::optional<Stmt> upsert_hour;
+  std::optional<Stmt> upsert_day;
+  std::optional<Stmt> delete_hour;
+  std::optional<Stmt> delete_day;
+  std::optional<Stmt> select_all_bucket_keys;
 
   // Prepares `slot` unless it already is; the caller then uses *slot.
   StoreResult<void> prepare(std::optional<Stmt>& slot, std::string_view sql) {
@@ -267,6 +310,129 @@ struct SqliteStore::Impl {
     auto done = upsert.step("write base bucket");
     if (!done) return done.error();
     return {};
+  }
+
+  StoreResult<std::optional<Stmt>*> range_statement(rollup::SpanLevel level) {
+    switch (level) {
+      case rollup::SpanLevel::base:
+        if (auto ok = prepare(select_bucket_range,
+                              "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
+                              "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms");
+            !ok)
+          return ok.error();
+        return &select_bucket_range;
+      case rollup::SpanLevel::hour:
+        if (auto ok = prepare(select_hour_range,
+                              "SELECT data FROM hour_spans WHERE device_id = ?1 AND "
+                              "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms");
+            !ok)
+          return ok.error();
+        return &select_hour_range;
+      case rollup::SpanLevel::day:
+        if (auto ok = prepare(select_day_range,
+                              "SELECT data FROM day_spans WHERE device_id = ?1 AND "
+                              "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms");
+            !ok)
+          return ok.error();
+        return &select_day_range;
+    }
+    return StoreError{StoreErrorKind::internal, "sqlite: unknown span level"};
+  }
+
+  // Appends the stored pieces of `level` with start in [from_ms, to_ms) to `out`, in order.
+  StoreResult<void> read_pieces(rollup::SpanLevel level, std::string_view device_id,
+                                std::int64_t from_ms, std::int64_t to_ms,
+                                std::vector<rollup::Span>& out) {
+    auto slot = range_statement(level);
+    if (!slot) return slot.error();
+    Stmt& stmt = **slot.value();
+    Rewind rewind(stmt);
+    stmt.bind(1, device_id);
+    stmt.bind(2, from_ms);
+    stmt.bind(3, to_ms);
+    for (;;) {
+      auto row = stmt.step("read series pieces");
+      if (!row) return row.error();
+      if (!*row) return {};
+      if (level == rollup::SpanLevel::base) {
+        auto bucket = base_bucket_from_json(stmt.column_text(0));
+        if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+        out.push_back(rollup::to_span(*bucket));
+      } else {
+        auto span = span_from_bytes(stmt.column_blob(0));
+        if (!span) return StoreError{StoreErrorKind::internal, span.error().message};
+        out.push_back(*span);
+      }
+    }
+  }
+
+  // Recomputes the `level` span at each key from the finer pieces now stored, so late data,
+  // replays and any batch order leave the spans exactly as an in-order load would.
+  StoreResult<void> refresh_level(rollup::SpanLevel level, const std::set<SpanKey>& keys) {
+    const bool hour = level == rollup::SpanLevel::hour;
+    const auto finer = hour ? rollup::SpanLevel::base : rollup::SpanLevel::hour;
+    const auto width_ms = rollup::width(level).count();
+    auto& upsert_slot = hour ? upsert_hour : upsert_day;
+    auto& delete_slot = hour ? delete_hour : delete_day;
+    const std::string table = hour ? "hour_spans" : "day_spans";
+    if (auto ok = prepare(upsert_slot, "INSERT INTO " + table +
+                                           " (device_id, start_ms, data) VALUES (?1, ?2, ?3) "
+                                           "ON CONFLICT (device_id, start_ms) DO UPDATE SET "
+                                           "data = excluded.data");
+        !ok)
+      return ok.error();
+    if (auto ok = prepare(delete_slot,
+                          "DELETE FROM " + table + " WHERE device_id = ?1 AND start_ms = ?2");
+        !ok)
+      return ok.error();
+    std::vector<rollup::Span> pieces;
+    for (const auto& [device, start_ms] : keys) {
+      pieces.clear();
+      if (auto read = read_pieces(finer, device, start_ms, start_ms + width_ms, pieces); !read) {
+        return read.error();
+      }
+      const auto start = Timestamp{std::chrono::milliseconds{start_ms}};
+      const auto span = rollup::summarize(pieces, start, start + rollup::width(level));
+      Stmt& stmt = span ? *upsert_slot : *delete_slot;
+      Rewind rewind(stmt);
+      stmt.bind(1, device);
+      stmt.bind(2, start_ms);
+      if (span) stmt.bind_blob(3, span_to_bytes(*span));
+      if (auto done = stmt.step("write span"); !done) return done.error();
+    }
+    return {};
+  }
+
+  // The hour spans holding `base_keys` (base bucket starts), then the day spans holding those.
+  StoreResult<void> refresh_spans(const std::set<SpanKey>& base_keys) {
+    std::set<SpanKey> hours;
+    for (const auto& [device, ms] : base_keys) {
+      hours.emplace(device, floor_ms(rollup::SpanLevel::hour, ms));
+    }
+    if (auto ok = refresh_level(rollup::SpanLevel::hour, hours); !ok) return ok.error();
+    std::set<SpanKey> days;
+    for (const auto& [device, ms] : hours)
+      days.emplace(device, floor_ms(rollup::SpanLevel::day, ms));
+    return refresh_level(rollup::SpanLevel::day, days);
+  }
+
+  // The spans migration's data step: every stored base bucket's hour and day.
+  StoreResult<void> backfill_spans() {
+    if (auto ok = prepare(select_all_bucket_keys, "SELECT device_id, start_ms FROM base_buckets");
+        !ok)
+      return ok.error();
+    Stmt& stmt = *select_all_bucket_keys;
+    std::set<SpanKey> keys;
+    {
+      Rewind rewind(stmt);
+      for (;;) {
+        auto row = stmt.step("read base bucket keys");
+        if (!row) return row.error();
+        if (!*row) break;
+        keys.emplace(std::string(stmt.column_text(0)), stmt.column_int64(1));
+      }
+    }
+    return refresh_spans(keys);
   }
 };
 
@@ -349,6 +515,9 @@ StoreResult<void> SqliteStore::migrate() {
     insert.bind(1, m.version);
     insert.bind(2, format_rfc3339(now_utc()));
     if (auto row = insert.step("record migration"); !row) return row.error();
+    if (m.version == kSpansMigration) {
+      if (auto filled = impl_->backfill_spans(); !filled) return filled.error();
+    }
   }
   return tx->commit();
 }
@@ -397,11 +566,14 @@ StoreResult<WriteOutcome> SqliteStore::insert_batch(std::span<const Sample> samp
     auto [it, fresh] = deltas.try_emplace({s.device_id, unix_millis(bucket.start)}, bucket);
     if (!fresh) rollup::merge(it->second, bucket);
   }
+  std::set<SpanKey> touched;
   for (const auto& [key, delta] : deltas) {
     if (auto merged = impl_->merge_bucket(key.first, key.second, delta); !merged) {
       return merged.error();
     }
+    touched.insert(key);
   }
+  if (auto refreshed = impl_->refresh_spans(touched); !refreshed) return refreshed.error();
   if (auto committed = tx->commit(); !committed) return committed.error();
   return outcome;
 }
@@ -477,6 +649,44 @@ StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::stri
     range.bind(2, unix_millis(from));
     range.bind(3, unix_millis(to));
     if (auto read = read_rows(range); !read) return read.error();
+  }
+  if (auto committed = tx->commit(); !committed) return committed.error();
+  return out;
+}
+
+StoreResult<std::vector<rollup::Span>> SqliteStore::series_spans(
+    std::string_view device_id, std::span<const rollup::BucketRange> ranges) {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<rollup::Span> out;
+  if (ranges.empty()) return out;
+  sqlite3* db = impl_->db.get();
+  if (auto ok = impl_->prepare(impl_->select_previous_bucket,
+                               "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
+                               "start_ms < ?2 ORDER BY start_ms DESC LIMIT 1");
+      !ok)
+    return ok.error();
+  Stmt& previous = *impl_->select_previous_bucket;
+  // One read transaction: every level comes from the same snapshot.
+  auto tx = Transaction::begin(db, "BEGIN");
+  if (!tx) return tx.error();
+  {
+    Rewind rewind(previous);
+    previous.bind(1, device_id);
+    previous.bind(2, unix_millis(ranges.front().start));
+    auto row = previous.step("read preceding bucket");
+    if (!row) return row.error();
+    if (*row) {
+      auto bucket = base_bucket_from_json(previous.column_text(0));
+      if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+      out.push_back(rollup::to_span(*bucket));
+    }
+  }
+  for (const auto& interval : rollup::plan_spans(ranges)) {
+    if (auto read = impl_->read_pieces(interval.level, device_id, unix_millis(interval.from),
+                                       unix_millis(interval.to), out);
+        !read) {
+      return read.error();
+    }
   }
   if (auto committed = tx->commit(); !committed) return committed.error();
   return out;

@@ -14,6 +14,8 @@
 #include "sungrow/core/sample.hpp"
 #include "sungrow/core/time.hpp"
 #include "sungrow/server/rollup/base_bucket.hpp"
+#include "sungrow/server/rollup/frames.hpp"
+#include "sungrow/server/rollup/span.hpp"
 
 namespace sungrow::storage {
 
@@ -85,6 +87,16 @@ class SampleStore {
   virtual StoreResult<std::vector<rollup::BaseBucket>> base_buckets(std::string_view device_id,
                                                                     Timestamp from,
                                                                     Timestamp to) = 0;
+
+  // What a series over `ranges` (consecutive frame buckets, rollup::buckets) reads: the pieces of
+  // rollup::plan_spans — precomputed UTC day and hour spans lying wholly inside one range, base
+  // buckets (as 5-minute spans) at the edges — ordered by start and PRECEDED, like base_buckets,
+  // by the last base bucket starting before the first range. Pass the whole vector to
+  // rollup::aggregate_spans; the result equals aggregate_series over base_buckets. Hour and day
+  // spans are maintained by insert_batch in the same transaction as the base buckets they
+  // summarise, so they are never stale.
+  virtual StoreResult<std::vector<rollup::Span>> series_spans(
+      std::string_view device_id, std::span<const rollup::BucketRange> ranges) = 0;
 
   // Health: succeeds when the store answers a query that reaches its storage.
   virtual StoreResult<void> ping() = 0;
