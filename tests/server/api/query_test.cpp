@@ -29,11 +29,13 @@ TEST(ParseQuery, EmptyQueryAndEmptyValues) {
 TEST(ParseQuery, RefusesUnknownRepeatedAndMalformed) {
   const auto unknown = parse_query("form=x", kAllowed);
   ASSERT_FALSE(unknown.has_value());
-  EXPECT_NE(unknown.error().message.find("'form'"), std::string::npos);
+  EXPECT_NE(unknown.error().message.find("\"form\""), std::string::npos);
   EXPECT_NE(unknown.error().message.find("device_id, from, tz"), std::string::npos);
   EXPECT_FALSE(parse_query("tz=a&tz=b", kAllowed).has_value());
   EXPECT_FALSE(parse_query("tz=%G1", kAllowed).has_value());
   EXPECT_FALSE(parse_query("tz=%", kAllowed).has_value());
+  // A raw NUL is never valid in a URI (and Boost.URL 1.81 would stop its strlen there).
+  EXPECT_FALSE(parse_query(std::string_view("tz=a\0b", 6), kAllowed).has_value());
 }
 
 TEST(ParseQuery, NeverEchoesAHostileName) {

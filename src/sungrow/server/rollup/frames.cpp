@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include "sungrow/core/quote.hpp"
 #include "sungrow/server/rollup/base_bucket.hpp"
 
 namespace sungrow::rollup {
@@ -117,7 +118,7 @@ Result<Frame> parse_frame(std::string_view text) {
   for (const auto frame : {Frame::five_minutes, Frame::hour, Frame::day, Frame::month}) {
     if (text == to_string(frame)) return frame;
   }
-  return fail(fmt::format("frame: expected 5m, hour, day or month, got \"{}\"", text));
+  return fail(fmt::format("frame: expected 5m, hour, day or month, got {}", quote_untrusted(text)));
 }
 
 std::string_view to_string(Frame frame) {
@@ -140,9 +141,8 @@ Result<const date::time_zone*> find_zone(std::string_view iana) {
   } catch (const std::exception&) {
     // date throws for unknown names and for a missing/unreadable tz database alike.
     return fail(
-        fmt::format("tz: unknown time zone \"{}\" (expected an IANA name such as "
-                    "Europe/Amsterdam)",
-                    iana));
+        fmt::format("tz: unknown time zone {} (expected an IANA name such as Europe/Amsterdam)",
+                    quote_untrusted(iana)));
   }
 }
 
