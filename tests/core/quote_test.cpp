@@ -18,8 +18,7 @@ TEST(QuoteUntrusted, DescribesInsteadOfEchoing) {
   EXPECT_EQ(quote_untrusted(""), "a value of 0 bytes that is not shown");
   EXPECT_EQ(quote_untrusted("<script>"), "a value of 8 bytes that is not shown");
   EXPECT_EQ(quote_untrusted(std::string("a\0b", 3)), "a value of 3 bytes that is not shown");
-  EXPECT_EQ(quote_untrusted("x'; DROP TABLE samples;--"),
-            "a value of 25 bytes that is not shown");
+  EXPECT_EQ(quote_untrusted("x'; DROP TABLE samples;--"), "a value of 25 bytes that is not shown");
   EXPECT_EQ(quote_untrusted(std::string(65, 'a')), "a value of 65 bytes that is not shown");
   EXPECT_EQ(quote_untrusted(std::string(10, 'a'), 8), "a value of 10 bytes that is not shown");
 }
