@@ -313,30 +313,51 @@ struct SqliteStore::Impl {
   }
 
   StoreResult<std::optional<Stmt>*> range_statement(rollup::SpanLevel level) {
-    switch (level) {
-      case rollup::SpanLevel::base:
-        if (auto ok = prepare(select_bucket_range,
-                              "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
-                              "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms");
-            !ok)
-          return ok.error();
-        return &select_bucket_range;
-      case rollup::SpanLevel::hour:
-        if (auto ok = prepare(select_hour_range,
-                              "SELECT data FROM hour_spans WHERE device_id = ?1 AND "
-                              "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms");
-            !ok)
-          return ok.error();
-        return &select_hour_range;
-      case rollup::SpanLevel::day:
-        if (auto ok = prepare(select_day_range,
-                              "SELECT data FROM day_spans WHERE device_id = ?1 AND "
-                              "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms");
-            !ok)
-          return ok.error();
-        return &select_day_range;
-    }
-    return StoreError{StoreErrorKind::internal, "sqlite: unknown span level"};
+    struct Query {
+      std::optional<Stmt> Impl::*slot;
+      const char* sql;
+    };
+    const auto query = [&]() -> std::optional<Query> {
+      switch (level) {
+        case rollup::SpanLevel::base:
+          return Query{&Impl::select_bucket_range,
+                       "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
+                       "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms"};
+        case rollup::SpanLevel::hour:
+          return Query{&Impl::select_hour_range,
+                       "SELECT data FROM hour_spans WHERE device_id = ?1 AND "
+                       "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms"};
+        case rollup::SpanLevel::day:
+          return Query{&Impl::select_day_range,
+                       "SELECT data FROM day_spans WHERE device_id = ?1 AND "
+                       "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms"};
+      }
+      return std::nullopt;
+    }();
+    if (!query) return StoreError{StoreErrorKind::internal, "sqlite: unknown span level"};
+    std::optional<Stmt>& slot = this->*(query->slot);
+    if (auto ok = prepare(slot, query->sql); !ok) return ok.error();
+    return &slot;
+  }
+
+  // The last base bucket starting before `before_ms`: it seeds each counter's carry.
+  StoreResult<std::optional<rollup::BaseBucket>> previous_bucket(std::string_view device_id,
+                                                                 std::int64_t before_ms) {
+    if (auto ok = prepare(select_previous_bucket,
+                          "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
+                          "start_ms < ?2 ORDER BY start_ms DESC LIMIT 1");
+        !ok)
+      return ok.error();
+    Stmt& previous = *select_previous_bucket;
+    Rewind rewind(previous);
+    previous.bind(1, device_id);
+    previous.bind(2, before_ms);
+    auto row = previous.step("read preceding bucket");
+    if (!row) return row.error();
+    if (!*row) return std::optional<rollup::BaseBucket>{};
+    auto bucket = base_bucket_from_json(previous.column_text(0));
+    if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+    return std::optional<rollup::BaseBucket>{*bucket};
   }
 
   // Appends the stored pieces of `level` with start in [from_ms, to_ms) to `out`, in order.
@@ -612,43 +633,29 @@ StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::stri
                                                                        Timestamp from,
                                                                        Timestamp to) {
   std::lock_guard lock(impl_->mutex);
-  sqlite3* db = impl_->db.get();
-  if (auto ok = impl_->prepare(impl_->select_previous_bucket,
-                               "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
-                               "start_ms < ?2 ORDER BY start_ms DESC LIMIT 1");
-      !ok)
-    return ok.error();
-  Stmt& previous = *impl_->select_previous_bucket;
-  if (auto ok = impl_->prepare(impl_->select_bucket_range,
-                               "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
-                               "start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms");
-      !ok)
-    return ok.error();
-  Stmt& range = *impl_->select_bucket_range;
-
   // One read transaction: both queries see the same snapshot, even with a writer in between.
-  auto tx = Transaction::begin(db, "BEGIN");
+  auto tx = Transaction::begin(impl_->db.get(), "BEGIN");
   if (!tx) return tx.error();
   std::vector<rollup::BaseBucket> out;
-  auto read_rows = [&](Stmt& stmt) -> StoreResult<void> {
-    Rewind rewind(stmt);
-    for (;;) {
-      auto row = stmt.step("read base buckets");
-      if (!row) return row.error();
-      if (!*row) return {};
-      auto bucket = base_bucket_from_json(stmt.column_text(0));
-      if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
-      out.push_back(*bucket);
-    }
-  };
-  previous.bind(1, device_id);
-  previous.bind(2, unix_millis(from));
-  if (auto read = read_rows(previous); !read) return read.error();
+  auto previous = impl_->previous_bucket(device_id, unix_millis(from));
+  if (!previous) return previous.error();
+  if (previous->has_value()) out.push_back(**previous);
   if (from < to) {
+    auto slot = impl_->range_statement(rollup::SpanLevel::base);
+    if (!slot) return slot.error();
+    Stmt& range = **slot.value();
+    Rewind rewind(range);
     range.bind(1, device_id);
     range.bind(2, unix_millis(from));
     range.bind(3, unix_millis(to));
-    if (auto read = read_rows(range); !read) return read.error();
+    for (;;) {
+      auto row = range.step("read base buckets");
+      if (!row) return row.error();
+      if (!*row) break;
+      auto bucket = base_bucket_from_json(range.column_text(0));
+      if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+      out.push_back(*bucket);
+    }
   }
   if (auto committed = tx->commit(); !committed) return committed.error();
   return out;
@@ -659,28 +666,12 @@ StoreResult<std::vector<rollup::Span>> SqliteStore::series_spans(
   std::lock_guard lock(impl_->mutex);
   std::vector<rollup::Span> out;
   if (ranges.empty()) return out;
-  sqlite3* db = impl_->db.get();
-  if (auto ok = impl_->prepare(impl_->select_previous_bucket,
-                               "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
-                               "start_ms < ?2 ORDER BY start_ms DESC LIMIT 1");
-      !ok)
-    return ok.error();
-  Stmt& previous = *impl_->select_previous_bucket;
   // One read transaction: every level comes from the same snapshot.
-  auto tx = Transaction::begin(db, "BEGIN");
+  auto tx = Transaction::begin(impl_->db.get(), "BEGIN");
   if (!tx) return tx.error();
-  {
-    Rewind rewind(previous);
-    previous.bind(1, device_id);
-    previous.bind(2, unix_millis(ranges.front().start));
-    auto row = previous.step("read preceding bucket");
-    if (!row) return row.error();
-    if (*row) {
-      auto bucket = base_bucket_from_json(previous.column_text(0));
-      if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
-      out.push_back(rollup::to_span(*bucket));
-    }
-  }
+  auto previous = impl_->previous_bucket(device_id, unix_millis(ranges.front().start));
+  if (!previous) return previous.error();
+  if (previous->has_value()) out.push_back(rollup::to_span(**previous));
   for (const auto& interval : rollup::plan_spans(ranges)) {
     if (auto read = impl_->read_pieces(interval.level, device_id, unix_millis(interval.from),
                                        unix_millis(interval.to), out);
