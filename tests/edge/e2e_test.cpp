@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "child_process.hpp"
+#include "edge_health.hpp"
 #include "https_receiver.hpp"
 #include "sungrow/edge/spool/spool.hpp"
 #include "test_ca.hpp"
@@ -102,27 +103,11 @@ std::unique_ptr<ChildProcess> start_edge(const EdgeArgs& a) {
 }
 
 std::optional<boost::json::value> health(const fs::path& dir) {
-  const auto text = read_file(dir / "health.json");
-  if (text.empty()) return std::nullopt;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec) return std::nullopt;
-  return v;
+  return read_edge_health(dir / "health.json");
 }
 
-// Waits until the edge reports an empty spool after at least one successful upload.
 bool wait_until_drained(const fs::path& dir, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto h = health(dir)) {
-      const auto& spool = h->at("spool");
-      if (spool.at("depth").as_int64() == 0 && spool.at("pending_in_memory").as_int64() == 0 &&
-          h->at("upload").at("ok").as_bool())
-        return true;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
+  return wait_until_edge_drained(dir / "health.json", timeout);
 }
 
 ReceiverOptions receiver_options(const TestPki& pki) {

@@ -28,6 +28,8 @@
 #include <system_error>
 #include <thread>
 
+#include "free_port.hpp"
+
 namespace sungrow::test {
 
 namespace fs = std::filesystem;
@@ -70,24 +72,6 @@ fs::path find_bindir() {
       "PostgreSQL 15 binaries (initdb, postgres, psql, pg_isready) not found; looked in:" + looked +
       ". Install the Debian package postgresql-15 (scripts/install-deps) or set "
       "SUNGROW_PG_BINDIR.");
-}
-
-int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  // sockaddr_in → sockaddr is the socket API's own idiom.
-  auto* raw = reinterpret_cast<sockaddr*>(&addr);
-  if (::bind(fd, raw, sizeof addr) != 0 || ::getsockname(fd, raw, &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot find a free loopback port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::string read_file(const fs::path& path) {

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "free_port.hpp"
+
 namespace sungrow::test {
 
 namespace {
@@ -44,22 +46,6 @@ sockaddr_in loopback(std::uint16_t port) {
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return addr;
-}
-
-// The kernel's pick of a free port; another process may take it before redis binds, which
-// start() detects and retries with a new port.
-std::uint16_t free_port() {
-  const Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), "socket");
-  sockaddr_in addr = loopback(0);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    throw std::system_error(errno, std::generic_category(), "bind 127.0.0.1:0");
-  }
-  socklen_t len = sizeof addr;
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::system_error(errno, std::generic_category(), "getsockname");
-  }
-  return ntohs(addr.sin_port);
 }
 
 std::filesystem::path make_temp_dir() {
@@ -91,7 +77,7 @@ RedisInstance::RedisInstance(Options options) : options_(std::move(options)) {
   dir_ = make_temp_dir();
   try {
     for (int attempt = 1;; ++attempt) {
-      port_ = free_port();
+      port_ = free_loopback_port();
       try {
         start();
         return;

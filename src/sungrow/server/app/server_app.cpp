@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "sungrow/server/api/api.hpp"
+#include "sungrow/server/app/fault_store.hpp"
 #include "sungrow/server/cache/make_cache.hpp"
 #include "sungrow/server/http/router.hpp"
 #include "sungrow/server/http/server.hpp"
@@ -122,6 +124,18 @@ int serve(const ServerConfig& c) {
     return kExitFailure;
   }
   OpenStore store = std::move(opened).value();
+#ifdef SUNGROW_TEST_HOOKS
+  // Compiled only into test builds: the fault campaigns' server-side faults.
+  if (const char* fault_text = std::getenv("SUNGROW_TEST_STORE_FAULT")) {
+    auto fault = parse_store_fault(fault_text);
+    if (!fault) {
+      spdlog::error("{}", fault.error().message);
+      return kExitUsage;
+    }
+    spdlog::warn("test build: store fault {} is on", fault_text);
+    store.store = with_store_fault(std::move(store.store), fault.value());
+  }
+#endif
   auto made = cache::make_cache(
       c.redis_url.empty() ? std::nullopt : std::optional<std::string>(c.redis_url),
       std::chrono::seconds(c.cache_ttl_s));

@@ -1,0 +1,108 @@
+// CaddyInstance: config, spawn, readiness (a verified HTTPS request), stop and restart.
+#include "caddy_instance.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "free_port.hpp"
+#include "http_client.hpp"
+
+namespace sungrow::test {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kCaddy = "/usr/bin/caddy";
+
+fs::path make_temp_dir() {
+  std::string pattern = (fs::temp_directory_path() / "sgcaddy-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
+  return pattern;
+}
+
+}  // namespace
+
+CaddyInstance::CaddyInstance(std::string upstream) : upstream_(std::move(upstream)) {
+  if (!fs::exists(kCaddy))
+    throw std::runtime_error(
+        "caddy not found at /usr/bin/caddy: install the Debian package caddy "
+        "(scripts/install-deps)");
+  dir_ = make_temp_dir();
+  port_ = free_loopback_port();
+  http_port_ = free_loopback_port();
+  // No admin endpoint (nothing else may reconfigure it), no system trust store changes, no
+  // redirect listener; the site block matches deploy/vps/Caddyfile's proxy.
+  std::ofstream(dir_ / "Caddyfile") << fmt::format(
+      "{{\n"
+      "\tadmin off\n"
+      "\tskip_install_trust\n"
+      "\thttp_port {}\n"
+      "\thttps_port {}\n"
+      "\tauto_https disable_redirects\n"
+      "}}\n"
+      "https://localhost:{} {{\n"
+      "\ttls internal\n"
+      "\treverse_proxy {}\n"
+      "}}\n",
+      http_port_, port_, port_, upstream_);
+  start();
+}
+
+CaddyInstance::~CaddyInstance() {
+  process_.reset();  // SIGKILL + reap
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string CaddyInstance::url(std::string_view path) const {
+  return fmt::format("https://localhost:{}{}", port_, path);
+}
+
+fs::path CaddyInstance::root_ca() const {
+  return dir_ / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt";
+}
+
+void CaddyInstance::start() {
+  if (process_) return;
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{kCaddy, "run", "--config", (dir_ / "Caddyfile").string(),
+                               "--adapter", "caddyfile"},
+      log_path(),
+      std::vector<std::string>{"XDG_DATA_HOME=" + (dir_ / "data").string(),
+                               "XDG_CONFIG_HOME=" + (dir_ / "config").string(),
+                               "HOME=" + dir_.string()});
+  // Ready when a request verified against Caddy's own root gets any HTTP answer (502 is fine:
+  // the upstream may not be up yet).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_->running()) break;
+    if (fs::exists(root_ca())) {
+      HttpRequest probe;
+      probe.url = url("/health");
+      probe.ca_file = root_ca().string();
+      probe.timeout = 2s;
+      if (http_call(probe).status != 0) return;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  const auto log = read_text_file(log_path());
+  process_.reset();
+  throw std::runtime_error("caddy did not come up on port " + std::to_string(port_) + ":\n" + log);
+}
+
+void CaddyInstance::stop() {
+  if (!process_) return;
+  process_->signal(SIGTERM);
+  if (!process_->wait(10s)) process_->signal(SIGKILL);
+  process_.reset();
+}
+
+}  // namespace sungrow::test
