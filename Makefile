@@ -1,5 +1,5 @@
 # Front door: every target installs what it needs (scripts/install-deps), then builds with CMake presets.
-.PHONY: deps build release test test-asan fuzz bench demo format format-check clean
+.PHONY: deps build release test test-asan fuzz bench demo package-check format format-check clean
 
 JOBS ?= 2
 
@@ -35,6 +35,11 @@ demo: deps
 	@cmake --preset dev >/dev/null
 	@cmake --build --preset dev -j $(JOBS) --target sungrow-edge sungrow-sim sungrow-server
 	@./scripts/demo
+
+# Builds the .debs (release preset), installs them with apt-get, runs them, checks the deployment
+# files (compose, Caddyfile, units), purges them. Needs root or sudo.
+package-check: deps
+	@JOBS=$(JOBS) ./scripts/check-packages
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
