@@ -27,6 +27,12 @@ std::string_view to_string(PostStatus s) {
   return "unknown";
 }
 
+std::string describe(const PostResult& r) {
+  if (r.http_status == 0) return r.detail;
+  if (r.detail.empty()) return fmt::format("HTTP {}", r.http_status);
+  return fmt::format("HTTP {}: {}", r.http_status, r.detail);
+}
+
 namespace {
 
 // libcurl's global state is not thread-safe to set up; do it exactly once per process and never
@@ -246,9 +252,7 @@ struct IngestClient::Impl {
       // A server asking for more than an hour is capped so a typo cannot park us for days.
       out.retry_after = std::chrono::seconds{std::min<curl_off_t>(retry_after, 3600)};
     }
-    if (out.status != PostStatus::delivered) {
-      out.detail = response.substr(0, kDetailBytes);
-    }
+    out.detail = response.substr(0, kDetailBytes);
     return out;
   }
 };

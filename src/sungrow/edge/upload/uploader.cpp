@@ -24,12 +24,6 @@ std::shared_ptr<spdlog::logger> log() {
   return logger;
 }
 
-std::string describe(const PostResult& r) {
-  if (r.http_status == 0) return r.detail;
-  if (r.detail.empty()) return fmt::format("HTTP {}", r.http_status);
-  return fmt::format("HTTP {}: {}", r.http_status, r.detail);
-}
-
 // "1.5s": waits are logged for humans, and whole seconds would print sub-second waits as 0s.
 std::string secs(std::chrono::milliseconds d) {
   return fmt::format("{:.1f}s", std::chrono::duration<double>(d).count());

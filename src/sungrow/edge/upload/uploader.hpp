@@ -65,9 +65,13 @@ std::string_view to_string(PostStatus s);
 struct PostResult {
   PostStatus status = PostStatus::retry;
   long http_status = 0;  // 0 when no HTTP answer
-  std::string detail;    // curl error or the first 1 KiB of the body
+  // curl error or the first 1 KiB of the body (on 2xx too: the ingest reply's counts)
+  std::string detail;
   std::optional<std::chrono::seconds> retry_after;
 };
+
+// "HTTP 503: {…body…}", "HTTP 404" or the curl error: one answer for a log line or a message.
+std::string describe(const PostResult& r);
 
 // One HTTPS connection (kept alive between posts). RAII over CURL*.
 class IngestClient {
