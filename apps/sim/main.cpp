@@ -1,4 +1,5 @@
-// sungrow-sim: a simulated SH4.0RS behind a WiNet-S on Modbus TCP, until SIGINT/SIGTERM.
+// sungrow-sim: a simulated SH4.0RS behind a WiNet-S on Modbus TCP, until SIGINT/SIGTERM; or, with
+// `history`, its past uploaded to a server.
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "history_command.hpp"
 #include "sungrow/sim/sim_server.hpp"
 
 namespace {
@@ -108,6 +110,9 @@ int main(int argc, char** argv) {
   args.options.port = 1502;  // unprivileged; a real WiNet-S listens on 502
   CLI::App app{"sungrow-sim: a simulated Sungrow SH4.0RS (behind a WiNet-S) on Modbus TCP"};
   bind_flags(app, args);
+  sungrow::sim::HistoryArgs history_args;
+  const auto* history = sungrow::sim::add_history_command(app, history_args);
+  app.require_subcommand(0, 1);  // no subcommand: serve Modbus, as always
 
   try {
     app.parse(argc, argv);
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
     app.exit(e);
     return kExitBadUsage;
   }
+  if (*history) return sungrow::sim::run_history(history_args);
   if (args.verbose) spdlog::set_level(spdlog::level::debug);
   if (auto ok = finish_options(args); !ok) {
     std::cerr << "sungrow-sim: " << ok.error().message << "\n";
