@@ -183,6 +183,15 @@ void Pipeline::stop_sim() {
   sim_->signal(SIGTERM);
   sim_->wait(10s);
   sim_.reset();
+  // A health file written before the last successful poll would say "drained" while that
+  // poll's sample still waits: from here on only a failed poll's report counts.
+  if (!edge_running()) return;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto h = edge_health(); h && !h->at("poll").at("ok").as_bool()) return;
+    std::this_thread::sleep_for(50ms);
+  }
+  throw std::runtime_error("the edge never reported a failed poll after the simulator stopped");
 }
 
 std::string Pipeline::ingest_url() const {

@@ -67,7 +67,9 @@ class Pipeline {
   std::optional<int> stop_edge();
   bool edge_running() const;
 
-  void stop_sim();  // no new samples from here on: the backlog can drain completely
+  // No new samples from here on; returns once the edge has reported a failed poll, so every
+  // sample it will ever commit is in its spool and the next "drained" means drained.
+  void stop_sim();
 
   void start_server();  // on the same port as before, so Caddy's upstream stays valid
   void kill_server();
