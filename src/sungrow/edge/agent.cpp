@@ -18,6 +18,7 @@
 #include "sungrow/core/unique_fd.hpp"
 #include "sungrow/edge/health.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
+#include "sungrow/edge/normalize/load_energy_hold.hpp"
 #include "sungrow/edge/normalize/normalizer.hpp"
 #include "sungrow/edge/schedule.hpp"
 #include "sungrow/edge/spool/spool.hpp"
@@ -88,8 +89,8 @@ class SpoolLock {
   UniqueFd fd_;  // closing it releases the lock
 };
 
-void poll_once(Poller& poller, Spool& spool, Health& health, const std::string& device_id,
-               std::stop_token stop) {
+void poll_once(Poller& poller, LoadEnergyHold& load_hold, Spool& spool, Health& health,
+               const std::string& device_id, std::stop_token stop) {
   const auto ts = now_utc();
   auto image = poller.poll(stop);
   if (!image) {
@@ -107,6 +108,7 @@ void poll_once(Poller& poller, Spool& spool, Health& health, const std::string& 
     return;
   }
   auto normalized = normalize(*image, ts, device_id);
+  load_hold.apply(normalized.sample);
   for (const auto& w : normalized.warnings) spdlog::warn("Value discarded: {}", w);
   const auto outcome = spool.enqueue(std::move(normalized.sample));
   if (!outcome.durable)
@@ -196,8 +198,9 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
 
   const auto interval = std::chrono::duration_cast<Clock::duration>(config.poll_interval());
   const auto start = Clock::now();
+  LoadEnergyHold load_hold;
   while (!stop.stop_requested()) {
-    poll_once(poller, *spool, health, device_id, stop);
+    poll_once(poller, load_hold, *spool, health, device_id, stop);
     sleep_until(next_tick<Clock>(start, interval, Clock::now()), stop);
   }
   uploads.request_stop();

@@ -84,6 +84,7 @@ std::optional<Sample> HistoryGenerator::next() {
   const auto bank = RegisterBank::encode(household_.state(), household_.local_time(), config_,
                                          identity_, Faults{});
   auto normalized = edge::normalize(read_image(bank), ts, options_.device_id);
+  load_hold_.apply(normalized.sample);  // as the live agent does
   if (!normalized.warnings.empty()) {
     if (warnings_ == 0)
       spdlog::warn("history: the normalizer nulled a value at {}: {}", format_rfc3339(ts),

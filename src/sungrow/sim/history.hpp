@@ -11,6 +11,7 @@
 #include "sungrow/core/result.hpp"
 #include "sungrow/core/sample.hpp"
 #include "sungrow/core/time.hpp"
+#include "sungrow/edge/normalize/load_energy_hold.hpp"
 #include "sungrow/sim/household.hpp"
 #include "sungrow/sim/register_bank.hpp"
 
@@ -67,6 +68,7 @@ class HistoryGenerator {
   std::size_t total_;
   std::size_t produced_ = 0;
   std::size_t warnings_ = 0;
+  edge::LoadEnergyHold load_hold_;
 };
 
 }  // namespace sungrow::sim
