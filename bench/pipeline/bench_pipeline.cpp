@@ -180,13 +180,14 @@ void print_fleet(const std::vector<FleetResult>& runs, const FleetOptions& o) {
   for (const auto& r : runs) {
     std::printf(
         "  %s: %llu measured requests; %llu samples sent in all; warm-up post (connect + "
-        "handshake) p50 %.1f ms, p99 %.1f ms, max %.1f ms; %llu connections opened (server's "
-        "sockets peak %d); departures late against the schedule p99 %.1f ms, max %.1f ms; "
+        "handshake) p50 %.1f ms, p99 %.1f ms, max %.1f ms; %llu connections opened (the server "
+        "accepted at least %zu, its sockets peaked at %d); departures late against the schedule "
+        "p99 %.1f ms, max %.1f ms; "
         "server's own handling %.2f ms/request",
         r.label.c_str(), static_cast<unsigned long long>(r.requests),
         static_cast<unsigned long long>(r.samples_sent), r.warmup_p50_ms, r.warmup_p99_ms,
-        r.warmup_max_ms, static_cast<unsigned long long>(r.connections), r.server_sockets_peak,
-        r.lag_p99_ms, r.lag_max_ms, r.server_ingest_mean_ms);
+        r.warmup_max_ms, static_cast<unsigned long long>(r.connections), r.server_clients,
+        r.server_sockets_peak, r.lag_p99_ms, r.lag_max_ms, r.server_ingest_mean_ms);
     if (r.caddy_hwm_kib >= 0) std::printf("; Caddy VmHWM %.1f MiB", mib(r.caddy_hwm_kib));
     std::printf("; load generator VmHWM %.1f MiB\n", mib(r.loadgen_hwm_kib));
     std::printf("  %s: CPU over the measured part: %s\n", r.label.c_str(), r.cpu.c_str());

@@ -286,6 +286,7 @@ FleetResult run_fleet(test::PostgresInstance& pg, const FleetOptions& o) {
   r.server_ingest_mean_ms = handled > 0 ? 1e3 * (metrics1.seconds - metrics0.seconds) / handled : 0;
   r.cpu = cpu_breakdown(cpu0, cpu1, static_cast<int>(std::thread::hardware_concurrency()));
   r.statements = stack.top_statements(8);
+  r.server_clients = stack.ingest_clients();
 
   // The oracle: every sample sent is in PostgreSQL exactly once (duplicates of a retried batch
   // are absorbed by ON CONFLICT, so rows == samples sent even then).

@@ -74,6 +74,7 @@ struct FleetResult {
   double lag_p99_ms = 0, lag_max_ms = 0;  // how late posts left against the schedule
   std::uint64_t connections = 0;          // TCP connections the edges opened
   int server_sockets_peak = 0;            // sampled every 100 ms over the whole run
+  std::size_t server_clients = 0;         // connections the server accepted (access log)
   long server_rss_kib = 0;
   long server_hwm_kib = 0;
   long caddy_hwm_kib = -1;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -175,6 +176,19 @@ std::string Stack::ca_file() const {
 std::int64_t Stack::rows() const {
   const auto result = query(conninfo_, "SELECT count(*) FROM samples");
   return std::stoll(PQgetvalue(result.get(), 0, 0));
+}
+
+std::size_t Stack::ingest_clients() const {
+  std::set<std::string> clients;
+  std::istringstream log(server_->log());
+  const std::string marker = " \"POST /v1/ingest\"";
+  for (std::string line; std::getline(log, line);) {
+    const auto at = line.find(marker);
+    const auto start = line.rfind(' ', at == std::string::npos ? 0 : at - 1);
+    if (at != std::string::npos && start != std::string::npos)
+      clients.insert(line.substr(start + 1, at - start - 1));
+  }
+  return clients.size();
 }
 
 void Stack::reset_statements() const {

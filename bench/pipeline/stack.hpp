@@ -91,6 +91,10 @@ class Stack {
   void reset_statements() const;
   std::string top_statements(int n) const;
 
+  // Distinct client addresses in the server's access log for POST /v1/ingest: the connections
+  // it accepted (a lower bound: a port may be reused by a later connection).
+  std::size_t ingest_clients() const;
+
   std::string server_log() const { return server_->log(); }
   // SIGTERM; the server's exit status.
   std::optional<int> stop_server();
