@@ -16,6 +16,7 @@
 #include "edge_health.hpp"
 #include "http_client.hpp"
 #include "postgres_instance.hpp"
+#include "sungrow/core/time.hpp"
 #include "sungrow/edge/spool/spool.hpp"
 #include "sungrow/server/storage/pg_connection.hpp"
 
@@ -184,11 +185,19 @@ void Pipeline::stop_sim() {
   sim_->wait(10s);
   sim_.reset();
   // A health file written before the last successful poll would say "drained" while that
-  // poll's sample still waits: from here on only a failed poll's report counts.
+  // poll's sample still waits: from here on only the report of a poll that started after the
+  // simulator was gone counts (it failed, so every sample is in the spool by then).
   if (!edge_running()) return;
+  const auto stopped = now_utc();
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (auto h = edge_health(); h && !h->at("poll").at("ok").as_bool()) return;
+    if (auto h = edge_health()) {
+      const auto& poll = h->at("poll");
+      const auto at = poll.at("last_at").is_string()
+                          ? parse_rfc3339(std::string_view(poll.at("last_at").as_string()))
+                          : std::nullopt;
+      if (at && *at > stopped && !poll.at("ok").as_bool()) return;
+    }
     std::this_thread::sleep_for(50ms);
   }
   throw std::runtime_error("the edge never reported a failed poll after the simulator stopped");

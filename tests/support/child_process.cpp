@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -18,8 +19,15 @@ namespace sungrow::test {
 
 ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log_path,
                            std::vector<std::string> extra_env) {
+  // extra_env replaces a variable of the same name (getenv would return the first one).
+  const auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
   std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const bool replaced = std::any_of(extra_env.begin(), extra_env.end(),
+                                      [&](const auto& x) { return name_of(x) == name_of(entry); });
+    if (!replaced) env.emplace_back(entry);
+  }
   env.insert(env.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> argv_c;
   for (auto& a : argv) argv_c.push_back(a.data());

@@ -12,7 +12,8 @@ namespace sungrow::test {
 
 class ChildProcess {
  public:
-  // Starts `argv[0]` with `argv`; `extra_env` ("NAME=value") is added to the current environment.
+  // Starts `argv[0]` with `argv`; `extra_env` ("NAME=value") is added to the current environment,
+  // replacing variables of the same name.
   // stdout and stderr go to `log_path`.
   ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log_path,
                std::vector<std::string> extra_env = {});
