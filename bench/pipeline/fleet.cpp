@@ -5,7 +5,6 @@
 // interval, as a fleet's clocks are) precedes the measured, time-compressed schedule: compressing
 // the handshakes too would measure a thundering herd no fleet makes.
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
@@ -175,15 +174,6 @@ std::string timeline(const std::vector<EdgeStats>& stats, double seconds) {
   return out;
 }
 
-double own_cpu_seconds() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  const auto s = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
 }  // namespace
 
 FleetResult run_fleet(test::PostgresInstance& pg, const FleetOptions& o) {
@@ -239,12 +229,12 @@ FleetResult run_fleet(test::PostgresInstance& pg, const FleetOptions& o) {
   stack.reset_statements();
   const auto metrics0 = stack.ingest_metrics();
   auto cpu0 = stack.cpu(postmaster);
-  cpu0.seconds["load generator"] = own_cpu_seconds();
+  cpu0.seconds["load generator"] = self_cpu_seconds();
   for (auto& t : edges) t.join();
   sampler.request_stop();
   sampler.join();
   auto cpu1 = stack.cpu(postmaster);
-  cpu1.seconds["load generator"] = own_cpu_seconds();
+  cpu1.seconds["load generator"] = self_cpu_seconds();
   const auto metrics1 = stack.ingest_metrics();
 
   std::vector<double> latency;

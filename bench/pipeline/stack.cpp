@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fmt/format.h>
 #include <libpq-fe.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,6 +89,15 @@ double ticks_to_seconds(long ticks) {
   return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// Busy CPU time of the whole machine: the "cpu" line of /proc/stat minus idle and iowait.
+double machine_busy_seconds() {
+  std::ifstream in("/proc/stat");
+  std::string label;
+  long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return ticks_to_seconds(user + nice + system + irq + softirq + steal);
+}
+
 // Our one child named `comm`; nullopt when there is none or more than one (no guessing).
 std::optional<pid_t> only_child(const std::string& comm) {
   const auto pids = children_named(comm);
@@ -112,6 +122,15 @@ double tree_cpu_seconds(pid_t pid) {
   double seconds = ticks_to_seconds(ticks);
   for (const pid_t child : children_of(pid)) seconds += tree_cpu_seconds(child);
   return seconds;
+}
+
+double self_cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  const auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
 std::vector<pid_t> children_named(const std::string& comm) {
@@ -230,6 +249,7 @@ Stack::IngestMetrics Stack::ingest_metrics() const {
 CpuSnapshot Stack::cpu(pid_t postmaster) const {
   CpuSnapshot s;
   s.at = std::chrono::steady_clock::now();
+  s.machine_busy = machine_busy_seconds();
   s.seconds["server"] = tree_cpu_seconds(server_->process().pid());
   s.seconds["postgres"] = tree_cpu_seconds(postmaster);
   if (redis_pid_) s.seconds["redis"] = tree_cpu_seconds(*redis_pid_);
@@ -252,8 +272,12 @@ std::string cpu_breakdown(const CpuSnapshot& from, const CpuSnapshot& to, int co
     out += fmt::format("{}{} {:.1f} s ({:.0f} %)", out.empty() ? "" : ", ", name, used,
                        100.0 * used / (wall * cores));
   }
-  out += fmt::format("; all {:.1f} s of {:.1f} s available on {} cores ({:.0f} %)", total,
-                     wall * cores, cores, 100.0 * total / (wall * cores));
+  const double others = std::max(0.0, to.machine_busy - from.machine_busy - total);
+  out += fmt::format(
+      "; all {:.1f} s of {:.1f} s available on {} cores ({:.0f} %); other processes on the "
+      "machine {:.1f} s ({:.0f} %)",
+      total, wall * cores, cores, 100.0 * total / (wall * cores), others,
+      100.0 * others / (wall * cores));
   return out;
 }
 

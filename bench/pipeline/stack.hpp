@@ -34,12 +34,16 @@ int socket_count(pid_t pid);
 // is only counted through its parent.
 double tree_cpu_seconds(pid_t pid);
 
+// CPU seconds of this process (every thread).
+double self_cpu_seconds();
+
 // Our direct children whose comm is `comm` (Caddy and Redis do not expose their pid).
 std::vector<pid_t> children_named(const std::string& comm);
 
 // Samples of the pipeline's components that matter for "where does the time go".
 struct CpuSnapshot {
   std::map<std::string, double> seconds;  // component -> CPU seconds so far
+  double machine_busy = 0;  // every process on the machine (/proc/stat): the rest is others' load
   std::chrono::steady_clock::time_point at;
 };
 
@@ -113,7 +117,8 @@ class Stack {
 pid_t postmaster_pid();
 
 // CPU seconds per component between two snapshots, as "name 12.3 s (61 %)" with the share of
-// `cores` × the wall time between them.
+// `cores` × the wall time between them, and what the rest of the machine took meanwhile (the
+// machine is shared: other work skews every figure).
 std::string cpu_breakdown(const CpuSnapshot& from, const CpuSnapshot& to, int cores);
 
 }  // namespace sungrow::bench
