@@ -101,7 +101,7 @@ class Pipeline {
 
   // Stop the edge first: the spool is read for its last seq.
   OracleReport oracle() const;
-  // Rows of the device in PostgreSQL, by (seq, ts) — for tests that look closer.
+  // Every row of the samples table, whatever its device: nothing may arrive unannounced.
   std::int64_t stored_rows() const;
 
  private:

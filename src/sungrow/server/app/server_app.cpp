@@ -11,7 +11,6 @@
 #include <memory>
 
 #include "sungrow/server/api/api.hpp"
-#include "sungrow/server/app/fault_store.hpp"
 #include "sungrow/server/cache/make_cache.hpp"
 #include "sungrow/server/http/router.hpp"
 #include "sungrow/server/http/server.hpp"
@@ -19,6 +18,10 @@
 #include "sungrow/server/metrics/metrics.hpp"
 #include "sungrow/server/storage/pg_store.hpp"
 #include "sungrow/server/storage/sqlite_store.hpp"
+
+#ifdef SUNGROW_TEST_HOOKS
+#include "sungrow/server/app/fault_store.hpp"
+#endif
 
 namespace sungrow::server {
 
