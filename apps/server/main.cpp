@@ -9,7 +9,7 @@
 #include "sungrow/core/sample.hpp"
 #include "sungrow/server/app/config.hpp"
 #include "sungrow/server/app/server_app.hpp"
-#include "sungrow/server/ingest/auth.hpp"
+#include "sungrow/server/auth/tokens.hpp"
 
 namespace {
 
@@ -28,7 +28,7 @@ int cmd_token_new(const std::string& device_id) {
     return kExitUsage;
   }
   // The exact line DEVICE_TOKENS_FILE takes; the edge needs the part before the colon.
-  std::cout << new_token() << ":" << device_id << std::endl;
+  std::cout << auth::new_token() << ":" << device_id << std::endl;
   return kExitOk;
 }
 

@@ -100,7 +100,7 @@ class ApiTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  server::TokenTable tokens_;
+  auth::TokenTable tokens_;
   Timestamp now_ = kBerlinSpringDay + 24h;
   cache::MemoryCache cache_{std::chrono::minutes(10), 100, [this] { return steady_now_; }};
   cache::MemoryCache::Clock::time_point steady_now_{};

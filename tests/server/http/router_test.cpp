@@ -12,6 +12,13 @@ Handler answering(std::string body) {
   return [body](const Request&) { return json_response(body); };
 }
 
+TEST(ErrorResponse, BodyShape) {
+  const Response r = error_response(401, "unauthorized", "missing \"token\"");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, R"({"error":"unauthorized","detail":"missing \"token\""})");
+}
+
 Router sample_router() {
   Router r;
   r.add("GET", "/v1/realtime", answering("realtime"));

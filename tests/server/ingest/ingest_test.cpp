@@ -206,11 +206,6 @@ TEST(ParseIngest, SqlMetacharactersInDeviceIdAre422NotPassedOn) {
   }
 }
 
-TEST(ParseIngest, ErrorBodyShape) {
-  EXPECT_EQ(error_body("unauthorized", "missing \"token\""),
-            R"({"error":"unauthorized","detail":"missing \"token\""})");
-}
-
 // Hostile and broken bodies: each gets a clear 4xx, never a crash or a hang.
 struct Case {
   std::string name;

@@ -41,7 +41,7 @@ std::string media_type(std::string_view content_type) {
   return lower(trim(content_type.substr(0, content_type.find(';'))));
 }
 
-http::Response unauthorized(const server::AuthResult& auth) {
+http::Response unauthorized(const auth::AuthResult& auth) {
   auto r = error_response(auth.status, auth.code, auth.detail);
   if (!auth.www_authenticate.empty()) {
     r.headers.push_back({"WWW-Authenticate", auth.www_authenticate});
@@ -63,11 +63,11 @@ DeviceAccess refuse(http::Response reply) {
 
 // The token is checked before the query is judged, so an unauthenticated caller learns nothing
 // about the API's parameters.
-DeviceAccess authorize_read(const server::TokenTable& tokens, const http::Request& request,
+DeviceAccess authorize_read(const auth::TokenTable& tokens, const http::Request& request,
                             std::span<const std::string_view> allowed) {
   auto parsed = parse_query(request.query, allowed);
   if (!parsed) {
-    const auto auth = server::check(tokens, request.header_value("Authorization"));
+    const auto auth = auth::check(tokens, request.header_value("Authorization"));
     if (!auth.ok()) return refuse(unauthorized(auth));
     return refuse(error_response(400, "invalid_query", parsed.error().message));
   }
@@ -75,12 +75,12 @@ DeviceAccess authorize_read(const server::TokenTable& tokens, const http::Reques
   const auto requested = query.get("device_id");
   if (requested && !is_valid_device_id(*requested)) {
     // Checked before the token so the reply cannot be used to probe which ids exist.
-    const auto auth = server::check(tokens, request.header_value("Authorization"));
+    const auto auth = auth::check(tokens, request.header_value("Authorization"));
     if (!auth.ok()) return refuse(unauthorized(auth));
     return refuse(
         error_response(400, "invalid_query", "device_id must match [A-Za-z0-9._:-]{1,64}"));
   }
-  const auto auth = server::check(tokens, request.header_value("Authorization"), requested);
+  const auto auth = auth::check(tokens, request.header_value("Authorization"), requested);
   if (!auth.ok()) return refuse(unauthorized(auth));
   return {std::move(query), auth.device_id, std::nullopt};
 }
@@ -102,7 +102,7 @@ constexpr std::array<std::string_view, 5> kSeriesParams{"device_id", "frame", "f
 
 }  // namespace
 
-Api::Api(const server::TokenTable& tokens, storage::SampleStore& store, cache::RealtimeCache& cache,
+Api::Api(const auth::TokenTable& tokens, storage::SampleStore& store, cache::RealtimeCache& cache,
          metrics::Metrics& metrics, ApiOptions options)
     : tokens_(tokens),
       store_(store),
@@ -131,7 +131,7 @@ http::Response Api::store_failure(const storage::StoreError& error, std::string_
 }
 
 http::Response Api::ingest(const http::Request& request) {
-  const auto auth = server::check(tokens_, request.header_value("Authorization"));
+  const auto auth = auth::check(tokens_, request.header_value("Authorization"));
   if (!auth.ok()) return unauthorized(auth);
 
   if (media_type(request.header_value("Content-Type")) != "application/json") {

@@ -9,7 +9,7 @@
 #include "sungrow/core/time.hpp"
 #include "sungrow/server/cache/cache.hpp"
 #include "sungrow/server/http/message.hpp"
-#include "sungrow/server/ingest/auth.hpp"
+#include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/ingest/ingest.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
 #include "sungrow/server/storage/store.hpp"
@@ -30,7 +30,7 @@ struct ApiOptions {
 // handler is thread-safe and may block on the store or cache: run them off the I/O threads.
 class Api {
  public:
-  Api(const server::TokenTable& tokens, storage::SampleStore& store, cache::RealtimeCache& cache,
+  Api(const auth::TokenTable& tokens, storage::SampleStore& store, cache::RealtimeCache& cache,
       metrics::Metrics& metrics, ApiOptions options = {});
 
   // POST /v1/ingest: Bearer token, {"samples":[…]} (optionally gzip) → {"received","inserted"}.
@@ -47,7 +47,7 @@ class Api {
  private:
   http::Response store_failure(const storage::StoreError& error, std::string_view what);
 
-  const server::TokenTable& tokens_;
+  const auth::TokenTable& tokens_;
   storage::SampleStore& store_;
   cache::RealtimeCache& cache_;
   metrics::Metrics& metrics_;

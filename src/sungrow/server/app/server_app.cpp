@@ -14,7 +14,7 @@
 #include "sungrow/server/cache/make_cache.hpp"
 #include "sungrow/server/http/router.hpp"
 #include "sungrow/server/http/server.hpp"
-#include "sungrow/server/ingest/auth.hpp"
+#include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
 #include "sungrow/server/storage/pg_store.hpp"
 #include "sungrow/server/storage/sqlite_store.hpp"
@@ -61,9 +61,9 @@ Result<OpenStore> open_migrated_store(const ServerConfig& c) {
   return opened;
 }
 
-Result<TokenTable> load_tokens(const ServerConfig& c) {
-  auto table = c.device_tokens_file.empty() ? parse_device_tokens(c.device_tokens)
-                                            : load_device_tokens_file(c.device_tokens_file);
+Result<auth::TokenTable> load_tokens(const ServerConfig& c) {
+  auto table = c.device_tokens_file.empty() ? auth::parse_device_tokens(c.device_tokens)
+                                            : auth::load_device_tokens_file(c.device_tokens_file);
   if (!table) {
     std::string all;
     for (const auto& e : table.error()) all += (all.empty() ? "" : "; ") + e.message;
@@ -120,7 +120,7 @@ int serve(const ServerConfig& c) {
     spdlog::error("device tokens: {}", loaded.error().message);
     return kExitUsage;
   }
-  const TokenTable tokens = std::move(loaded).value();
+  const auth::TokenTable tokens = std::move(loaded).value();
   auto opened = open_migrated_store(c);
   if (!opened) {
     spdlog::error("{}", opened.error().message);

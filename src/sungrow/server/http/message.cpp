@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "sungrow/server/ingest/ingest.hpp"
+#include "sungrow/core/json_writer.hpp"
 
 namespace sungrow::http {
 
@@ -23,10 +23,16 @@ std::string_view Request::header_value(std::string_view name) const {
   return it == headers.end() ? std::string_view{} : std::string_view{it->value};
 }
 
+std::string error_body(std::string_view code, std::string_view detail) {
+  JsonWriter w;
+  w.begin_object().field("error", code).field("detail", detail).end_object();
+  return w.take();
+}
+
 Response error_response(int status, std::string_view code, std::string_view detail) {
   return Response{.status = status,
                   .content_type = "application/json",
-                  .body = server::error_body(code, detail),
+                  .body = error_body(code, detail),
                   .headers = {}};
 }
 

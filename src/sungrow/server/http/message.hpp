@@ -33,7 +33,10 @@ struct Response {
   std::vector<Header> headers;  // extra headers (Retry-After, WWW-Authenticate, …)
 };
 
-// {"error":code,"detail":detail} with `status`: the shape of every error reply.
+// {"error":code,"detail":detail}: the shape of every error reply's body.
+std::string error_body(std::string_view code, std::string_view detail);
+
+// error_body(code, detail) with `status`.
 Response error_response(int status, std::string_view code, std::string_view detail);
 
 // A JSON body with status 200 (or `status`).

@@ -23,10 +23,6 @@ void throw_exception_from_error(const IngestError& e, const boost::source_locati
   throw std::runtime_error(fmt::format("ingest refused ({}): {}", e.status, e.code));
 }
 
-std::string error_body(std::string_view code, std::string_view detail) {
-  return json::serialize(json::object{{"error", code}, {"detail", detail}});
-}
-
 namespace {
 
 // Refuses allocations beyond a fixed total, so the document of one body has a hard memory ceiling

@@ -53,7 +53,4 @@ using IngestParse = boost::system::result<IngestBatch, IngestError>;
 IngestParse parse_ingest(std::string_view json, std::string_view token_device_id,
                          const IngestLimits& limits = {});
 
-// {"error":code,"detail":detail} — the shape of every error reply of the server.
-std::string error_body(std::string_view code, std::string_view detail);
-
 }  // namespace sungrow::server

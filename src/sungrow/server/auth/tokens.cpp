@@ -1,5 +1,5 @@
 // Token table parsing and constant-time bearer-token checks over SHA-256 digests.
-#include "sungrow/server/ingest/auth.hpp"
+#include "sungrow/server/auth/tokens.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -21,7 +21,7 @@ void throw_exception_from_error(const std::vector<Error>& e, const boost::source
 
 }  // namespace sungrow
 
-namespace sungrow::server {
+namespace sungrow::auth {
 
 namespace {
 
@@ -248,4 +248,4 @@ std::string new_token() {
   return out;
 }
 
-}  // namespace sungrow::server
+}  // namespace sungrow::auth

@@ -20,7 +20,7 @@ namespace sungrow {
                                              const boost::source_location&);
 }  // namespace sungrow
 
-namespace sungrow::server {
+namespace sungrow::auth {
 
 // Tokens need this much entropy to resist guessing over the network; new_token() makes 64.
 inline constexpr std::size_t kMinTokenLength = 16;
@@ -80,4 +80,4 @@ AuthResult check(const TokenTable& table, std::string_view authorization_header,
 // fails (it then has no entropy; no token beats a weak one).
 std::string new_token();
 
-}  // namespace sungrow::server
+}  // namespace sungrow::auth

@@ -1,5 +1,5 @@
 // Device tokens: DEVICE_TOKENS(_FILE) parsing without echoing secrets, bearer checks, new tokens.
-#include "sungrow/server/ingest/auth.hpp"
+#include "sungrow/server/auth/tokens.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-namespace sungrow::server {
+namespace sungrow::auth {
 namespace {
 
 const std::string kTokA = "tokA-0123456789abcdef";
@@ -190,4 +190,4 @@ TEST(NewToken, LongHexAndUnique) {
 }
 
 }  // namespace
-}  // namespace sungrow::server
+}  // namespace sungrow::auth
