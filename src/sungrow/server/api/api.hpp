@@ -7,9 +7,9 @@
 #include <string>
 
 #include "sungrow/core/time.hpp"
+#include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/cache/cache.hpp"
 #include "sungrow/server/http/message.hpp"
-#include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/ingest/ingest.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
 #include "sungrow/server/storage/store.hpp"

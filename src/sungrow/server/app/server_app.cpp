@@ -11,10 +11,10 @@
 #include <memory>
 
 #include "sungrow/server/api/api.hpp"
+#include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/cache/make_cache.hpp"
 #include "sungrow/server/http/router.hpp"
 #include "sungrow/server/http/server.hpp"
-#include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
 #include "sungrow/server/storage/pg_store.hpp"
 #include "sungrow/server/storage/sqlite_store.hpp"
