@@ -47,7 +47,7 @@ void check(const sungrow::edge::Normalized& n) {
     const auto& v = s.*f.member;
     if (!v) continue;
     if (!std::isfinite(*v)) violated("not finite", f.name, *v);
-    const auto* range = sungrow::edge::field_range(f.member);
+    const auto* range = sungrow::field_range(f.member);
     if (range == nullptr) violated("no range", f.name, *v);
     if (*v < range->min || *v > range->max) violated("out of range", f.name, *v);
     if (*v == 0.0 && std::signbit(*v)) violated("negative zero", f.name, *v);

@@ -26,5 +26,21 @@ TEST(Rfc3339, RejectsMalformedText) {
   }
 }
 
+// An offset may carry a valid local time out of the UTC years 0000..9999, which RFC 3339 cannot
+// write back: such text is refused, so every parsed timestamp formats again.
+TEST(Rfc3339, RejectsInstantsOutsideFourDigitUtcYears) {
+  EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59.999-23:59"));
+  EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59.999-00:01"));
+  EXPECT_FALSE(parse_rfc3339("0000-01-01T00:00:00+00:01"));
+  const auto last = parse_rfc3339("9999-12-31T23:59:59.999Z");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(*last, kLatestRfc3339Ts);
+  EXPECT_EQ(format_rfc3339(*last), "9999-12-31T23:59:59.999Z");
+  const auto first = parse_rfc3339("0000-01-01T00:00:00Z");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(format_rfc3339(*first), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(kEarliestSampleTs), "2000-01-01T00:00:00.000Z");
+}
+
 }  // namespace
 }  // namespace sungrow

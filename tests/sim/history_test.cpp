@@ -156,7 +156,8 @@ TEST(HistoryGenerator, EverySampleIsOneTheServerAccepts) {
         << to_json_text(s);
     EXPECT_EQ(s.grid_power_source, GridPowerSource::meter);
   }
-  const auto parsed = server::parse_ingest(batch_to_json_text(samples), o.device_id);
+  const auto parsed =
+      server::parse_ingest(batch_to_json_text(samples), o.device_id, {}, samples.back().ts);
   ASSERT_TRUE(parsed.has_value()) << (parsed ? "" : parsed.error().body);
   EXPECT_EQ(parsed.value().received, 1440U);
   EXPECT_EQ(parsed.value().duplicates, 0U);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "sungrow/core/field_ranges.hpp"
 #include "sungrow/core/json_writer.hpp"
 
 namespace sungrow {
@@ -116,7 +117,7 @@ DecodedSample sample_from_json(const json::value& v) {
   Sample s;
 
   if (const auto* id = obj->if_contains("device_id"); id == nullptr) {
-    problems.push_back({"device_id", "required"});
+    problems.push_back({"device_id", "required", "required"});
   } else if (!id->is_string() || !is_valid_device_id(id->get_string())) {
     problems.push_back({"device_id", "must be a string matching [A-Za-z0-9._:-]{1,64}"});
   } else {
@@ -124,7 +125,7 @@ DecodedSample sample_from_json(const json::value& v) {
   }
 
   if (const auto* ts = obj->if_contains("ts"); ts == nullptr) {
-    problems.push_back({"ts", "required"});
+    problems.push_back({"ts", "required", "required"});
   } else if (!ts->is_string()) {
     problems.push_back({"ts", "must be an RFC 3339 string"});
   } else if (auto parsed = parse_rfc3339(ts->get_string())) {
@@ -134,7 +135,7 @@ DecodedSample sample_from_json(const json::value& v) {
   }
 
   if (const auto* seq = obj->if_contains("seq"); seq == nullptr) {
-    problems.push_back({"seq", "required"});
+    problems.push_back({"seq", "required", "required"});
   } else if (seq->is_int64() && seq->get_int64() >= 0) {
     s.seq = seq->get_int64();
   } else if (seq->is_uint64() && seq->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
@@ -205,6 +206,22 @@ DecodedSample sample_from_json(const json::value& v) {
 
   if (problems.empty()) out.sample = std::move(s);
   return out;
+}
+
+std::vector<FieldProblem> range_problems(const Sample& s) {
+  std::vector<FieldProblem> problems;
+  for (const auto& f : kMeasurementFields) {
+    const auto& v = s.*f.member;
+    const FieldRange* range = field_range(f.member);
+    if (!v || range == nullptr || (*v >= range->min && *v <= range->max)) continue;
+    // A value no SH-series inverter can report (a unit mix-up, a corrupted client): stored, it
+    // would skew every average and total it falls into.
+    problems.push_back(
+        {std::string(f.name),
+         fmt::format("{} is outside the physical range [{}, {}]", *v, range->min, range->max),
+         "out_of_range"});
+  }
+  return problems;
 }
 
 }  // namespace sungrow

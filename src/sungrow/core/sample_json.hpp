@@ -25,7 +25,10 @@ std::string batch_to_json_text(std::span<const Sample> samples);
 // One reason a sample was refused, precise enough for a 422 reply.
 struct FieldProblem {
   std::string field;
-  std::string reason;
+  std::string reason;  // for a person: what is wrong and what is accepted
+  // For a program: "required", "invalid" (wrong type or form), "out_of_range" (outside the
+  // field's physical range, core/field_ranges.hpp), "ts_out_of_range" (ingest's time window).
+  std::string code = "invalid";
   bool operator==(const FieldProblem&) const = default;
 };
 
@@ -35,7 +38,12 @@ struct DecodedSample {
 };
 
 // Strict decoding: required device_id/ts/seq, every known measurement a finite number or null,
-// enums checked. Unknown keys are ignored (fields may be added to the contract, never renamed).
+// enums checked. Physical ranges are a separate check (range_problems): ingest refuses values
+// outside them, while stores and caches read back exactly what they were given. Unknown keys are
+// ignored (fields may be added to the contract, never renamed).
 DecodedSample sample_from_json(const boost::json::value& v);
+
+// One "out_of_range" problem per measurement outside its physical range (field_ranges.hpp).
+std::vector<FieldProblem> range_problems(const Sample& s);
 
 }  // namespace sungrow

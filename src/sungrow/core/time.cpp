@@ -41,6 +41,13 @@ bool expect(std::string_view s, std::size_t& pos, char c) {
 
 }  // namespace
 
+bool is_rfc3339_year(Timestamp ts) {
+  using namespace std::chrono;
+  constexpr auto first = sys_days{year{0} / January / 1};
+  constexpr auto after_last = sys_days{year{10000} / January / 1};
+  return ts >= first && ts < after_last;
+}
+
 std::optional<Timestamp> parse_rfc3339(std::string_view s) {
   using namespace std::chrono;
   std::size_t pos = 0;
@@ -87,9 +94,13 @@ std::optional<Timestamp> parse_rfc3339(std::string_view s) {
   const year_month_day ymd{year{*y}, month{static_cast<unsigned>(*mo)},
                            day{static_cast<unsigned>(*d)}};
   if (!ymd.ok() || *h > 23 || *mi > 59 || *sec > 59) return std::nullopt;
-  const auto t = sys_days{ymd} + hours{*h} + minutes{*mi} + seconds{*sec} + milliseconds{millis} -
-                 minutes{offset_min};
-  return time_point_cast<milliseconds>(t);
+  const auto t =
+      time_point_cast<milliseconds>(sys_days{ymd} + hours{*h} + minutes{*mi} + seconds{*sec} +
+                                    milliseconds{millis} - minutes{offset_min});
+  // An offset can carry a valid local time past a four-digit UTC year ("9999-12-31T23:59-01:00"),
+  // which format_rfc3339 could not write back.
+  if (!is_rfc3339_year(t)) return std::nullopt;
+  return t;
 }
 
 }  // namespace sungrow

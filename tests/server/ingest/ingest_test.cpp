@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sungrow/core/field_ranges.hpp"
 #include "sungrow/core/sample_json.hpp"
 
 namespace sungrow::server {
@@ -18,6 +19,8 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 constexpr std::string_view kDevice = "sh4-roof.1";
+// The server's clock in these tests: a day after the samples below.
+const Timestamp kNow = Timestamp{} + std::chrono::milliseconds(1'795'086'400'000);
 
 Sample sample(std::int64_t i, std::string device = std::string(kDevice)) {
   Sample s;
@@ -50,7 +53,7 @@ json::object reply(const IngestParse& r) {
 }
 
 TEST(ParseIngest, AcceptsAValidBatch) {
-  const auto r = parse_ingest(body_of(30), kDevice);
+  const auto r = parse_ingest(body_of(30), kDevice, {}, kNow);
   ASSERT_TRUE(r.has_value()) << r.error().body;
   EXPECT_EQ(r.value().received, 30u);
   EXPECT_EQ(r.value().duplicates, 0u);
@@ -59,7 +62,7 @@ TEST(ParseIngest, AcceptsAValidBatch) {
 }
 
 TEST(ParseIngest, EmptyBatchIsAcceptedAsANoOp) {
-  const auto r = parse_ingest(R"({"samples":[]})", kDevice);
+  const auto r = parse_ingest(R"({"samples":[]})", kDevice, {}, kNow);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r.value().received, 0u);
   EXPECT_TRUE(r.value().samples.empty());
@@ -68,7 +71,7 @@ TEST(ParseIngest, EmptyBatchIsAcceptedAsANoOp) {
 TEST(ParseIngest, RepeatedTimestampsKeepTheFirst) {
   std::vector<Sample> v{sample(0), sample(1), sample(0), sample(2), sample(1)};
   v[2].pv_power_w = 1.0;  // a different reading at the same instant: the first one wins
-  const auto r = parse_ingest(batch_to_json_text(v), kDevice);
+  const auto r = parse_ingest(batch_to_json_text(v), kDevice, {}, kNow);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r.value().received, 5u);
   EXPECT_EQ(r.value().duplicates, 2u);
@@ -81,11 +84,11 @@ TEST(ParseIngest, UnknownFieldsAreIgnored) {
   auto o = to_json(sample(0));
   o["future_field"] = json::object{{"nested", json::array{1, 2, 3}}};
   const auto body = json::serialize(json::object{{"samples", json::array{o}}, {"extra", 1}});
-  ASSERT_TRUE(parse_ingest(body, kDevice).has_value());
+  ASSERT_TRUE(parse_ingest(body, kDevice, {}, kNow).has_value());
 }
 
 TEST(ParseIngest, MalformedJsonIs400WithPosition) {
-  const auto r = parse_ingest("{\"samples\":\n  [1,,2]}", kDevice);
+  const auto r = parse_ingest("{\"samples\":\n  [1,,2]}", kDevice, {}, kNow);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().status, 400);
   const auto o = reply(r);
@@ -99,7 +102,7 @@ TEST(ParseIngest, MalformedJsonIs400WithPosition) {
 TEST(ParseIngest, WrongTopLevelIs400) {
   for (const std::string_view body : {R"([])", R"({})", R"({"samples":{}})", R"({"samples":null})",
                                       R"("samples")", R"(42)", R"({"Samples":[]})"}) {
-    const auto r = parse_ingest(body, kDevice);
+    const auto r = parse_ingest(body, kDevice, {}, kNow);
     ASSERT_FALSE(r.has_value()) << body;
     EXPECT_EQ(r.error().status, 400) << body;
     EXPECT_EQ(reply(r).at("error").as_string(), "invalid_body") << body;
@@ -107,16 +110,17 @@ TEST(ParseIngest, WrongTopLevelIs400) {
 }
 
 TEST(ParseIngest, TooManySamplesIs413) {
-  const auto r = parse_ingest(body_of(11), kDevice, IngestLimits{.max_samples = 10});
+  const auto r = parse_ingest(body_of(11), kDevice, IngestLimits{.max_samples = 10}, kNow);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().status, 413);
   EXPECT_EQ(reply(r).at("error").as_string(), "too_many_samples");
-  EXPECT_TRUE(parse_ingest(body_of(10), kDevice, IngestLimits{.max_samples = 10}).has_value());
+  EXPECT_TRUE(
+      parse_ingest(body_of(10), kDevice, IngestLimits{.max_samples = 10}, kNow).has_value());
 }
 
 TEST(ParseIngest, OversizedTextIs413) {
   const auto body = body_of(3);
-  const auto r = parse_ingest(body, kDevice, IngestLimits{.max_json_bytes = body.size() - 1});
+  const auto r = parse_ingest(body, kDevice, IngestLimits{.max_json_bytes = body.size() - 1}, kNow);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().status, 413);
   EXPECT_EQ(reply(r).at("error").as_string(), "body_too_large");
@@ -127,19 +131,19 @@ TEST(ParseIngest, DocumentMemoryBudgetIs413) {
   std::string body = R"({"samples":[[)";
   for (int i = 0; i < 400'000; ++i) body += "0,";
   body += "0]]}";
-  const auto r = parse_ingest(body, kDevice, IngestLimits{.max_document_bytes = 1 << 20});
+  const auto r = parse_ingest(body, kDevice, IngestLimits{.max_document_bytes = 1 << 20}, kNow);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().status, 413);
   EXPECT_EQ(reply(r).at("error").as_string(), "body_too_complex");
   // Within the default budget the same body is an ordinary 422 (a sample that is not an object).
-  const auto ok = parse_ingest(body, kDevice);
+  const auto ok = parse_ingest(body, kDevice, {}, kNow);
   ASSERT_FALSE(ok.has_value());
   EXPECT_EQ(ok.error().status, 422);
 }
 
 TEST(ParseIngest, ForeignDeviceIs403WithIndex) {
   std::vector<Sample> v{sample(0), sample(1), sample(2, "neighbour-1")};
-  const auto r = parse_ingest(batch_to_json_text(v), kDevice);
+  const auto r = parse_ingest(batch_to_json_text(v), kDevice, {}, kNow);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().status, 403);
   const auto o = reply(r);
@@ -152,7 +156,7 @@ TEST(ParseIngest, ForeignDeviceWinsOverOtherProblems) {
   bad.erase("ts");
   const auto body = json::serialize(
       json::object{{"samples", json::array{bad, to_json(sample(1, "neighbour-1"))}}});
-  const auto r = parse_ingest(body, kDevice);
+  const auto r = parse_ingest(body, kDevice, {}, kNow);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().status, 403);
 }
@@ -165,26 +169,97 @@ TEST(ParseIngest, EveryProblemIsListedIn422) {
   b["grid_power_source"] = "guess";
   const auto body =
       json::serialize(json::object{{"samples", json::array{a, to_json(sample(2)), b, 7}}});
-  const auto r = parse_ingest(body, kDevice);
+  const auto r = parse_ingest(body, kDevice, {}, kNow);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().status, 422);
   const auto o = reply(r);
   EXPECT_EQ(o.at("error").as_string(), "invalid_samples");
   EXPECT_EQ(o.at("problem_count").as_int64(), 4);
   const auto expected = json::parse(R"([
-    {"index":0,"field":"ts","reason":"required"},
-    {"index":0,"field":"pv_power_w","reason":"must be a number or null"},
-    {"index":2,"field":"grid_power_source","reason":"must be one of meter, inverter, estimate"},
-    {"index":3,"field":"","reason":"sample must be a JSON object"}])");
+    {"index":0,"field":"ts","reason":"required","code":"required"},
+    {"index":0,"field":"pv_power_w","reason":"must be a number or null","code":"invalid"},
+    {"index":2,"field":"grid_power_source","reason":"must be one of meter, inverter, estimate",
+     "code":"invalid"},
+    {"index":3,"field":"","reason":"sample must be a JSON object","code":"invalid"}])");
   EXPECT_EQ(o.at("problems"), expected) << json::serialize(o);
   EXPECT_EQ(o.at("detail").as_string(),
             "4 problem(s) in 3 of 4 samples; first: samples[0].ts: required");
 }
 
+// Values no SH-series inverter can report are refused, with the field and the range in the reply.
+TEST(ParseIngest, ImpossibleValuesAreRefusedWithTheFieldAndTheRange) {
+  for (const double watts : {1e17, 9e15, 1e300, 30'001.0, -0.5}) {
+    auto s = sample(0);
+    s.pv_power_w = watts;
+    const auto r = parse_ingest(batch_to_json_text(std::vector{s}), kDevice, {}, kNow);
+    ASSERT_FALSE(r.has_value()) << watts;
+    EXPECT_EQ(r.error().status, 422);
+    const auto o = reply(r);
+    EXPECT_EQ(o.at("error").as_string(), "invalid_samples");
+    const auto& p = o.at("problems").at(0);
+    EXPECT_EQ(p.at("field").as_string(), "pv_power_w");
+    EXPECT_EQ(p.at("code").as_string(), "out_of_range");
+    EXPECT_NE(std::string(p.at("reason").as_string()).find("[0, 20000]"), std::string::npos)
+        << json::serialize(p);
+  }
+  // Every field is checked, the edges of a range are inside it.
+  for (const auto& f : kMeasurementFields) {
+    const auto* range = field_range(f.member);
+    ASSERT_NE(range, nullptr) << f.name;
+    auto s = sample(0);
+    s.*f.member = range->max;
+    EXPECT_TRUE(parse_ingest(batch_to_json_text(std::vector{s}), kDevice, {}, kNow).has_value())
+        << f.name;
+    s.*f.member = range->max + 1;
+    const auto r = parse_ingest(batch_to_json_text(std::vector{s}), kDevice, {}, kNow);
+    ASSERT_FALSE(r.has_value()) << f.name;
+    EXPECT_EQ(reply(r).at("problems").at(0).at("field").as_string(), f.name);
+  }
+}
+
+// A ts before 2000 or beyond the server's clock plus the allowed skew would become a device's
+// "newest" sample for ever.
+TEST(ParseIngest, TimestampsOutsideTheWindowAreRefusedAsTsOutOfRange) {
+  const IngestLimits limits{.max_clock_skew = 10min};
+  const auto refused = [&](std::string_view ts) {
+    auto o = to_json(sample(0));
+    o["ts"] = ts;
+    const auto r = parse_ingest(json::serialize(json::object{{"samples", json::array{o}}}), kDevice,
+                                limits, kNow);
+    if (r.has_value()) return std::string("accepted");
+    const auto body = reply(r);
+    return std::string(body.at("error").as_string()) + "/" +
+           std::string(body.at("problems").at(0).at("code").as_string());
+  };
+  // Year 10000 and year -1 in UTC: not RFC 3339 timestamps at all.
+  EXPECT_EQ(refused("9999-12-31T23:59:59.999-23:59"), "invalid_samples/invalid");
+  EXPECT_EQ(refused("0000-01-01T00:00:00+00:01"), "invalid_samples/invalid");
+  EXPECT_EQ(refused("1970-01-01T00:00:00Z"), "ts_out_of_range/ts_out_of_range");
+  EXPECT_EQ(refused("1999-12-31T23:59:59.999Z"), "ts_out_of_range/ts_out_of_range");
+  EXPECT_EQ(refused("2000-01-01T00:00:00Z"), "accepted");
+  EXPECT_EQ(refused(format_rfc3339(kNow + 10min)), "accepted");
+  EXPECT_EQ(refused(format_rfc3339(kNow + 10min + 1ms)), "ts_out_of_range/ts_out_of_range");
+  EXPECT_EQ(refused("9000-01-01T00:00:00Z"), "ts_out_of_range/ts_out_of_range");
+
+  // Mixed with another kind of problem, the batch is invalid_samples; each problem keeps its code.
+  auto future = to_json(sample(0));
+  future["ts"] = format_rfc3339(kNow + 1h);
+  auto bad_value = to_json(sample(1));
+  bad_value["battery_soc_pct"] = 101;
+  const auto r =
+      parse_ingest(json::serialize(json::object{{"samples", json::array{future, bad_value}}}),
+                   kDevice, limits, kNow);
+  const auto o = reply(r);
+  EXPECT_EQ(o.at("error").as_string(), "invalid_samples");
+  EXPECT_EQ(o.at("problems").at(0).at("code").as_string(), "ts_out_of_range");
+  EXPECT_EQ(o.at("problems").at(1).at("code").as_string(), "out_of_range");
+}
+
 TEST(ParseIngest, ProblemListIsCappedButCounted) {
   json::array samples;
   for (int i = 0; i < 250; ++i) samples.push_back(json::object{});  // 3 problems each
-  const auto r = parse_ingest(json::serialize(json::object{{"samples", samples}}), kDevice);
+  const auto r =
+      parse_ingest(json::serialize(json::object{{"samples", samples}}), kDevice, {}, kNow);
   ASSERT_FALSE(r.has_value());
   const auto o = reply(r);
   EXPECT_EQ(o.at("problems").as_array().size(), 100u);
@@ -196,7 +271,7 @@ TEST(ParseIngest, SqlMetacharactersInDeviceIdAre422NotPassedOn) {
     auto s = to_json(sample(0));
     s["device_id"] = id;
     const auto r =
-        parse_ingest(json::serialize(json::object{{"samples", json::array{s}}}), kDevice);
+        parse_ingest(json::serialize(json::object{{"samples", json::array{s}}}), kDevice, {}, kNow);
     ASSERT_FALSE(r.has_value()) << id;
     EXPECT_EQ(r.error().status, 422) << id;
     const auto o = reply(r);
@@ -281,7 +356,7 @@ class Corpus : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Corpus, GetsAClearAnswer) {
   const auto& c = GetParam();
-  const auto r = parse_ingest(c.body, kDevice);
+  const auto r = parse_ingest(c.body, kDevice, {}, kNow);
   if (c.status == 200) {
     EXPECT_TRUE(r.has_value()) << r.error().body;
     return;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -109,6 +110,43 @@ TEST(BaseBucket, AnyArrivalOrderAndGroupingGivesIdenticalBuckets) {
     for (const auto& p : partials) add(result, p);
     ASSERT_EQ(result, reference) << "round " << round;
   }
+}
+
+// The most an in-range client can put into one bucket — a sample every millisecond for five
+// minutes at the top of the power range — merged into a year: the sum stays exact.
+TEST(BaseBucket, NoInRangeValueCanOverflowTheSums) {
+  const auto full = [](Timestamp start) {
+    BaseBucket b = from_sample(sample_at(start, 30'000.0, 50, 1));
+    for (int i = 1; i < 300'000; i *= 2) {
+      BaseBucket copy = b;
+      copy.start = start;
+      merge(b, copy);
+    }
+    return b;
+  };
+  const BaseBucket one = full(kT0);
+  ASSERT_EQ(one.power[0].count, 524'288);  // more than 300,000: a margin
+  BaseBucket year = one;
+  for (int i = 1; i < 366 * 288; ++i) merge(year, one);
+  const auto& pv = year.power[0];
+  EXPECT_EQ(pv.count, 524'288LL * 366 * 288);
+  EXPECT_EQ(pv.sum_mw, 524'288LL * 366 * 288 * 30'000'000LL);
+  EXPECT_EQ(static_cast<double>(pv.sum_mw) / 1000.0 / static_cast<double>(pv.count), 30'000.0);
+}
+
+// Rows stored before ingest checked ranges may hold anything: sums saturate instead of wrapping
+// into a negative average.
+TEST(BaseBucket, OutOfRangeStoredValuesSaturateInsteadOfWrapping) {
+  for (const double watts : {1e17, 9e15, 1e300}) {
+    BaseBucket b = from_sample(sample_at(kT0, watts, 50, 1));
+    for (int i = 0; i < 20; ++i) merge(b, from_sample(sample_at(kT0 + 1s, watts, 50, 1)));
+    EXPECT_GT(b.power[0].sum_mw, 0) << watts;
+    EXPECT_GT(static_cast<double>(b.power[0].sum_mw) / static_cast<double>(b.power[0].count), 0)
+        << watts;
+  }
+  BaseBucket negative = from_sample(sample_at(kT0, -1e300, 50, 1));
+  merge(negative, from_sample(sample_at(kT0 + 1s, -1e300, 50, 1)));
+  EXPECT_EQ(negative.power[0].sum_mw, std::numeric_limits<std::int64_t>::min());
 }
 
 TEST(BaseBucket, ALateSampleUpdatesItsBucket) {

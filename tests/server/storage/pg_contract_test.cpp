@@ -1,4 +1,5 @@
 // The contract suite against PgStore on a real PostgreSQL 15: a fresh database per name per test.
+#include <fmt/format.h>
 #include <libpq-fe.h>
 
 #include <map>
@@ -43,6 +44,18 @@ class PgBackend final : public StoreBackend {
   }
   std::vector<std::string> migrations(const std::string& name) override {
     return dump(name, "SELECT version::text FROM schema_migrations ORDER BY version");
+  }
+  void move_to_year_10000(const std::string& name, const std::string& device_id,
+                          Timestamp ts) override {
+    const std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo(name).c_str()),
+                                                            &PQfinish);
+    ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+    const std::string sql = fmt::format(
+        "UPDATE samples SET ts = '10000-01-01T00:00:00Z' WHERE device_id = '{}' AND ts = '{}'",
+        device_id, format_rfc3339(ts));
+    const PgResult result(PQexec(conn.get(), sql.c_str()));
+    ASSERT_EQ(PQresultStatus(result.get()), PGRES_COMMAND_OK) << PQresultErrorMessage(result.get());
+    ASSERT_STREQ(PQcmdTuples(const_cast<PGresult*>(result.get())), "1");
   }
 
  private:

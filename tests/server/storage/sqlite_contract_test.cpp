@@ -1,8 +1,10 @@
 // The contract suite against SqliteStore: one temp directory per test, a file per database name.
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 
 #include "store_contract.hpp"
 #include "sungrow/server/storage/sqlite_store.hpp"
@@ -50,6 +52,20 @@ class SqliteBackend final : public StoreBackend {
   }
   std::vector<std::string> migrations(const std::string& name) override {
     return dump(name, "SELECT version FROM schema_migrations ORDER BY 1");
+  }
+  void move_to_year_10000(const std::string& name, const std::string& device_id,
+                          Timestamp ts) override {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path(name).c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+    const std::string sql = fmt::format(
+        "UPDATE samples SET ts_ms = 253402300800000, "
+        "body = json_set(body, '$.ts', '10000-01-01T00:00:00.000Z') "
+        "WHERE device_id = '{}' AND ts_ms = {}",
+        device_id, unix_millis(ts));
+    char* error = nullptr;
+    ASSERT_EQ(sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
+    ASSERT_EQ(sqlite3_changes(db.get()), 1);
   }
 
  private:

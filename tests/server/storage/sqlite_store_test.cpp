@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -176,6 +177,33 @@ TEST_F(SqliteStoreTest, TheSpansMigrationFillsSpansFromExistingBaseBuckets) {
     EXPECT_GE(expected.size(), 2U);
     EXPECT_EQ(dump("old.db", sql), expected);
   }
+}
+
+// A row whose body no longer decodes (damaged, or written by an older server) is skipped and
+// counted by latest(): the device stays readable.
+TEST_F(SqliteStoreTest, LatestSkipsARowThatDoesNotDecodeAndCountsIt) {
+  auto store = open_store("damaged.db");
+  ASSERT_TRUE(store);
+  const auto samples = series_of("dev", kDay, 5);
+  ASSERT_TRUE(store->insert_batch(samples));
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "damaged.db").c_str(), &raw), SQLITE_OK);
+    const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+    ASSERT_EQ(sqlite3_exec(db.get(),
+                           ("UPDATE samples SET body = '{\"ts\":\"soon\"}' WHERE ts_ms = " +
+                            std::to_string(unix_millis(samples.back().ts)))
+                               .c_str(),
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_changes(db.get()), 1);
+  }
+  EXPECT_EQ(store->skipped_rows(), 0);
+  auto latest = store->latest("dev");
+  ASSERT_TRUE(latest) << latest.error().message;
+  ASSERT_TRUE(latest.value().has_value());
+  EXPECT_EQ(*latest.value(), samples[3]);
+  EXPECT_EQ(store->skipped_rows(), 1);
 }
 
 }  // namespace

@@ -35,6 +35,10 @@ class StoreBackend {
   virtual std::vector<std::string> migrations(const std::string& name) = 0;
   // Every stored hour and day span ("h|…" then "d|…"), the bytes in hex, ordered.
   virtual std::vector<std::string> spans(const std::string& name) = 0;
+  // Moves the stored sample (device_id, ts) to 10000-01-01T00:00:00Z with the database's own
+  // client: a row an older server, which let such times through ingest, could have stored.
+  virtual void move_to_year_10000(const std::string& name, const std::string& device_id,
+                                  Timestamp ts) = 0;
 };
 
 struct BackendParam {

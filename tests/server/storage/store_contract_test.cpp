@@ -112,6 +112,35 @@ TEST_P(StoreContractTest, InsertThenLatestRoundTripsTheNewestSample) {
   EXPECT_TRUE(store->ping());
 }
 
+// latest() takes the newest sample at or before a bound, and a row that cannot be served (a year
+// RFC 3339 cannot write, stored by an older server) is skipped and counted, never fatal.
+TEST_P(StoreContractTest, LatestSkipsUnservableRowsAndHonoursItsBound) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  const auto samples = series_of("dev", kDay, 10);
+  ASSERT_TRUE(store->insert_batch(samples));
+
+  auto bounded = store->latest("dev", samples[6].ts);
+  ASSERT_TRUE(bounded) << bounded.error().message;
+  ASSERT_TRUE(bounded.value().has_value());
+  EXPECT_EQ(bounded.value()->ts, samples[6].ts);
+  EXPECT_FALSE(store->latest("dev", samples[0].ts - 1ms).value().has_value());
+
+  backend_->move_to_year_10000("store", "dev", samples[4].ts);
+  // Even unbounded, the moved row is never the answer (the newest sample RFC 3339 can write is).
+  auto latest = store->latest("dev");
+  ASSERT_TRUE(latest) << latest.error().message;
+  ASSERT_TRUE(latest.value().has_value());
+  EXPECT_EQ(*latest.value(), samples[9]);
+  auto now_bounded = store->latest("dev", samples[9].ts + 10min);
+  ASSERT_TRUE(now_bounded && now_bounded.value().has_value());
+  EXPECT_EQ(*now_bounded.value(), samples[9]);
+  // New samples arrive after it: they are the newest again.
+  const auto later = series_of("dev", kDay + 1h, 2);
+  ASSERT_TRUE(store->insert_batch(later));
+  EXPECT_EQ(*store->latest("dev").value(), later.back());
+}
+
 TEST_P(StoreContractTest, EveryDoubleRoundTripsBitExact) {
   auto store = open_store();
   ASSERT_TRUE(store);

@@ -37,9 +37,6 @@ static_assert(reg(pv_energy_today).divisor == reg(grid_import_today).divisor &&
               reg(pv_energy_today).divisor == reg(grid_export_today).divisor &&
               reg(pv_energy_today).divisor == reg(battery_charge_today).divisor &&
               reg(pv_energy_today).divisor == reg(battery_discharge_today).divisor);
-static_assert(std::ranges::all_of(kMeasurementFields, [](const auto& f) {
-  return field_range_index(f.member) < kFieldRanges.size();
-}));
 
 std::string_view field_name(std::optional<double> Sample::*member) {
   for (const auto& f : kMeasurementFields)

@@ -151,7 +151,7 @@ http::Response Api::ingest(const http::Request& request) {
     return error_response(415, "unsupported_encoding", "Content-Encoding must be gzip or absent");
   }
 
-  auto parsed = server::parse_ingest(json, auth.device_id, options_.ingest);
+  auto parsed = server::parse_ingest(json, auth.device_id, options_.ingest, options_.now());
   if (!parsed) {
     return http::Response{.status = parsed.error().status,
                           .content_type = "application/json",
@@ -201,7 +201,9 @@ http::Response Api::realtime(const http::Request& request) {
   }
   metrics_.add_cache_miss();
 
-  const auto latest = store_.latest(access.device_id);
+  // A sample stamped further ahead than ingest would accept today (stored by an older server) must
+  // not stay "newest" for ever.
+  const auto latest = store_.latest(access.device_id, now + options_.ingest.max_clock_skew);
   if (!latest) return store_failure(latest.error(), "realtime");
   if (!latest->has_value()) {
     return error_response(404, "no_data", "no sample has been stored for this device yet");

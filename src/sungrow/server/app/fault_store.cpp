@@ -40,8 +40,10 @@ class FaultyStore final : public storage::SampleStore {
     return written;
   }
 
-  storage::StoreResult<std::optional<Sample>> latest(std::string_view device_id) override {
-    return inner_->latest(device_id);
+  using SampleStore::latest;
+  storage::StoreResult<std::optional<Sample>> latest(std::string_view device_id,
+                                                     Timestamp not_after) override {
+    return inner_->latest(device_id, not_after);
   }
   storage::StoreResult<std::vector<rollup::BaseBucket>> base_buckets(std::string_view device_id,
                                                                      Timestamp from,
@@ -53,6 +55,7 @@ class FaultyStore final : public storage::SampleStore {
     return inner_->series_spans(device_id, ranges);
   }
   storage::StoreResult<void> ping() override { return inner_->ping(); }
+  std::int64_t skipped_rows() const override { return inner_->skipped_rows(); }
 
  private:
   std::unique_ptr<storage::SampleStore> inner_;

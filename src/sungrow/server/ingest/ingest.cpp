@@ -85,7 +85,7 @@ IngestParse malformed(std::string_view text, std::size_t offset, std::string_vie
 }  // namespace
 
 IngestParse parse_ingest(std::string_view text, std::string_view token_device_id,
-                         const IngestLimits& limits) {
+                         const IngestLimits& limits, Timestamp now) {
   if (text.size() > limits.max_json_bytes) {
     return refuse(413, "body_too_large",
                   fmt::format("JSON body of {} bytes exceeds the limit of {} bytes", text.size(),
@@ -163,8 +163,25 @@ IngestParse parse_ingest(std::string_view text, std::string_view token_device_id
   std::size_t problem_count = 0;
   std::size_t bad_samples = 0;
   std::string first_problem;
+  std::size_t ts_problems = 0;
+  const Timestamp latest_ts = now + limits.max_clock_skew;
   for (std::size_t i = 0; i < samples->size(); ++i) {
     auto decoded = sample_from_json((*samples)[i]);
+    if (decoded.sample) {
+      for (auto& p : range_problems(*decoded.sample)) decoded.problems.push_back(std::move(p));
+    }
+    if (decoded.sample &&
+        (decoded.sample->ts < limits.earliest_ts || decoded.sample->ts > latest_ts)) {
+      decoded.problems.push_back(
+          {"ts",
+           fmt::format(
+               "{} is outside the accepted window [{}, {}] (the server's clock plus {} s "
+               "of allowed skew); check the sender's clock",
+               format_rfc3339(decoded.sample->ts), format_rfc3339(limits.earliest_ts),
+               format_rfc3339(latest_ts),
+               std::chrono::duration_cast<std::chrono::seconds>(limits.max_clock_skew).count()),
+           "ts_out_of_range"});
+    }
     if (decoded.problems.empty()) {
       if (problem_count == 0) batch.samples.push_back(std::move(*decoded.sample));
       continue;
@@ -175,14 +192,16 @@ IngestParse parse_ingest(std::string_view text, std::string_view token_device_id
         first_problem = fmt::format("samples[{}].{}: {}", i, p.field, p.reason);
       }
       ++problem_count;
+      if (p.code == "ts_out_of_range") ++ts_problems;
       if (listed.size() < limits.max_problems) {
-        listed.push_back(json::object{{"index", i}, {"field", p.field}, {"reason", p.reason}});
+        listed.push_back(
+            json::object{{"index", i}, {"field", p.field}, {"reason", p.reason}, {"code", p.code}});
       }
     }
   }
   if (problem_count > 0) {
     return refuse(
-        422, "invalid_samples",
+        422, ts_problems == problem_count ? "ts_out_of_range" : "invalid_samples",
         json::object{
             {"detail", fmt::format("{} problem(s) in {} of {} samples; first: {}", problem_count,
                                    bad_samples, samples->size(), first_problem)},

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <boost/system/result.hpp>
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sungrow/core/sample.hpp"
+#include "sungrow/core/time.hpp"
 
 namespace sungrow::server {
 
@@ -19,6 +21,11 @@ struct IngestLimits {
   // Bytes the parsed document may occupy; a hostile body (e.g. millions of tiny values) hits this
   // long before it can exhaust the server's memory.
   std::size_t max_document_bytes = 128 << 20;
+  // Accepted sample times: [earliest_ts, now + max_clock_skew]. A sample from before any SH-series
+  // inverter existed, or from the future (an edge with a wrong clock), would otherwise become a
+  // device's "newest" forever and break every realtime read of it.
+  Timestamp earliest_ts = kEarliestSampleTs;
+  std::chrono::milliseconds max_clock_skew = std::chrono::minutes(10);
 };
 
 // A refused body: the HTTP status and the full JSON reply {"error":…,"detail":…, …}.
@@ -47,10 +54,13 @@ using IngestParse = boost::system::result<IngestBatch, IngestError>;
 //   400 invalid_body     not an object with a "samples" array
 //   413 too_many_samples more than limits.max_samples
 //   403 device_mismatch  a sample names a valid device other than the token's ("index")
-//   422 invalid_samples  every problem as {"index","field","reason"} (first max_problems listed,
-//                        "problem_count" has the total)
+//   422 invalid_samples  every problem as {"index","field","reason","code"} (first max_problems
+//                        listed, "problem_count" has the total); a ts outside
+//                        [limits.earliest_ts, now + limits.max_clock_skew] is code
+//                        "ts_out_of_range", and when it is the only kind of problem in the batch
+//                        the reply's "error" is "ts_out_of_range" too
 // An empty "samples" array is accepted (received 0): a no-op is not an error.
 IngestParse parse_ingest(std::string_view json, std::string_view token_device_id,
-                         const IngestLimits& limits = {});
+                         const IngestLimits& limits, Timestamp now);
 
 }  // namespace sungrow::server

@@ -4,13 +4,30 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <limits>
 #include <tuple>
 
 namespace sungrow::rollup {
 namespace {
 
+// Ingest keeps powers within ±30 kW (core/field_ranges.hpp), so these sums cannot overflow: a
+// 5-minute bucket holds at most 300,000 distinct millisecond timestamps, 9e12 mW at 30 kW, and a
+// year of such buckets stays below 1e18 < 9.2e18. Rows stored before that check existed may hold
+// anything, so both conversion and addition saturate instead of overflowing (undefined behaviour,
+// and a negative average out of a huge positive sum).
+constexpr double kMaxMilliwatts = 9.0e18;
+
 std::int64_t to_milliwatts(double watts) {
-  return static_cast<std::int64_t>(std::llround(watts * 1000.0));
+  const double mw = watts * 1000.0;
+  if (std::isnan(mw)) return 0;
+  return static_cast<std::int64_t>(std::llround(std::clamp(mw, -kMaxMilliwatts, kMaxMilliwatts)));
+}
+
+std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  std::int64_t sum = 0;
+  if (!__builtin_add_overflow(a, b, &sum)) return sum;
+  return b > 0 ? std::numeric_limits<std::int64_t>::max()
+               : std::numeric_limits<std::int64_t>::min();
 }
 
 bool earlier(const Reading& a, const Reading& b) {
@@ -23,8 +40,8 @@ void merge_power(PowerStats& into, const PowerStats& other) {
     into = other;
     return;
   }
-  into.count += other.count;
-  into.sum_mw += other.sum_mw;
+  into.count = saturating_add(into.count, other.count);
+  into.sum_mw = saturating_add(into.sum_mw, other.sum_mw);
   into.min = std::min(into.min, other.min);
   into.max = std::max(into.max, other.max);
 }

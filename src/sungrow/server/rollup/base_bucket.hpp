@@ -36,7 +36,8 @@ inline constexpr std::array<PowerFieldSpec, kPowerFieldCount> kPowerFields{{
 
 // The sum is kept in integer milliwatts: integer addition is associative, so any merge order gives
 // bit-identical buckets (a double sum would differ in the last bits). 1 mW is far below what the
-// inverter resolves; int64 holds ~9e15 mW, centuries of 5-second samples at 100 kW.
+// inverter resolves; int64 holds ~9.2e18 mW, centuries of 5-second samples at 100 kW (and sums
+// saturate rather than wrap, see base_bucket.cpp).
 struct PowerStats {
   std::int64_t count = 0;  // non-null values
   std::int64_t sum_mw = 0;

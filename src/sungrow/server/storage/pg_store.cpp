@@ -176,9 +176,10 @@ const PgStatement& insert_from_staging() {
 }
 
 const PgStatement& select_latest() {
-  static const std::string sql =
-      fmt::format("SELECT {} FROM samples WHERE device_id = $1 ORDER BY ts DESC LIMIT 1",
-                  pg_sample_select_list());
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM samples WHERE device_id = $1 AND ts <= $2 ORDER BY ts DESC "
+      "LIMIT {}",
+      pg_sample_select_list(), SampleStore::kLatestCandidates);
   static const PgStatement s{"sungrow_latest", sql.c_str()};
   return s;
 }
@@ -808,16 +809,26 @@ StoreResult<WriteOutcome> PgStore::insert_batch(std::span<const Sample> samples)
   return impl_->run([&](PgConnection& conn) { return impl_->insert(conn, rows, received); });
 }
 
-StoreResult<std::optional<Sample>> PgStore::latest(std::string_view device_id) {
+StoreResult<std::optional<Sample>> PgStore::latest(std::string_view device_id,
+                                                   Timestamp not_after) {
   return impl_->run([&](PgConnection& conn) -> StoreResult<std::optional<Sample>> {
     PgParams params;
     params.add(std::string(device_id));
+    params.add(format_rfc3339(std::min(not_after, kLatestRfc3339Ts)));
     auto r = conn.exec_prepared("read latest sample", select_latest(), params);
     if (!r) return r.error();
-    if (PQntuples(r.value().get()) == 0) return std::optional<Sample>{};
-    auto sample = pg_sample_from_row(r.value().get(), 0);
-    if (!sample) return sample.error();
-    return std::optional<Sample>{std::move(sample).value()};
+    const PGresult* result = r.value().get();
+    for (int row = 0; row < PQntuples(result); ++row) {
+      auto decoded = pg_sample_from_row(result, row);
+      if (!decoded) {
+        skip_row(device_id, decoded.error().message);
+        continue;
+      }
+      auto sample = servable(std::move(decoded).value());
+      if (sample) return std::optional<Sample>{std::move(sample).value()};
+      skip_row(device_id, sample.error().message);
+    }
+    return std::optional<Sample>{};
   });
 }
 

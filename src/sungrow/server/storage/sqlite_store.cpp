@@ -215,6 +215,22 @@ class Transaction {
   sqlite3* db_;
 };
 
+// A stored body back to a Sample the API can serve, or why it cannot be.
+Result<Sample> decode_stored_sample(std::string_view body, std::string_view device_id) {
+  auto parsed = parse_json_precise(body);
+  if (!parsed || !parsed.value().is_object()) return fail("the stored body is not a JSON object");
+  // The key column is authoritative for the id; the codec checks the wire pattern, which the store
+  // does not enforce (ingest does), so decode with a valid stand-in and restore the stored id.
+  parsed.value().as_object()["device_id"] = "stored";
+  auto decoded = sample_from_json(parsed.value());
+  if (!decoded.sample) {
+    const auto& first = decoded.problems.front();
+    return fail(fmt::format("{}: {}", first.field, first.reason));
+  }
+  decoded.sample->device_id = std::string(device_id);
+  return servable(std::move(*decoded.sample));
+}
+
 }  // namespace
 
 struct SqliteStore::Impl {
@@ -599,34 +615,27 @@ StoreResult<WriteOutcome> SqliteStore::insert_batch(std::span<const Sample> samp
   return outcome;
 }
 
-StoreResult<std::optional<Sample>> SqliteStore::latest(std::string_view device_id) {
+StoreResult<std::optional<Sample>> SqliteStore::latest(std::string_view device_id,
+                                                       Timestamp not_after) {
   std::lock_guard lock(impl_->mutex);
-  if (auto ok = impl_->prepare(
-          impl_->select_latest,
-          "SELECT body FROM samples WHERE device_id = ?1 ORDER BY ts_ms DESC LIMIT 1");
+  if (auto ok = impl_->prepare(impl_->select_latest,
+                               fmt::format("SELECT body FROM samples WHERE device_id = ?1 AND "
+                                           "ts_ms <= ?2 ORDER BY ts_ms DESC LIMIT {}",
+                                           kLatestCandidates));
       !ok)
     return ok.error();
   Stmt& select = *impl_->select_latest;
   Rewind rewind(select);
   select.bind(1, device_id);
-  auto row = select.step("read latest sample");
-  if (!row) return row.error();
-  if (!*row) return std::optional<Sample>{};
-  auto parsed = parse_json_precise(select.column_text(0));
-  if (!parsed || !parsed.value().is_object()) {
-    return StoreError{StoreErrorKind::internal, "stored sample body is not a JSON object"};
+  select.bind(2, unix_millis(not_after));
+  for (;;) {
+    auto row = select.step("read latest sample");
+    if (!row) return row.error();
+    if (!*row) return std::optional<Sample>{};
+    auto decoded = decode_stored_sample(select.column_text(0), device_id);
+    if (decoded) return std::optional<Sample>{std::move(decoded).value()};
+    skip_row(device_id, decoded.error().message);
   }
-  // The key column is authoritative for the id; the codec checks the wire pattern, which the store
-  // does not enforce (ingest does), so decode with a valid stand-in and restore the stored id.
-  parsed.value().as_object()["device_id"] = "stored";
-  auto decoded = sample_from_json(parsed.value());
-  if (!decoded.sample) {
-    const auto& first = decoded.problems.front();
-    return StoreError{StoreErrorKind::internal,
-                      fmt::format("stored sample body: {}: {}", first.field, first.reason)};
-  }
-  decoded.sample->device_id = std::string(device_id);
-  return std::optional<Sample>{std::move(*decoded.sample)};
 }
 
 StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::string_view device_id,

@@ -32,7 +32,9 @@ class SqliteStore final : public SampleStore {
 
   StoreResult<void> migrate() override;
   StoreResult<WriteOutcome> insert_batch(std::span<const Sample> samples) override;
-  StoreResult<std::optional<Sample>> latest(std::string_view device_id) override;
+  using SampleStore::latest;
+  StoreResult<std::optional<Sample>> latest(std::string_view device_id,
+                                            Timestamp not_after) override;
   StoreResult<std::vector<rollup::BaseBucket>> base_buckets(std::string_view device_id,
                                                             Timestamp from, Timestamp to) override;
   StoreResult<std::vector<rollup::Span>> series_spans(

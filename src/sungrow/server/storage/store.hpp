@@ -1,6 +1,7 @@
 // SampleStore: the one storage interface the SQLite and PostgreSQL stores both implement.
 #pragma once
 
+#include <atomic>
 #include <boost/system/result.hpp>
 #include <cstdint>
 #include <optional>
@@ -76,8 +77,16 @@ class SampleStore {
   // and late or out-of-order samples land in their bucket exactly as if they had come in order.
   virtual StoreResult<WriteOutcome> insert_batch(std::span<const Sample> samples) = 0;
 
-  // The sample with the greatest ts for the device; nullopt before any data.
-  virtual StoreResult<std::optional<Sample>> latest(std::string_view device_id) = 0;
+  // The sample with the greatest ts <= not_after for the device; nullopt before any data. A row
+  // that does not decode to a valid sample (left by an older, laxer server, or damaged) is skipped
+  // and counted (skipped_rows), so one bad row never makes a device unreadable; only when all of
+  // the newest kLatestCandidates rows are bad is the answer nullopt.
+  virtual StoreResult<std::optional<Sample>> latest(std::string_view device_id,
+                                                    Timestamp not_after) = 0;
+  // latest() without an upper bound.
+  StoreResult<std::optional<Sample>> latest(std::string_view device_id) {
+    return latest(device_id, kLatestRfc3339Ts);
+  }
 
   // The base buckets of the device with start in [from, to), ordered by start, PRECEDED by the
   // last bucket starting before `from` when one exists (it seeds each counter's carry, see
@@ -100,6 +109,25 @@ class SampleStore {
 
   // Health: succeeds when the store answers a query that reaches its storage.
   virtual StoreResult<void> ping() = 0;
+
+  // Stored rows a read skipped because they did not decode (see latest), since start.
+  virtual std::int64_t skipped_rows() const { return skipped_rows_.load(); }
+
+  // How many of a device's newest rows latest() looks at before giving up.
+  static constexpr int kLatestCandidates = 16;
+
+ protected:
+  // Counts a skipped row and logs it (at most once a minute per store: a bad row that realtime
+  // reads on every request must not flood the log).
+  void skip_row(std::string_view device_id, std::string_view why);
+
+ private:
+  std::atomic<std::int64_t> skipped_rows_{0};
+  std::atomic<std::int64_t> last_skip_log_s_{0};
 };
+
+// The sample of a stored row if it can be served: its ts has a four-digit UTC year, so RFC 3339
+// can write it (a value outside a physical range is served as stored: ingest refuses new ones).
+Result<Sample> servable(Sample sample);
 
 }  // namespace sungrow::storage
