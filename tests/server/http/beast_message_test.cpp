@@ -8,30 +8,35 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-TEST(ToRequest, SplitsTargetCopiesHeadersMovesBody) {
+TEST(ToRequestHead, SplitsTargetCopiesHeadersLeavesTheBody) {
   BeastRequest in{bhttp::verb::post, "/v1/series?device_id=a&tz=Europe%2FAmsterdam", 11};
   in.set("X-Test", "one");
   in.insert("X-Test", "two");
   in.body() = "payload";
-  const Request out = to_request(std::move(in), "10.0.0.1:4444");
+  const Request out = to_request_head(in, "10.0.0.1:4444", "203.0.113.9");
   EXPECT_EQ(out.method, "POST");
   EXPECT_EQ(out.path, "/v1/series");
   EXPECT_EQ(out.query, "device_id=a&tz=Europe%2FAmsterdam");
-  EXPECT_EQ(out.body, "payload");
+  EXPECT_EQ(out.body, "");
   EXPECT_EQ(out.remote_addr, "10.0.0.1:4444");
+  EXPECT_EQ(out.client_addr, "203.0.113.9");
   ASSERT_EQ(out.headers.size(), 2U);
   EXPECT_EQ(out.header_value("x-test"), "one");
   EXPECT_EQ(out.headers[1].value, "two");
 }
 
-TEST(ToRequest, NoQueryAndUnknownMethod) {
+TEST(ToRequestHead, NoQueryUnknownMethodAndAbsoluteForm) {
   BeastRequest in;
   in.method_string("PURGE");
   in.target("/health");
-  const Request out = to_request(std::move(in), "");
+  const Request out = to_request_head(in, "", "");
   EXPECT_EQ(out.method, "PURGE");
   EXPECT_EQ(out.path, "/health");
   EXPECT_EQ(out.query, "");
+  in.target("HTTP://sungrow.example:8000/v1/realtime?device_id=x");
+  const Request absolute = to_request_head(in, "", "");
+  EXPECT_EQ(absolute.path, "/v1/realtime");
+  EXPECT_EQ(absolute.query, "device_id=x");
 }
 
 TEST(ToBeast, JsonGetsServerNoStoreAndLength) {

@@ -83,5 +83,35 @@ TEST(Router, DispatchRunsTheHandlerOrReturnsTheError) {
   EXPECT_EQ(r.dispatch(req).status, 404);
 }
 
+TEST(Router, RoutesSayWhetherTheyTakeABodyAndCarryTheirGuard) {
+  Router r;
+  r.add("POST", "/a", answering("a"));
+  r.add("GET", "/b", answering("b"));
+  r.add("POST", "/c", answering("c"), RouteOptions{.name = "c", .takes_body = false, .guard = {}});
+  r.add("GET", "/d", answering("d"),
+        RouteOptions{.name = {},
+                     .takes_body = std::nullopt,
+                     .guard = [](const Request& head) -> std::optional<Response> {
+                       if (head.header_value("X-Key") == "yes") return std::nullopt;
+                       return error_response(401, "unauthorized", "no key");
+                     }});
+  EXPECT_TRUE(r.match("POST", "/a").takes_body);
+  EXPECT_FALSE(r.match("GET", "/b").takes_body);
+  EXPECT_FALSE(r.match("POST", "/c").takes_body);
+  EXPECT_EQ(r.match("POST", "/c").route, "c");
+  EXPECT_EQ(r.match("POST", "/a").guard, nullptr);
+  ASSERT_NE(r.match("GET", "/d").guard, nullptr);
+  EXPECT_EQ(r.match("GET", "/d").route, "/d");
+  EXPECT_EQ(r.match("GET", "/nowhere").guard, nullptr);
+
+  // dispatch runs the guard first, as the transport does.
+  Request request;
+  request.method = "GET";
+  request.path = "/d";
+  EXPECT_EQ(r.dispatch(request).status, 401);
+  request.headers.push_back({"X-Key", "yes"});
+  EXPECT_EQ(r.dispatch(request).body, "d");
+}
+
 }  // namespace
 }  // namespace sungrow::http

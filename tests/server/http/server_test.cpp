@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/beast/http/field.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -119,6 +120,28 @@ class HttpServerTest : public ::testing::Test {
       gate->pass();
       return json_response(R"({"slow":true})");
     });
+    r.add(
+        "POST", "/guarded",
+        [this](const Request& req) {
+          ++guarded_runs_;
+          return Response{
+              .status = 200, .content_type = "text/plain", .body = req.body, .headers = {}};
+        },
+        RouteOptions{.name = "guarded",
+                     .takes_body = true,
+                     .guard = [this](const Request& head) -> std::optional<Response> {
+                       ++guard_runs_;
+                       if (head.header_value("X-Key") == "open-sesame") return std::nullopt;
+                       return error_response(401, "unauthorized", "no key");
+                     }});
+    r.add("GET", "/count", [this](const Request&) {
+      ++count_runs_;
+      return json_response("{}");
+    });
+    r.add("GET", "/client", [](const Request& req) {
+      return Response{
+          .status = 200, .content_type = "text/plain", .body = req.client_addr, .headers = {}};
+    });
     r.add("GET", "/thread", [this](const Request&) {
       std::lock_guard lock(threads_mutex_);
       handler_threads_.insert(std::this_thread::get_id());
@@ -150,6 +173,9 @@ class HttpServerTest : public ::testing::Test {
   }
 
   metrics::Metrics metrics_;
+  std::atomic<int> guard_runs_{0};
+  std::atomic<int> guarded_runs_{0};
+  std::atomic<int> count_runs_{0};
   std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
   std::mutex threads_mutex_;
   std::set<std::thread::id> handler_threads_;
@@ -275,6 +301,163 @@ TEST_F(HttpServerTest, Http10ClosesByDefaultAndKeepsAliveOnRequest) {
     ASSERT_TRUE(r.has_value()) << "request " << i;
     EXPECT_EQ((*r)[bhttp::field::connection], "keep-alive");
   }
+}
+
+// ---- framing (RFC 9112) ---------------------------------------------------------------------
+
+TEST_F(HttpServerTest, AbsoluteFormTargetIsRoutedByItsPath) {
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send("GET http://sungrow.example:8000/inspect?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200U);
+  EXPECT_EQ(r->body().substr(0, 18), "GET|/inspect|x=1||");
+}
+
+TEST_F(HttpServerTest, Http10WithoutHostIsServed) {
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send("GET /ok HTTP/1.0\r\n\r\n"));
+  const auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200U);
+}
+
+// Only plain chunked is implemented: anything else is refused and the connection closed, so a
+// request smuggled behind it is never processed.
+TEST_F(HttpServerTest, UnsupportedTransferCodingIs501AndNothingPipelinedBehindItRuns) {
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(
+      c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+             "5\r\nhello\r\n0\r\n\r\n"
+             "GET /count HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 501U);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(c.wait_closed(5s));
+  EXPECT_EQ(count_runs_.load(), 0);
+  expect_serving();
+}
+
+// ---- the head guard (authentication before the body) ------------------------------------------
+
+TEST_F(HttpServerTest, GuardRefusesAfterTheHeadWithoutWaitingForTheBodyOrSendingContinue) {
+  start();
+  {
+    RawClient c(port());
+    // The body is never sent: a server that waited for it (or answered 100 first) would not
+    // produce the 401 as the first and only reply.
+    ASSERT_TRUE(
+        c.send("POST /guarded HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n"
+               "Expect: 100-continue\r\n\r\n"));
+    const auto r = c.read_reply(2s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->result_int(), 401U);
+    EXPECT_FALSE(r->keep_alive());
+    EXPECT_TRUE(c.wait_closed(5s));
+  }
+  EXPECT_EQ(guard_runs_.load(), 1);
+  EXPECT_EQ(guarded_runs_.load(), 0);
+
+  RawClient c(port());
+  ASSERT_TRUE(
+      c.send("POST /guarded HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+             "X-Key: open-sesame\r\nExpect: 100-continue\r\n\r\n"));
+  const auto go_on = c.read_reply();
+  ASSERT_TRUE(go_on.has_value());
+  EXPECT_EQ(go_on->result_int(), 100U);
+  ASSERT_TRUE(c.send("hello"));
+  const auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200U);
+  EXPECT_EQ(r->body(), "hello");
+  EXPECT_EQ(guarded_runs_.load(), 1);
+}
+
+TEST_F(HttpServerTest, ARefusalWithoutABodyKeepsTheConnection) {
+  start();
+  RawClient c(port());
+  const auto refused = c.request("POST", "/guarded");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->result_int(), 401U);
+  EXPECT_TRUE(refused->keep_alive());
+  const auto next = c.request("GET", "/ok");
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->result_int(), 200U);
+}
+
+TEST_F(HttpServerTest, BodyToARouteThatTakesNoneIs413BeforeItIsRead) {
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send("GET /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"));
+  const auto r = c.read_reply(2s);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 413U);
+  EXPECT_EQ(r->body().rfind(R"({"error":"body_not_allowed")", 0), 0U) << r->body();
+  EXPECT_TRUE(c.wait_closed(5s));
+}
+
+// ---- the budget for bodies in flight ------------------------------------------------------------
+
+TEST_F(HttpServerTest, BodiesBeyondTheBudgetGet503WithRetryAfterBeforeTheyAreRead) {
+  auto o = test_options();
+  o.max_body_bytes = 1000;
+  o.max_body_bytes_in_flight = 2000;
+  start(o);
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n";
+  // Two bodies under way fill the budget (their first byte arrived, the rest has not).
+  RawClient a(port());
+  RawClient b(port());
+  ASSERT_TRUE(a.send(head + "x"));
+  ASSERT_TRUE(b.send(head + "x"));
+  ASSERT_TRUE(eventually([&] { return server_->connection_count() == 2; }));
+  std::this_thread::sleep_for(100ms);  // both heads judged (no reply can come to tell us)
+
+  RawClient c(port());
+  ASSERT_TRUE(c.send(head));
+  const auto busy = c.read_reply(2s);
+  ASSERT_TRUE(busy.has_value());
+  EXPECT_EQ(busy->result_int(), 503U);
+  EXPECT_EQ(busy->body().rfind(R"({"error":"busy")", 0), 0U) << busy->body();
+  EXPECT_EQ((*busy)[bhttp::field::retry_after], "2");
+  EXPECT_TRUE(c.wait_closed(5s));
+
+  // A body that completes gives its share back.
+  ASSERT_TRUE(a.send(std::string(999, 'y')));
+  const auto done = a.read_reply();
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->result_int(), 200U);
+  EXPECT_EQ(done->body().size(), 1000U);
+  RawClient d(port());
+  const auto later = d.request("POST", "/echo", std::string(1000, 'z'));
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ(later->result_int(), 200U);
+}
+
+// ---- the client behind a proxy -----------------------------------------------------------------
+
+TEST_F(HttpServerTest, ForwardedForIsBelievedOnlyFromATrustedProxy) {
+  auto o = test_options();
+  o.trusted_proxies = "127.0.0.0/8";
+  start(o);
+  RawClient c(port());
+  const auto forwarded = c.request("GET", "/client", {}, "X-Forwarded-For: 203.0.113.5\r\n");
+  ASSERT_TRUE(forwarded.has_value());
+  EXPECT_EQ(forwarded->body(), "203.0.113.5");
+  const auto direct = c.request("GET", "/client");
+  ASSERT_TRUE(direct.has_value());
+  EXPECT_EQ(direct->body(), "127.0.0.1");
+  server_.reset();
+
+  o.trusted_proxies = "";
+  start(o);
+  RawClient untrusted(port());
+  const auto ignored = untrusted.request("GET", "/client", {}, "X-Forwarded-For: 203.0.113.5\r\n");
+  ASSERT_TRUE(ignored.has_value());
+  EXPECT_EQ(ignored->body(), "127.0.0.1");
 }
 
 // ---- body limit --------------------------------------------------------------------------------
@@ -621,6 +804,15 @@ INSTANTIATE_TEST_SUITE_P(
                   "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
                   400},
         Malformed{"GzipTransferEncoding", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+                  400},
+        Malformed{"NoHostInHttp11", "GET /ok HTTP/1.1\r\n\r\n", 400},
+        Malformed{"TwoHosts", "GET /ok HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        Malformed{"GzipThenChunked",
+                  "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                  501},
+        Malformed{"ChunkedInHttp10",
+                  "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        Malformed{"AuthorityFormTarget", "CONNECT example.org:443 HTTP/1.1\r\nHost: t\r\n\r\n",
                   400},
         Malformed{"BadChunkSize",
                   "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n", 400},

@@ -46,43 +46,10 @@ http::Response unauthorized(const auth::AuthResult& auth) {
   if (!auth.www_authenticate.empty()) {
     r.headers.push_back({"WWW-Authenticate", auth.www_authenticate});
   }
+  if (auth.retry_after_s > 0) {
+    r.headers.push_back({"Retry-After", std::to_string(auth.retry_after_s)});
+  }
   return r;
-}
-
-// A GET's query and the device it names (the token's own when the query has none), or the reply
-// refusing the request.
-struct DeviceAccess {
-  QueryParams query;
-  std::string device_id;
-  std::optional<http::Response> refusal;
-};
-
-DeviceAccess refuse(http::Response reply) {
-  return {{}, {}, std::move(reply)};
-}
-
-// The token is checked before the query is judged, so an unauthenticated caller learns nothing
-// about the API's parameters.
-DeviceAccess authorize_read(const auth::TokenTable& tokens, const http::Request& request,
-                            std::span<const std::string_view> allowed) {
-  auto parsed = parse_query(request.query, allowed);
-  if (!parsed) {
-    const auto auth = auth::check(tokens, request.header_value("Authorization"));
-    if (!auth.ok()) return refuse(unauthorized(auth));
-    return refuse(error_response(400, "invalid_query", parsed.error().message));
-  }
-  QueryParams query = std::move(parsed).value();
-  const auto requested = query.get("device_id");
-  if (requested && !is_valid_device_id(*requested)) {
-    // Checked before the token so the reply cannot be used to probe which ids exist.
-    const auto auth = auth::check(tokens, request.header_value("Authorization"));
-    if (!auth.ok()) return refuse(unauthorized(auth));
-    return refuse(
-        error_response(400, "invalid_query", "device_id must match [A-Za-z0-9._:-]{1,64}"));
-  }
-  const auto auth = auth::check(tokens, request.header_value("Authorization"), requested);
-  if (!auth.ok()) return refuse(unauthorized(auth));
-  return {std::move(query), auth.device_id, std::nullopt};
 }
 
 double age_seconds(Timestamp now, Timestamp ts) {
@@ -102,13 +69,73 @@ constexpr std::array<std::string_view, 5> kSeriesParams{"device_id", "frame", "f
 
 }  // namespace
 
+// A GET's query and the device it names (the token's own when the query has none), or the reply
+// refusing the request.
+struct Api::DeviceAccess {
+  QueryParams query;
+  std::string device_id;
+  std::optional<http::Response> refusal;
+};
+
+// The token is checked before the query is judged, so an unauthenticated caller learns nothing
+// about the API's parameters.
+Api::DeviceAccess Api::authorize_read(const http::Request& request,
+                                      std::span<const std::string_view> allowed) {
+  const auto refuse = [](http::Response reply) { return DeviceAccess{{}, {}, std::move(reply)}; };
+  auto parsed = parse_query(request.query, allowed);
+  if (!parsed) {
+    const auto auth = authenticate(request);
+    if (!auth.ok()) return refuse(unauthorized(auth));
+    return refuse(error_response(400, "invalid_query", parsed.error().message));
+  }
+  QueryParams query = std::move(parsed).value();
+  const auto requested = query.get("device_id");
+  if (requested && !is_valid_device_id(*requested)) {
+    // Checked before the token so the reply cannot be used to probe which ids exist.
+    const auto auth = authenticate(request);
+    if (!auth.ok()) return refuse(unauthorized(auth));
+    return refuse(
+        error_response(400, "invalid_query", "device_id must match [A-Za-z0-9._:-]{1,64}"));
+  }
+  const auto auth = authenticate(request, requested);
+  if (!auth.ok()) return refuse(unauthorized(auth));
+  return {std::move(query), auth.device_id, std::nullopt};
+}
+
+auth::AuthResult Api::authenticate(const http::Request& request,
+                                   std::optional<std::string_view> device) {
+  auto result = auth::check(tokens_, request.header_value("Authorization"), device);
+  if (result.ok()) return result;
+  if (result.status == 401) {
+    if (const auto left = throttle_.cooling(request.client_addr); left.count() > 0) {
+      result.status = 429;
+      result.code = "too_many_failures";
+      result.detail = "too many failed authentication attempts from this address; retry later";
+      result.www_authenticate.clear();
+      result.reason = "throttled";
+      result.retry_after_s = static_cast<int>(left.count());
+    } else {
+      throttle_.record_failure(request.client_addr, result.reason);
+    }
+  }
+  metrics_.add_auth_failure(result.reason);
+  return result;
+}
+
+std::optional<http::Response> Api::ingest_guard(const http::Request& head) {
+  const auto auth = authenticate(head);
+  if (!auth.ok()) return unauthorized(auth);
+  return std::nullopt;
+}
+
 Api::Api(const auth::TokenTable& tokens, storage::SampleStore& store, cache::RealtimeCache& cache,
          metrics::Metrics& metrics, ApiOptions options)
     : tokens_(tokens),
       store_(store),
       cache_(cache),
       metrics_(metrics),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      throttle_(options_.auth_throttle) {}
 
 http::Response Api::store_failure(const storage::StoreError& error, std::string_view what) {
   metrics_.add_store_error();
@@ -131,7 +158,7 @@ http::Response Api::store_failure(const storage::StoreError& error, std::string_
 }
 
 http::Response Api::ingest(const http::Request& request) {
-  const auto auth = auth::check(tokens_, request.header_value("Authorization"));
+  const auto auth = authenticate(request);
   if (!auth.ok()) return unauthorized(auth);
 
   if (media_type(request.header_value("Content-Type")) != "application/json") {
@@ -187,7 +214,7 @@ http::Response Api::ingest(const http::Request& request) {
 }
 
 http::Response Api::realtime(const http::Request& request) {
-  auto access = authorize_read(tokens_, request, kRealtimeParams);
+  auto access = authorize_read(request, kRealtimeParams);
   if (access.refusal) return std::move(*access.refusal);
 
   const auto now = options_.now();
@@ -214,7 +241,7 @@ http::Response Api::realtime(const http::Request& request) {
 }
 
 http::Response Api::series(const http::Request& request) {
-  auto access = authorize_read(tokens_, request, kSeriesParams);
+  auto access = authorize_read(request, kSeriesParams);
   if (access.refusal) return std::move(*access.refusal);
 
   const QueryParams& query = access.query;
@@ -288,6 +315,7 @@ http::Response Api::health(const http::Request&) {
 }
 
 http::Response Api::metrics(const http::Request&) {
+  metrics_.set_store_rows_skipped(store_.skipped_rows());
   return http::Response{.status = 200,
                         .content_type = "text/plain; version=0.0.4; charset=utf-8",
                         .body = metrics_.render(),

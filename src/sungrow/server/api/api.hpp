@@ -4,9 +4,12 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "sungrow/core/time.hpp"
+#include "sungrow/server/auth/failure_throttle.hpp"
 #include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/cache/cache.hpp"
 #include "sungrow/server/http/message.hpp"
@@ -24,6 +27,8 @@ struct ApiOptions {
   // "sqlite" or "postgres", for /health.
   std::string store_kind = "sqlite";
   std::function<Timestamp()> now = now_utc;
+  // Failed authentication per client address (see auth::FailureThrottle).
+  auth::ThrottleOptions auth_throttle;
 };
 
 // Borrows everything; the owner (the server app) keeps them alive longer than the Api. Every
@@ -35,6 +40,8 @@ class Api {
 
   // POST /v1/ingest: Bearer token, {"samples":[…]} (optionally gzip) → {"received","inserted"}.
   http::Response ingest(const http::Request& request);
+  // Ingest's head guard: the token is checked before the transport reads any of the body.
+  std::optional<http::Response> ingest_guard(const http::Request& head);
   // GET /v1/realtime[?device_id=]: the newest sample plus age_s; the token's device by default.
   http::Response realtime(const http::Request& request);
   // GET /v1/series?[device_id=&]frame=&from=&to=&tz=: rollup buckets.
@@ -46,12 +53,20 @@ class Api {
 
  private:
   http::Response store_failure(const storage::StoreError& error, std::string_view what);
+  // auth::check plus the failure throttle and metrics: a 401 counts against the client's address
+  // and, while the address cools down, is answered 429 instead. A valid token is never slowed.
+  auth::AuthResult authenticate(const http::Request& request,
+                                std::optional<std::string_view> device = std::nullopt);
+  struct DeviceAccess;
+  DeviceAccess authorize_read(const http::Request& request,
+                              std::span<const std::string_view> allowed);
 
   const auth::TokenTable& tokens_;
   storage::SampleStore& store_;
   cache::RealtimeCache& cache_;
   metrics::Metrics& metrics_;
   ApiOptions options_;
+  auth::FailureThrottle throttle_;
 };
 
 }  // namespace sungrow::api

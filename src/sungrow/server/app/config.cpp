@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "sungrow/core/log_level.hpp"
+#include "sungrow/server/http/client_address.hpp"
 
 namespace sungrow::server {
 
@@ -52,7 +53,18 @@ void bind_options(CLI::App& app, ServerConfig& c) {
       "Largest request body accepted, in bytes");
   opt("--ingest-max-decompressed-bytes", c.ingest_max_decompressed_bytes,
       "INGEST_MAX_DECOMPRESSED_BYTES", "Largest ingest body after gzip decoding, in bytes");
-  opt("--max-connections", c.max_connections, "MAX_CONNECTIONS", "Concurrent connections");
+  opt("--max-connections", c.max_connections, "MAX_CONNECTIONS",
+      "Concurrent connections (lowered to what the descriptor limit allows)");
+  opt("--body-budget", c.body_budget_bytes, "BODY_BUDGET_BYTES",
+      "Request-body bytes held in memory at once, all clients together (beyond: 503)");
+  opt("--trusted-proxies", c.trusted_proxies, "TRUSTED_PROXIES",
+      "Proxies (addresses or networks, comma separated) whose X-Forwarded-For names the client");
+  opt("--max-clock-skew", c.max_clock_skew_s, "MAX_CLOCK_SKEW_S",
+      "Seconds a sample's ts may lie ahead of the server's clock (beyond: 422 ts_out_of_range)");
+  opt("--auth-failure-limit", c.auth_failure_limit, "AUTH_FAILURE_LIMIT",
+      "Failed authentications per client address per minute before a cool-down (0: never)");
+  opt("--auth-cooldown", c.auth_cooldown_s, "AUTH_COOLDOWN_S",
+      "Seconds a client past the failure limit gets 429 for failed attempts");
   opt("--header-timeout", c.header_timeout_s, "HEADER_TIMEOUT_S",
       "Seconds a client has to send the request headers");
   opt("--body-timeout", c.body_timeout_s, "BODY_TIMEOUT_S",
@@ -112,6 +124,16 @@ std::vector<std::string> validate(const ServerConfig& c, ServerNeeds needs) {
     check_range(problems, "INGEST_MAX_DECOMPRESSED_BYTES", c.ingest_max_decompressed_bytes, 1'024LL,
                 1LL << 30);
     check_range(problems, "MAX_CONNECTIONS", c.max_connections, 1, 100'000);
+    check_range(problems, "BODY_BUDGET_BYTES", c.body_budget_bytes, 1'024LL, 1LL << 40);
+    if (c.body_budget_bytes < c.ingest_max_bytes) {
+      problems.emplace_back("BODY_BUDGET_BYTES must be at least INGEST_MAX_BYTES");
+    }
+    if (auto proxies = http::TrustedProxies::parse(c.trusted_proxies); !proxies) {
+      problems.push_back("TRUSTED_PROXIES: " + proxies.error().message);
+    }
+    check_range(problems, "MAX_CLOCK_SKEW_S", c.max_clock_skew_s, 0, 7 * 86'400);
+    check_range(problems, "AUTH_FAILURE_LIMIT", c.auth_failure_limit, 0, 1'000'000);
+    check_range(problems, "AUTH_COOLDOWN_S", c.auth_cooldown_s, 1, 86'400);
     check_range(problems, "HEADER_TIMEOUT_S", c.header_timeout_s, 1, 3'600);
     check_range(problems, "BODY_TIMEOUT_S", c.body_timeout_s, 1, 3'600);
     check_range(problems, "IDLE_TIMEOUT_S", c.idle_timeout_s, 1, 3'600);

@@ -27,7 +27,12 @@ struct ServerConfig {
   // Limits.
   long long ingest_max_bytes = 4 << 20;  // on the wire (gzip or not)
   long long ingest_max_decompressed_bytes = 32 << 20;
-  int max_connections = 1024;
+  int max_connections = 1024;              // lowered at start to what the descriptor limit allows
+  long long body_budget_bytes = 64 << 20;  // request bodies in memory at once, all clients
+  std::string trusted_proxies = "127.0.0.0/8,::1";  // whose X-Forwarded-For names the client
+  int max_clock_skew_s = 600;   // how far ahead of the server's clock a sample's ts may be
+  int auth_failure_limit = 20;  // failed authentications per client per minute; 0: no cool-down
+  int auth_cooldown_s = 300;    // how long such a client's failures are answered 429
   int header_timeout_s = 10;
   int body_timeout_s = 30;
   int idle_timeout_s = 60;

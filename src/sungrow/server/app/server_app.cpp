@@ -2,17 +2,23 @@
 #include "sungrow/server/app/server_app.hpp"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 
 #include "sungrow/server/api/api.hpp"
 #include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/cache/make_cache.hpp"
+#include "sungrow/server/http/descriptor_limit.hpp"
 #include "sungrow/server/http/router.hpp"
 #include "sungrow/server/http/server.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
@@ -73,6 +79,15 @@ Result<auth::TokenTable> load_tokens(const ServerConfig& c) {
   return std::move(*table);
 }
 
+// Descriptors the server needs besides its client connections: the store's and the cache's
+// connections, SQLite's files, logs, the listening socket, the event loop, and refusals under way.
+std::size_t descriptor_reserve(const ServerConfig& c) {
+  constexpr std::size_t kBase = 32;
+  constexpr std::size_t kRedisPool = 4;
+  return kBase + static_cast<std::size_t>(c.pg_pool_size) + kRedisPool +
+         http::ServerOptions::kMaxRefusalsInFlight;
+}
+
 http::ServerOptions transport_options(const ServerConfig& c) {
   using std::chrono::seconds;
   http::ServerOptions o;
@@ -84,13 +99,56 @@ http::ServerOptions transport_options(const ServerConfig& c) {
   o.header_timeout = seconds(c.header_timeout_s);
   o.body_timeout = seconds(c.body_timeout_s);
   o.idle_timeout = seconds(c.idle_timeout_s);
-  o.max_connections = static_cast<std::size_t>(c.max_connections);
+  o.max_body_bytes_in_flight = static_cast<std::size_t>(c.body_budget_bytes);
+  o.trusted_proxies = c.trusted_proxies;
+  const auto limit = http::raise_descriptor_limit();
+  const auto reserve = descriptor_reserve(c);
+  o.max_connections =
+      http::connection_cap(static_cast<std::size_t>(c.max_connections), limit.soft, reserve);
+  spdlog::info(
+      "descriptors: limit {} (was {}, hard {}); connection cap {} (MAX_CONNECTIONS {}, "
+      "{} kept for the store, cache, logs and 503 answers)",
+      limit.soft, limit.soft_before, limit.hard, o.max_connections, c.max_connections, reserve);
+  if (o.max_connections < static_cast<std::size_t>(c.max_connections)) {
+    spdlog::warn(
+        "the descriptor limit lowers the connection cap from {} to {}; raise LimitNOFILE "
+        "(systemd) or ulimit -n to serve more",
+        c.max_connections, o.max_connections);
+  }
   return o;
+}
+
+// glibc keeps freed memory for reuse, and its threshold for giving large blocks their own mapping
+// rises with every large free: after a burst of big request bodies the process would keep their
+// memory for good, which on a small VPS looks just like a leak. A fixed threshold returns every
+// large block on free; the trim gives back what small allocations left free inside the heaps.
+constexpr int kMmapThresholdBytes = 128 * 1024;
+constexpr auto kTrimInterval = std::chrono::seconds(2);
+
+void return_freed_memory_after_bursts(const http::HttpServer& server, std::stop_token stop) {
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::uint64_t trimmed_at = server.body_bytes_read();
+  std::unique_lock lock(mutex);
+  for (;;) {
+    wake.wait_for(lock, stop, kTrimInterval, [] { return false; });
+    if (stop.stop_requested()) return;
+    const auto read = server.body_bytes_read();
+    if (read != trimmed_at) {
+      ::malloc_trim(0);
+      trimmed_at = read;
+    }
+  }
 }
 
 http::Router make_router(api::Api& api) {
   http::Router router;
-  router.add("POST", "/v1/ingest", [&api](const http::Request& r) { return api.ingest(r); });
+  router.add(
+      "POST", "/v1/ingest", [&api](const http::Request& r) { return api.ingest(r); },
+      http::RouteOptions{
+          .name = {}, .takes_body = true, .guard = [&api](const http::Request& head) {
+            return api.ingest_guard(head);
+          }});
   router.add("GET", "/v1/realtime", [&api](const http::Request& r) { return api.realtime(r); });
   router.add("GET", "/v1/series", [&api](const http::Request& r) { return api.series(r); });
   router.add("GET", "/health", [&api](const http::Request& r) { return api.health(r); });
@@ -113,6 +171,7 @@ int wait_for_stop_signal() {
 }  // namespace
 
 int serve(const ServerConfig& c) {
+  ::mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
   // Each result is checked, then moved out with value(): GCC 12 flags operator* on a result as a
   // possible null dereference.
   auto loaded = load_tokens(c);
@@ -150,7 +209,10 @@ int serve(const ServerConfig& c) {
   metrics::Metrics metrics;
   api::ApiOptions api_options;
   api_options.ingest.max_json_bytes = static_cast<std::size_t>(c.ingest_max_decompressed_bytes);
+  api_options.ingest.max_clock_skew = std::chrono::seconds(c.max_clock_skew_s);
   api_options.store_kind = store.kind;
+  api_options.auth_throttle.max_failures = static_cast<std::uint32_t>(c.auth_failure_limit);
+  api_options.auth_throttle.cooldown = std::chrono::seconds(c.auth_cooldown_s);
   api::Api api(tokens, *store.store, *cache, metrics, api_options);
 
   auto started = http::HttpServer::start(transport_options(c), make_router(api), metrics);
@@ -159,6 +221,8 @@ int serve(const ServerConfig& c) {
     return kExitFailure;
   }
   const std::unique_ptr<http::HttpServer> server = std::move(started).value();
+  std::jthread trimmer(
+      [&server](std::stop_token stop) { return_freed_memory_after_bursts(*server, stop); });
   spdlog::info("store: {} {}, cache: {}, {} device token(s)", store.kind,
                c.database_url.empty() ? c.sqlite_path() : redact_url(c.database_url), cache->kind(),
                tokens.size());
@@ -168,6 +232,8 @@ int serve(const ServerConfig& c) {
 
   const int sig = wait_for_stop_signal();
   spdlog::info("signal {}: stopping (in-flight requests finish first)", sig);
+  trimmer.request_stop();
+  trimmer.join();
   server->stop();
   spdlog::info("stopped");
   return kExitOk;

@@ -172,8 +172,9 @@ AuthResult check(const TokenTable& table, std::string_view header,
   AuthResult r;
   r.code = "unauthorized";
   r.www_authenticate = "Bearer realm=\"sungrow\"";
-  const auto invalid = [&r](std::string_view detail) {
+  const auto invalid = [&r](std::string_view detail, FailureReason reason) {
     r.detail = detail;
+    r.reason = reason;
     r.www_authenticate = "Bearer realm=\"sungrow\", error=\"invalid_token\"";
     return r;
   };
@@ -181,6 +182,7 @@ AuthResult check(const TokenTable& table, std::string_view header,
   const auto value = trim(header);
   if (value.empty()) {
     r.detail = "missing Authorization header (Bearer token)";
+    r.reason = "missing";
     return r;
   }
   const auto space = value.find_first_of(" \t");
@@ -192,14 +194,15 @@ AuthResult check(const TokenTable& table, std::string_view header,
                       });
   if (!bearer) {
     r.detail = "the Authorization scheme must be Bearer";
+    r.reason = "malformed";
     return r;
   }
   const auto token =
       space == std::string_view::npos ? std::string_view{} : trim(value.substr(space));
-  if (token.empty()) return invalid("missing bearer token");
+  if (token.empty()) return invalid("missing bearer token", "malformed");
   if (token.find_first_of(kWhitespace) != std::string_view::npos ||
       token.size() > kMaxTokenLength) {
-    return invalid("malformed bearer token");
+    return invalid("malformed bearer token", "malformed");
   }
 
   // Every entry is compared, and the match index is selected with masks rather than a branch, so
@@ -215,7 +218,7 @@ AuthResult check(const TokenTable& table, std::string_view header,
     match = (match & ~mask) | (i & mask);
     found |= equal;
   }
-  if (found == 0) return invalid("unknown token");
+  if (found == 0) return invalid("unknown token", "unknown_token");
 
   r.device_id = entries[match].device_id;
   if (requested_device && *requested_device != r.device_id) {
@@ -223,6 +226,7 @@ AuthResult check(const TokenTable& table, std::string_view header,
     r.code = "forbidden";
     r.detail = "this token does not grant access to the requested device";
     r.www_authenticate.clear();
+    r.reason = "forbidden";
     return r;
   }
   r.status = 200;

@@ -60,12 +60,20 @@ TokenTableResult parse_device_tokens(std::string_view text);
 TokenTableResult parse_device_tokens_file(std::string_view contents);
 TokenTableResult load_device_tokens_file(const std::filesystem::path& path);
 
+// Why a check failed, for metrics and logs: "missing" (no Authorization header), "malformed"
+// (another scheme, an empty or malformed token), "unknown_token", "forbidden" (a valid token for
+// another device), "throttled" (FailureThrottle's cool-down); empty when it succeeded.
+using FailureReason = std::string_view;
+
 struct AuthResult {
-  int status = 401;  // 200 ok, 401 no or unknown token, 403 token valid but not for this device
+  int status = 401;  // 200 ok, 401 no or unknown token, 403 token valid but not for this device,
+                     // 429 the client is cooling down after too many failures
   std::string device_id;  // the token's device (200 and 403)
-  std::string code;       // the reply's "error": "unauthorized" or "forbidden"; empty when ok
+  std::string code;       // the reply's "error": "unauthorized", "forbidden", "too_many_failures"
   std::string detail;     // the reply's "detail"; never contains the token
   std::string www_authenticate;  // RFC 6750 §3 challenge for 401 replies
+  FailureReason reason;          // see FailureReason
+  int retry_after_s = 0;         // for 429
 
   bool ok() const { return status == 200; }
 };

@@ -8,6 +8,8 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include "sungrow/server/http/request_head.hpp"
+
 namespace sungrow::http::detail {
 
 namespace bhttp = boost::beast::http;
@@ -33,19 +35,22 @@ bool is_json(std::string_view content_type) {
 
 }  // namespace
 
-Request to_request(BeastRequest&& request, std::string remote_addr) {
+Request to_request_head(const BeastRequest& head, std::string remote_addr,
+                        std::string client_addr) {
   Request out;
-  out.method = std::string(request.method_string());
-  const std::string_view target = request.target();
-  const auto q = target.find('?');
-  out.path = std::string(target.substr(0, q));
-  if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
-  for (const auto& field : request) {
+  out.method = std::string(head.method_string());
+  if (auto target = split_target(head.target())) {
+    out.path = std::move(target->path);
+    out.query = std::move(target->query);
+  } else {
+    out.path = std::string(head.target());
+  }
+  for (const auto& field : head) {
     out.headers.push_back(
         Header{.name = std::string(field.name_string()), .value = std::string(field.value())});
   }
-  out.body = std::move(request.body());
   out.remote_addr = std::move(remote_addr);
+  out.client_addr = std::move(client_addr);
   return out;
 }
 

@@ -13,8 +13,9 @@ namespace sungrow::http::detail {
 using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using BeastResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
-// Method string, path and query split at the first '?', every header, the body (moved).
-Request to_request(BeastRequest&& request, std::string remote_addr);
+// Method, path and query (split_target: origin- or absolute-form), every header — not the body,
+// which the transport reads only once the head has been judged.
+Request to_request_head(const BeastRequest& head, std::string remote_addr, std::string client_addr);
 
 // Everything a response gets whatever the handler set: `Server: sungrow-server`, Content-Type,
 // Content-Length, Connection per `keep_alive`, and `Cache-Control: no-store` on JSON unless the

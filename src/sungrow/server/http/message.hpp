@@ -20,7 +20,10 @@ struct Request {
   std::string query;   // after '?', still percent-encoded; "" when absent
   std::vector<Header> headers;
   std::string body;         // complete; the transport has already enforced the body limit
-  std::string remote_addr;  // "127.0.0.1:53412", for the access log
+  std::string remote_addr;  // the peer, "127.0.0.1:53412", for the access log
+  // The client's IP address ("203.0.113.7"): the peer's, or, when the peer is a trusted proxy,
+  // the address that proxy forwarded (X-Forwarded-For). What per-client limits key on.
+  std::string client_addr;
 
   // The first header named `name` (case-insensitive), "" when absent.
   std::string_view header_value(std::string_view name) const;

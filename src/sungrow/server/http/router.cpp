@@ -7,6 +7,11 @@
 namespace sungrow::http {
 
 Router& Router::add(std::string method, std::string path, Handler handler, std::string route) {
+  return add(std::move(method), std::move(path), std::move(handler),
+             RouteOptions{.name = std::move(route), .takes_body = std::nullopt, .guard = {}});
+}
+
+Router& Router::add(std::string method, std::string path, Handler handler, RouteOptions options) {
   if (method.empty() || path.empty()) {
     throw std::invalid_argument("http::Router: a route needs a method and a path");
   }
@@ -15,9 +20,11 @@ Router& Router::add(std::string method, std::string path, Handler handler, std::
     return r.method == method && r.path == path;
   });
   if (taken) throw std::invalid_argument("http::Router: duplicate route " + method + " " + path);
-  if (route.empty()) route = path;
-  routes_.push_back(
-      Route{std::move(method), std::move(path), std::move(route), std::move(handler)});
+  if (options.name.empty()) options.name = path;
+  const bool takes_body =
+      options.takes_body.value_or(method == "POST" || method == "PUT" || method == "PATCH");
+  routes_.push_back(Route{std::move(method), std::move(path), std::move(options.name),
+                          std::move(handler), takes_body, std::move(options.guard)});
   return *this;
 }
 
@@ -27,7 +34,13 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   for (const Route& r : routes_) {
     if (r.path != path) continue;
     // Methods are case-sensitive (RFC 9110 §9.1): "get" is not GET.
-    if (r.method == method) return RouteMatch{.route = r.name, .handler = &r.handler, .error = {}};
+    if (r.method == method) {
+      return RouteMatch{.route = r.name,
+                        .handler = &r.handler,
+                        .error = {},
+                        .takes_body = r.takes_body,
+                        .guard = r.guard ? &r.guard : nullptr};
+    }
     if (same_path == nullptr) same_path = &r;
     if (!allow.empty()) allow += ", ";
     allow += r.method;
@@ -35,16 +48,25 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   if (same_path == nullptr) {
     return RouteMatch{.route = kUnmatchedRoute,
                       .handler = nullptr,
-                      .error = error_response(404, "not_found", "no such path")};
+                      .error = error_response(404, "not_found", "no such path"),
+                      .takes_body = false,
+                      .guard = nullptr};
   }
   Response error = error_response(405, "method_not_allowed", "allowed: " + allow);
   error.headers.push_back(Header{.name = "Allow", .value = allow});
-  return RouteMatch{.route = same_path->name, .handler = nullptr, .error = std::move(error)};
+  return RouteMatch{.route = same_path->name,
+                    .handler = nullptr,
+                    .error = std::move(error),
+                    .takes_body = false,
+                    .guard = nullptr};
 }
 
 Response Router::dispatch(const Request& request) const {
   RouteMatch m = match(request.method, request.path);
   if (m.handler == nullptr) return std::move(m.error);
+  if (m.guard != nullptr) {
+    if (auto refused = (*m.guard)(request)) return std::move(*refused);
+  }
   return (*m.handler)(request);
 }
 

@@ -1,6 +1,8 @@
 // Router: exact (method, path) routes to handlers, with the route name metrics and logs use.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,11 +20,26 @@ inline constexpr std::string_view kInvalidRoute = "invalid";
 // The route of connections refused with 503 because the connection cap was reached.
 inline constexpr std::string_view kOverloadedRoute = "overloaded";
 
+// Runs on an I/O thread right after a request's headers, before any byte of its body is read
+// and before any `100 Continue`: a request it refuses (the reply it returns) costs the server no
+// body memory. Sees the request without its body. Must be quick and must never block.
+using HeadGuard = std::function<std::optional<Response>(const Request& head)>;
+
+struct RouteOptions {
+  std::string name;  // in metrics and the access log; empty: the path
+  // Whether the route reads a request body. A request with a body to a route that takes none is
+  // refused with 413 before the body is read. Default: POST, PUT and PATCH take one.
+  std::optional<bool> takes_body;
+  HeadGuard guard;  // optional
+};
+
 // What routing decided: either a handler to run, or a finished error reply (404/405).
 struct RouteMatch {
   std::string_view route;            // the route's name, or kUnmatchedRoute
   const Handler* handler = nullptr;  // null when `error` is the reply
   Response error;
+  bool takes_body = false;
+  const HeadGuard* guard = nullptr;  // null: no guard
 };
 
 // Built once at start-up, then only read (safe to share between threads without locking).
@@ -33,13 +50,14 @@ class Router {
   // std::invalid_argument on a duplicate (method, path) or an empty method/path: a programming
   // error at start-up, not a runtime condition.
   Router& add(std::string method, std::string path, Handler handler, std::string route = {});
+  Router& add(std::string method, std::string path, Handler handler, RouteOptions options);
 
   // Unknown path → 404 not_found; known path, other method → 405 method_not_allowed with an
   // `Allow` header listing the path's methods.
   RouteMatch match(std::string_view method, std::string_view path) const;
 
-  // Runs the matched handler (or returns the error reply): for tests and callers without a
-  // worker pool. Exceptions from the handler propagate.
+  // Runs the matched route's guard and handler (or returns the error reply): for tests and callers
+  // without a worker pool. Exceptions from the handler propagate.
   Response dispatch(const Request& request) const;
 
  private:
@@ -48,6 +66,8 @@ class Router {
     std::string path;
     std::string name;
     Handler handler;
+    bool takes_body;
+    HeadGuard guard;
   };
   std::vector<Route> routes_;  // a handful of routes: a linear scan beats any map here
 };

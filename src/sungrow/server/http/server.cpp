@@ -36,6 +36,9 @@
 
 #include "sungrow/server/http/access_log.hpp"
 #include "sungrow/server/http/beast_message.hpp"
+#include "sungrow/server/http/body_budget.hpp"
+#include "sungrow/server/http/client_address.hpp"
+#include "sungrow/server/http/request_head.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
 
 namespace sungrow::http {
@@ -59,12 +62,19 @@ constexpr auto kLingerTime = std::chrono::milliseconds(1000);
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 // A connection refused for overload gets this long to take its 503.
 constexpr auto kRejectWriteTime = std::chrono::milliseconds(1000);
-// accept() failing (EMFILE, ENFILE, ENOBUFS) would otherwise spin the I/O thread.
+// accept() failing (EMFILE, ENFILE, ENOBUFS) would otherwise spin the I/O thread: it waits, twice
+// as long after each failure in a row, and says so at most every kAcceptWarningInterval.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
-// The read that waits for a request's first byte.
-constexpr std::size_t kFirstRead = 4096;
-// Room for pipelined requests behind the one being parsed; the parser enforces the real limits.
-constexpr std::size_t kBufferSlack = 64 * 1024;
+constexpr auto kMaxAcceptRetryDelay = std::chrono::milliseconds(1000);
+constexpr auto kAcceptWarningInterval = std::chrono::seconds(10);
+// One read from a socket.
+constexpr std::size_t kReadChunk = 16 * 1024;
+// The connection's buffer holds the head being parsed plus this much more: what arrived behind it
+// (the start of a body, pipelined requests). Small, so an unauthenticated client sending a body
+// with its headers costs the server little before the head is judged.
+constexpr std::size_t kBufferSlack = 16 * 1024;
+// Told to a client whose body did not fit in the server's budget for bodies in flight.
+constexpr std::string_view kBudgetRetryAfter = "2";
 // After the drain (or the forced close), how long stop() waits for sessions to unwind.
 constexpr auto kUnwindTime = std::chrono::seconds(2);
 
@@ -75,6 +85,12 @@ std::string endpoint_text(const tcp::socket& socket) {
   const auto address = ep.address();
   const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return host + ":" + std::to_string(ep.port());
+}
+
+asio::ip::address peer_address(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  return ec ? asio::ip::address{} : ep.address();
 }
 
 bool is_http_error(const beast::error_code& ec) {
@@ -107,7 +123,11 @@ struct HttpServer::Impl {
   // touches it only on its strand.
   struct Connection {
     Connection(Impl& owner_, std::uint64_t id_, tcp::socket socket)
-        : owner(owner_), id(id_), remote(endpoint_text(socket)), stream(std::move(socket)) {}
+        : owner(owner_),
+          id(id_),
+          remote(endpoint_text(socket)),
+          peer(peer_address(socket)),
+          stream(std::move(socket)) {}
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
     ~Connection() { owner.unregister(id); }
@@ -115,6 +135,7 @@ struct HttpServer::Impl {
     Impl& owner;
     std::uint64_t id;
     std::string remote;
+    asio::ip::address peer;
     beast::tcp_stream stream;
     bool idle = true;  // waiting for a request's first byte: stop() may close it at once
   };
@@ -140,6 +161,10 @@ struct HttpServer::Impl {
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> conns;
   std::uint64_t next_id = 0;
   std::atomic<std::int64_t> last_overload_warning{0};
+  std::atomic<std::size_t> refusals_in_flight{0};
+  std::atomic<std::uint64_t> body_bytes_read{0};
+  detail::BodyBudget body_budget;
+  TrustedProxies proxies;
 
   // Declared after everything sessions touch: if the context is ever destroyed with sessions
   // still suspended, their Connection destructors find the registry alive.
@@ -155,6 +180,8 @@ struct HttpServer::Impl {
       : opt(std::move(options)),
         router(std::move(r)),
         metrics(m),
+        body_budget(opt.max_body_bytes_in_flight),
+        proxies(TrustedProxies::parse(opt.trusted_proxies).value()),  // checked by problems()
         workers(opt.worker_threads),
         ioc(static_cast<int>(opt.io_threads)),
         accept_strand(asio::make_strand(ioc)),
@@ -273,16 +300,31 @@ struct HttpServer::Impl {
   // ---- accept -----------------------------------------------------------------------------
 
   asio::awaitable<void> accept_loop() {
+    auto retry_delay = kAcceptRetryDelay;
+    std::uint64_t failures = 0;
+    auto last_warning = Clock::time_point{};
     for (;;) {
       const asio::any_io_executor connection_executor = asio::make_strand(ioc);
       auto [ec, socket] = co_await acceptor.async_accept(connection_executor, kTuple);
       if (stopping || !acceptor.is_open()) co_return;
       if (ec) {
-        spdlog::warn("http: accept failed: {}", ec.message());
-        asio::steady_timer pause(accept_strand, kAcceptRetryDelay);
+        // Out of descriptors (EMFILE/ENFILE) or buffers: nothing to do but wait for connections
+        // to close. Backing off keeps the I/O thread and the log quiet meanwhile.
+        ++failures;
+        if (Clock::now() - last_warning >= kAcceptWarningInterval) {
+          spdlog::warn(
+              "http: accept failed: {} ({} time(s) since the last warning); retrying in "
+              "{} ms",
+              ec.message(), failures, retry_delay.count());
+          last_warning = Clock::now();
+          failures = 0;
+        }
+        asio::steady_timer pause(accept_strand, retry_delay);
         co_await pause.async_wait(kTuple);
+        retry_delay = std::min(retry_delay * 2, kMaxAcceptRetryDelay);
         continue;
       }
+      retry_delay = kAcceptRetryDelay;
       boost::system::error_code ignored;
       // Replies go out in one write; Nagle would only hold back the tail of a large one.
       socket.set_option(tcp::no_delay(true), ignored);
@@ -290,8 +332,14 @@ struct HttpServer::Impl {
         asio::co_spawn(c->stream.get_executor(), session(c), [](std::exception_ptr e) {
           if (e) spdlog::error("http: a connection ended with an unexpected exception");
         });
+      } else if (refusals_in_flight.load() < ServerOptions::kMaxRefusalsInFlight) {
+        ++refusals_in_flight;
+        asio::co_spawn(connection_executor, reject(std::move(socket)),
+                       [this](std::exception_ptr) { --refusals_in_flight; });
       } else {
-        asio::co_spawn(connection_executor, reject(std::move(socket)), asio::detached);
+        // Answering would take descriptors kept for the answers already under way.
+        warn_overload();
+        socket.close(ignored);
       }
     }
   }
@@ -332,7 +380,7 @@ struct HttpServer::Impl {
       if (stopping) break;
       if (buffer.size() == 0) {
         if (!first) c->stream.expires_after(opt.idle_timeout);
-        auto [ec, n] = co_await c->stream.async_read_some(buffer.prepare(kFirstRead), kTuple);
+        auto [ec, n] = co_await c->stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
         if (ec) {
           if (ec == beast::error::timeout) spdlog::debug("http: {} idle, closed", c->remote);
           break;
@@ -350,39 +398,100 @@ struct HttpServer::Impl {
   }
 
   // Reads one request, runs its handler, writes the reply. True: the connection stays open.
+  // The head is judged before any of the body is read: framing, route, the route's guard (auth),
+  // whether it takes a body, and room in the body budget. Only then is `100 Continue` sent and
+  // the body read.
   // (No temporaries in co_await argument lists here: GCC 12 miscompiles some of them, so every
   // argument is a named local.)
   asio::awaitable<bool> serve_one(Connection& c, beast::flat_buffer& buffer) {
     const auto started = Clock::now();
-    bhttp::request_parser<bhttp::string_body> parser;
+    detail::RequestParser parser;
     parser.header_limit(opt.max_header_bytes);
     parser.body_limit(opt.max_body_bytes);
 
-    // Beast 1.81 applies header_limit to what one parse call sees, not to the whole header: read
-    // piece by piece and count, or a client could send an unbounded header in small slices.
     beast::error_code ec;
-    std::size_t header_bytes = 0;
-    while (!ec && !parser.is_header_done()) {
-      auto [read_ec, consumed] = co_await bhttp::async_read_some(c.stream, buffer, parser, kTuple);
-      ec = read_ec;
-      header_bytes += consumed;
-      if (!ec && header_bytes > opt.max_header_bytes) ec = bhttp::error::header_limit;
+    detail::HeadReader head(parser, opt.max_header_bytes);
+    for (;;) {
+      const std::size_t used = head.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec || head.done()) break;
+      const std::size_t room = buffer.max_size() - buffer.size();
+      if (room == 0) {
+        ec = bhttp::error::header_limit;
+        break;
+      }
+      auto [read_ec, n] =
+          co_await c.stream.async_read_some(buffer.prepare(std::min(room, kReadChunk)), kTuple);
+      if (read_ec) {
+        if (read_ec == beast::error::timeout) {
+          spdlog::info("http: {} too slow sending its request; closed", c.remote);
+        }
+        co_return false;  // the client left or stalled: nobody to answer
+      }
+      buffer.commit(n);
     }
-    std::optional<Refusal> refusal;
     if (ec) {
-      refusal = refusal_for(c, parser, ec);
-    } else {
-      refusal = check_header(parser);
-    }
-    if (refusal) {
-      co_await reply_and_close(c, *refusal, started);
+      if (auto refusal = refusal_for(c, parser, ec)) co_await reply_and_close(c, *refusal, started);
       co_return false;
     }
-    if (ec) co_return false;
+    if (auto bad = detail::check_request_head(parser)) {
+      Refusal refusal{line_of(parser, kInvalidRoute),
+                      error_response(bad->status, bad->code, bad->detail)};
+      co_await reply_and_close(c, refusal, started);
+      co_return false;
+    }
+    if (!detail::split_target(parser.get().target())) {
+      Refusal refusal{line_of(parser, kInvalidRoute),
+                      error_response(400, "bad_request", "unsupported request target")};
+      co_await reply_and_close(c, refusal, started);
+      co_return false;
+    }
 
-    if (!parser.is_done()) {
-      if (parser.get().version() >= 11 &&
-          beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+    auto request = std::make_shared<Request>(detail::to_request_head(
+        parser.get(), c.remote, proxies.client_of(c.peer, forwarded_for(parser.get()))));
+    const unsigned version = parser.get().version();
+    const bool head_method = parser.get().method() == bhttp::verb::head;
+    const bool keep_alive = parser.get().keep_alive();
+    RouteMatch match = router.match(request->method, request->path);
+    const RequestLine line{
+        .method = request->method, .path = request->path, .route = match.route, .version = version};
+    // Whatever is refused with a body still unread closes the connection: the unread bytes cannot
+    // be told from the next request.
+    const bool body_pending = !parser.is_done();
+    const auto refuse = [&](Response reply) -> asio::awaitable<bool> {
+      if (body_pending) {
+        Refusal refusal{line, std::move(reply)};
+        co_await reply_and_close(c, refusal, started);
+        co_return false;
+      }
+      const bool stay_open = !stopping && keep_alive;
+      const bool written = co_await respond(c, line, reply, stay_open, head_method, started);
+      co_return written&& stay_open;
+    };
+    if (match.handler == nullptr) co_return co_await refuse(std::move(match.error));
+    if (match.guard != nullptr) {
+      if (auto refused = (*match.guard)(*request)) co_return co_await refuse(std::move(*refused));
+    }
+
+    std::optional<detail::BodyBudget::Reservation> reservation;
+    if (body_pending) {
+      if (!match.takes_body) {
+        co_return co_await refuse(
+            error_response(413, "body_not_allowed", "this route takes no request body"));
+      }
+      const std::size_t wanted = parser.content_length()
+                                     ? static_cast<std::size_t>(*parser.content_length())
+                                     : opt.max_body_bytes;
+      reservation = body_budget.try_reserve(wanted);
+      if (!reservation) {
+        Response busy = error_response(503, "busy",
+                                       "the server is receiving too many request bodies at once; "
+                                       "retry later");
+        busy.headers.push_back(
+            Header{.name = "Retry-After", .value = std::string(kBudgetRetryAfter)});
+        co_return co_await refuse(std::move(busy));
+      }
+      if (version >= 11 && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
         c.stream.expires_after(opt.write_timeout);
         auto [wec, wn] = co_await bhttp::async_write(c.stream, go_on, kTuple);
@@ -391,33 +500,38 @@ struct HttpServer::Impl {
       c.stream.expires_after(opt.body_timeout);
       auto [bec, bn] = co_await bhttp::async_read(c.stream, buffer, parser, kTuple);
       if (bec) {
-        refusal = refusal_for(c, parser, bec);
-        if (refusal) co_await reply_and_close(c, *refusal, started);
+        if (auto refusal = refusal_for(c, parser, bec)) {
+          co_await reply_and_close(c, *refusal, started);
+        }
         co_return false;
       }
+      request->body = std::move(parser.get().body());
+      body_bytes_read += request->body.size();
     }
     c.stream.expires_never();  // the handler may take its time; the socket waits
 
-    BeastRequest beast_request = parser.release();
-    const bool head = beast_request.method() == bhttp::verb::head;
-    const bool keep_alive = beast_request.keep_alive();
-    const unsigned version = beast_request.version();
-    auto request =
-        std::make_shared<const Request>(detail::to_request(std::move(beast_request), c.remote));
-    RouteMatch match = router.match(request->method, request->path);
     Response response;
-    if (match.handler == nullptr) {
-      response = std::move(match.error);
-    } else {
+    {
       auto job = run_handler(match.handler, request, match.route);
       response = co_await asio::co_spawn(workers, std::move(job), use_awaitable);
     }
-    const RequestLine line{
-        .method = request->method, .path = request->path, .route = match.route, .version = version};
+    // The body's memory goes back to the budget with the request, before the reply is written.
+    request.reset();
+    reservation.reset();
     const bool stay_open = !stopping && keep_alive;
-    const bool written = co_await respond(c, line, response, stay_open, head, started);
-    const bool open = written && stay_open;
-    co_return open;
+    const bool written = co_await respond(c, line, response, stay_open, head_method, started);
+    co_return written&& stay_open;
+  }
+
+  // Every X-Forwarded-For value, joined with ',' (a proxy may have added a header of its own).
+  static std::string forwarded_for(const detail::BeastRequest& head) {
+    std::string joined;
+    const auto [first, last] = head.equal_range("X-Forwarded-For");
+    for (auto it = first; it != last; ++it) {
+      if (!joined.empty()) joined += ',';
+      joined += it->value();
+    }
+    return joined;
   }
 
   // A request refused before its handler: what to log, and the error reply.
@@ -426,34 +540,21 @@ struct HttpServer::Impl {
     Response reply;
   };
 
-  static RequestLine line_of(const bhttp::request_parser<bhttp::string_body>& parser,
-                             std::string_view route) {
+  static RequestLine line_of(const detail::RequestParser& parser, std::string_view route) {
     const auto& h = parser.get();
     const std::string_view target = h.target();
+    const auto split = detail::split_target(target);
     const unsigned version = h.version() == 10 ? 10 : 11;  // 0 when the line did not parse
-    return RequestLine{.method = std::string(h.method_string()),
-                       .path = std::string(target.substr(0, target.find('?'))),
-                       .route = route,
-                       .version = version};
-  }
-
-  // A complete header we still refuse to act on. (Beast itself refuses versions other than
-  // HTTP/1.0 and 1.1.)
-  static std::optional<Refusal> check_header(
-      const bhttp::request_parser<bhttp::string_body>& parser) {
-    // A Transfer-Encoding whose last coding is not chunked leaves the body's end unknowable
-    // (RFC 9112 §6.3): refuse rather than guess, the classic request-smuggling gap.
-    if (parser.get().count(bhttp::field::transfer_encoding) > 0 && !parser.chunked()) {
-      return Refusal{line_of(parser, kInvalidRoute),
-                     error_response(400, "bad_request", "unsupported transfer encoding")};
-    }
-    return std::nullopt;
+    return RequestLine{
+        .method = std::string(h.method_string()),
+        .path = split ? split->path : std::string(target.substr(0, target.find('?'))),
+        .route = route,
+        .version = version};
   }
 
   // A request that failed to read: an error reply where the client deserves one; nullopt: just
   // close (the client left, or was too slow).
-  std::optional<Refusal> refusal_for(const Connection& c,
-                                     const bhttp::request_parser<bhttp::string_body>& parser,
+  std::optional<Refusal> refusal_for(const Connection& c, const detail::RequestParser& parser,
                                      const beast::error_code& ec) const {
     if (ec == beast::error::timeout) {
       spdlog::info("http: {} too slow sending its request; closed", c.remote);
@@ -461,8 +562,9 @@ struct HttpServer::Impl {
     }
     if (ec == bhttp::error::body_limit) {
       const auto& h = parser.get();
-      const std::string_view target = h.target();
-      const auto route = router.match(h.method_string(), target.substr(0, target.find('?'))).route;
+      const auto target = detail::split_target(h.target());
+      const auto route =
+          target ? router.match(h.method_string(), target->path).route : kInvalidRoute;
       return Refusal{
           line_of(parser, route),
           error_response(413, "body_too_large",
@@ -554,6 +656,10 @@ std::uint16_t HttpServer::port() const {
 std::size_t HttpServer::connection_count() const {
   std::lock_guard lock(impl_->conn_mutex);
   return impl_->conns.size();
+}
+
+std::uint64_t HttpServer::body_bytes_read() const {
+  return impl_->body_bytes_read.load();
 }
 
 std::vector<std::thread::id> HttpServer::io_thread_ids() const {

@@ -42,6 +42,8 @@ class HttpServer {
   std::uint16_t port() const;  // the bound port (the ephemeral one when options.port was 0)
   std::size_t connection_count() const;  // open connections (those answered 503 not counted)
   std::vector<std::thread::id> io_thread_ids() const;  // for checking handlers run elsewhere
+  // Request-body bytes read since start: the app returns freed memory to the system after bursts.
+  std::uint64_t body_bytes_read() const;
 
  private:
   struct Impl;

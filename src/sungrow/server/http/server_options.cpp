@@ -3,6 +3,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "sungrow/server/http/client_address.hpp"
+
 namespace sungrow::http {
 
 std::vector<Error> problems(const ServerOptions& options) {
@@ -20,6 +22,12 @@ std::vector<Error> problems(const ServerOptions& options) {
     out.push_back(fail("the header limit must be at least 1024 bytes"));
   }
   if (options.max_connections == 0) out.push_back(fail("max connections must be at least 1"));
+  if (options.max_body_bytes_in_flight < options.max_body_bytes) {
+    out.push_back(fail("the budget for bodies in flight must hold at least one largest body"));
+  }
+  if (auto proxies = TrustedProxies::parse(options.trusted_proxies); !proxies) {
+    out.push_back(fail("trusted proxies: " + proxies.error().message));
+  }
   const auto positive = [&](std::chrono::milliseconds value, const char* name) {
     if (value.count() <= 0) out.push_back(fail(std::string(name) + " must be positive"));
   };

@@ -35,8 +35,22 @@ struct ServerOptions {
 
   // Connections beyond this are accepted, answered 503 {"error":"overloaded"} with
   // Connection: close and Retry-After, and closed — a clear answer rather than a silent hang in
-  // the kernel's backlog.
+  // the kernel's backlog. The app lowers it to what the descriptor limit allows.
   std::size_t max_connections = 1024;
+
+  // Request bodies held in memory at once, all connections together. A body is counted (its
+  // Content-Length, or max_body_bytes when chunked) before its first byte is read; one that does
+  // not fit is answered 503 + Retry-After instead, so no number of clients can make bodies take
+  // more memory than this.
+  std::size_t max_body_bytes_in_flight = 64 * 1024 * 1024;
+
+  // Peers whose X-Forwarded-For names the client (addresses or networks, comma separated): a
+  // proxy on this host by default. Request::client_addr is what per-client limits key on.
+  std::string trusted_proxies = "127.0.0.0/8,::1";
+
+  // Connections being answered 503 at one time; more are closed without an answer, so a flood
+  // cannot spend the descriptors kept in reserve for answering.
+  static constexpr std::size_t kMaxRefusalsInFlight = 64;
 };
 
 // One Error per problem (zero thread counts, zero limits or deadlines, a bad listen address),

@@ -88,7 +88,23 @@ std::string Metrics::render() const {
   counter(out, "sungrow_cache_misses_total", "Realtime reads the cache could not answer.",
           cache_misses_.load());
   counter(out, "sungrow_cache_errors_total", "Cache calls that failed.", cache_errors_.load());
+  counter(out, "sungrow_store_rows_skipped_total",
+          "Stored rows reads skipped because they could not be served.",
+          store_rows_skipped_.load());
+  out +=
+      "# HELP sungrow_auth_failures_total Failed authentications by reason.\n"
+      "# TYPE sungrow_auth_failures_total counter\n";
+  for (std::size_t i = 0; i < kAuthFailureReasons.size(); ++i) {
+    fmt::format_to(it, "sungrow_auth_failures_total{{reason=\"{}\"}} {}\n", kAuthFailureReasons[i],
+                   auth_failures_[i].load());
+  }
   return out;
+}
+
+void Metrics::add_auth_failure(std::string_view reason) {
+  std::size_t i = 0;
+  while (i + 1 < kAuthFailureReasons.size() && kAuthFailureReasons[i] != reason) ++i;
+  ++auth_failures_[i];
 }
 
 }  // namespace sungrow::metrics

@@ -27,6 +27,13 @@ class Metrics {
   void add_cache_hit() { ++cache_hits_; }
   void add_cache_miss() { ++cache_misses_; }
   void add_cache_error() { ++cache_errors_; }
+  // A failed authentication by its reason (auth::FailureReason); other strings count as "other".
+  void add_auth_failure(std::string_view reason);
+  // Stored rows reads skipped because they could not be served (SampleStore::skipped_rows).
+  void set_store_rows_skipped(std::int64_t n) { store_rows_skipped_ = n; }
+
+  static constexpr std::array<std::string_view, 6> kAuthFailureReasons{
+      "missing", "malformed", "unknown_token", "forbidden", "throttled", "other"};
 
   // The exposition text (text/plain; version=0.0.4).
   std::string render() const;
@@ -52,6 +59,8 @@ class Metrics {
   std::atomic<std::int64_t> cache_hits_{0};
   std::atomic<std::int64_t> cache_misses_{0};
   std::atomic<std::int64_t> cache_errors_{0};
+  std::array<std::atomic<std::int64_t>, kAuthFailureReasons.size()> auth_failures_{};
+  std::atomic<std::int64_t> store_rows_skipped_{0};
 };
 
 }  // namespace sungrow::metrics
