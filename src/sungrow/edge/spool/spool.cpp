@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "sungrow/core/sample_json.hpp"
-#include "sungrow/edge/spool/sqlite_db.hpp"
+#include "sungrow/sqlite/database.hpp"
 
 namespace sungrow::edge {
 
@@ -199,7 +199,7 @@ struct Spool::Impl {
       auto row = stmt->next_row();
       if (!row) return row.error();
       if (!*row) return {};
-      clocks[stmt->column_text(0)].last_ts_ms = stmt->column_int64(1);
+      clocks[std::string(stmt->column_text(0))].last_ts_ms = stmt->column_int64(1);
     }
   }
 
@@ -460,8 +460,8 @@ Result<std::vector<SpooledSample>> Spool::peek(std::size_t max) {
     auto row = stmt.next_row();
     if (!row) return spool_error("peek", row.error());
     if (!*row) return out;
-    out.push_back(
-        SpooledSample{stmt.column_int64(0), from_ms(stmt.column_int64(1)), stmt.column_text(2)});
+    out.push_back(SpooledSample{stmt.column_int64(0), from_ms(stmt.column_int64(1)),
+                                std::string(stmt.column_text(2))});
   }
 }
 
@@ -518,7 +518,7 @@ Result<std::vector<DeadLetter>> Spool::dead_letters(std::size_t limit) {
     if (!row) return spool_error("dead letters", row.error());
     if (!*row) return out;
     out.push_back(DeadLetter{stmt.column_int64(0), from_ms(stmt.column_int64(1)),
-                             stmt.column_text(2), stmt.column_text(3),
+                             std::string(stmt.column_text(2)), std::string(stmt.column_text(3)),
                              from_ms(stmt.column_int64(4))});
   }
 }
@@ -542,7 +542,7 @@ Result<void> Spool::verify_integrity() {
     auto row = stmt->next_row();
     if (!row) return spool_error("integrity check", row.error());
     if (!*row) break;
-    problems.push_back(stmt->column_text(0));
+    problems.emplace_back(stmt->column_text(0));
   }
   if (problems.size() == 1 && problems.front() == "ok") return {};
   return fail(fmt::format("spool {}: integrity check failed: {}", impl_->path.string(),

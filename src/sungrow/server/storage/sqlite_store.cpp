@@ -17,6 +17,7 @@
 #include "sungrow/server/storage/base_bucket_json.hpp"
 #include "sungrow/server/storage/precise_json.hpp"
 #include "sungrow/server/storage/span_codec.hpp"
+#include "sungrow/sqlite/database.hpp"
 
 namespace sungrow::storage {
 
@@ -74,20 +75,10 @@ std::int64_t floor_ms(rollup::SpanLevel level, std::int64_t ms) {
   return unix_millis(rollup::level_floor(level, Timestamp{std::chrono::milliseconds{ms}}));
 }
 
-// ---- the SQLite C API, owned ----
+// ---- SQLite failures as store errors ----
 
-struct DbCloser {
-  // close_v2 defers the close until every statement is finalized, so member order is free.
-  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
-};
-using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
-using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
-
-StoreErrorKind kind_of(int code) {
-  switch (code & 0xff) {  // the primary code of an extended one
+StoreErrorKind kind_of(const sqlite::Failure& failure) {
+  switch (failure.primary_code()) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_IOERR:
@@ -106,114 +97,32 @@ StoreErrorKind kind_of(int code) {
   }
 }
 
-StoreError sql_error(sqlite3* db, int code, std::string_view what) {
-  const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
-  return StoreError{kind_of(code), fmt::format("sqlite: {}: {} (code {}: {})", what, detail, code,
-                                               sqlite3_errstr(code))};
+StoreError store_error(const sqlite::Failure& failure, std::string_view what) {
+  return StoreError{kind_of(failure), fmt::format("sqlite: {}: {}", what, failure.message)};
 }
 
-// A prepared statement reused across calls; bind errors are kept and reported by step().
-class Stmt {
- public:
-  Stmt(sqlite3* db, StmtHandle stmt) : db_(db), stmt_(std::move(stmt)) {}
+// True when a row is available, false when done.
+StoreResult<bool> step(sqlite::Statement& stmt, std::string_view what) {
+  auto row = stmt.next_row();
+  if (!row) return store_error(row.error(), what);
+  return row.value();
+}
 
-  void bind(int index, std::int64_t value) { keep(sqlite3_bind_int64(stmt_.get(), index, value)); }
-  void bind(int index, std::string_view text) {
-    // SQLITE_TRANSIENT copies; _64 takes the length as is (no int narrowing, no NUL needed).
-    keep(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT,
-                             SQLITE_UTF8));
-  }
-
-  // True when a row is available, false when done.
-  StoreResult<bool> step(std::string_view what) {
-    if (bind_rc_ != SQLITE_OK) return sql_error(db_, bind_rc_, what);
-    const int rc = sqlite3_step(stmt_.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return sql_error(db_, rc, what);
-  }
-
-  std::int64_t column_int64(int index) const { return sqlite3_column_int64(stmt_.get(), index); }
-  void bind_blob(int index, std::string_view bytes) {
-    keep(sqlite3_bind_blob64(stmt_.get(), index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
-  }
-  std::string_view column_blob(int index) const {
-    const auto* data = sqlite3_column_blob(stmt_.get(), index);
-    if (data == nullptr) return {};
-    const int size = sqlite3_column_bytes(stmt_.get(), index);
-    return {static_cast<const char*>(data), static_cast<std::size_t>(size)};
-  }
-  std::string_view column_text(int index) const {
-    const auto* text = sqlite3_column_text(stmt_.get(), index);
-    if (text == nullptr) return {};
-    const int size = sqlite3_column_bytes(stmt_.get(), index);
-    return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)};
-  }
-
-  // Rewinds and unbinds; releases the statement's read lock too.
-  void reset() noexcept {
-    sqlite3_reset(stmt_.get());
-    sqlite3_clear_bindings(stmt_.get());
-    bind_rc_ = SQLITE_OK;
-  }
-
- private:
-  void keep(int rc) {
-    if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
-  }
-
-  sqlite3* db_;
-  StmtHandle stmt_;
-  int bind_rc_ = SQLITE_OK;
-};
-
-// Resets a statement when the scope ends, so no early return leaves it mid-step.
-class Rewind {
- public:
-  explicit Rewind(Stmt& stmt) : stmt_(stmt) {}
-  Rewind(const Rewind&) = delete;
-  Rewind& operator=(const Rewind&) = delete;
-  ~Rewind() { stmt_.reset(); }
-
- private:
-  Stmt& stmt_;
-};
-
-StoreResult<void> exec(sqlite3* db, const char* sql, std::string_view what) {
-  char* message = nullptr;
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &message);
-  // sqlite3_exec reports through its own buffer; errmsg(db) holds the same text.
-  sqlite3_free(message);
-  if (rc != SQLITE_OK) return sql_error(db, rc, what);
+StoreResult<void> exec(sqlite::Connection& db, std::string_view sql, std::string_view what) {
+  if (auto done = db.exec(sql); !done) return store_error(done.error(), what);
   return {};
 }
 
-// Rolls back unless committed. SQLite already rolled back some failures itself (SQLITE_FULL,
-// I/O errors), so only what is still open is undone.
-class Transaction {
- public:
-  static StoreResult<Transaction> begin(sqlite3* db, const char* begin_sql) {
-    if (auto begun = exec(db, begin_sql, "begin"); !begun) return begun.error();
-    return Transaction(db);
-  }
-  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
-  Transaction& operator=(Transaction&&) = delete;
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  ~Transaction() {
-    if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) (void)exec(db_, "ROLLBACK", "rollback");
-  }
+StoreResult<sqlite::Transaction> begin(sqlite::Connection& db, sqlite::Transaction::Mode mode) {
+  auto tx = sqlite::Transaction::begin(db, mode);
+  if (!tx) return store_error(tx.error(), "begin");
+  return std::move(tx).value();
+}
 
-  StoreResult<void> commit() {
-    auto committed = exec(db_, "COMMIT", "commit");
-    if (committed) db_ = nullptr;
-    return committed;
-  }
-
- private:
-  explicit Transaction(sqlite3* db) : db_(db) {}
-  sqlite3* db_;
-};
+StoreResult<void> commit(sqlite::Transaction& tx) {
+  if (auto done = tx.commit(); !done) return store_error(done.error(), "commit");
+  return {};
+}
 
 // A stored body back to a Sample the API can serve, or why it cannot be.
 Result<Sample> decode_stored_sample(std::string_view body, std::string_view device_id) {
@@ -234,45 +143,44 @@ Result<Sample> decode_stored_sample(std::string_view body, std::string_view devi
 }  // namespace
 
 struct SqliteStore::Impl {
+  explicit Impl(sqlite::Connection connection) : db(std::move(connection)) {}
+
   std::mutex mutex;
-  DbHandle db;
+  sqlite::Connection db;
   // Prepared on first use: before migrate() the tables they name do not exist.
-  std::optional<Stmt> insert_sample;
-  std::optional<Stmt> select_bucket;
-  std::optional<Stmt> upsert_bucket;
-  std::optional<Stmt> select_latest;
-  std::optional<Stmt> select_previous_bucket;
-  std::optional<Stmt> select_bucket_range;
-  std::optional<Stmt> select_hour_range;
-  std::optional<Stmt> select_day_range;
-  std::optional<Stmt> upsert_hour;
-  std::optional<Stmt> upsert_day;
-  std::optional<Stmt> delete_hour;
-  std::optional<Stmt> delete_day;
-  std::optional<Stmt> select_all_bucket_keys;
+  std::optional<sqlite::Statement> insert_sample;
+  std::optional<sqlite::Statement> select_bucket;
+  std::optional<sqlite::Statement> upsert_bucket;
+  std::optional<sqlite::Statement> select_latest;
+  std::optional<sqlite::Statement> select_previous_bucket;
+  std::optional<sqlite::Statement> select_bucket_range;
+  std::optional<sqlite::Statement> select_hour_range;
+  std::optional<sqlite::Statement> select_day_range;
+  std::optional<sqlite::Statement> upsert_hour;
+  std::optional<sqlite::Statement> upsert_day;
+  std::optional<sqlite::Statement> delete_hour;
+  std::optional<sqlite::Statement> delete_day;
+  std::optional<sqlite::Statement> select_all_bucket_keys;
 
   // Prepares `slot` unless it already is; the caller then uses *slot.
-  StoreResult<void> prepare(std::optional<Stmt>& slot, std::string_view sql) {
+  StoreResult<void> prepare(std::optional<sqlite::Statement>& slot, std::string_view sql) {
     if (!slot) {
-      sqlite3_stmt* raw = nullptr;
-      const int rc = sqlite3_prepare_v3(db.get(), sql.data(), static_cast<int>(sql.size()),
-                                        SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-      StmtHandle stmt(raw);
-      if (rc != SQLITE_OK) return sql_error(db.get(), rc, "prepare");
-      slot.emplace(db.get(), std::move(stmt));
+      auto stmt = db.prepare(sql);
+      if (!stmt) return store_error(stmt.error(), "prepare");
+      slot.emplace(std::move(stmt).value());
     }
     return {};
   }
 
   StoreResult<bool> has_migration_table() {
-    std::optional<Stmt> once;
+    std::optional<sqlite::Statement> once;
     if (auto ok = prepare(once,
                           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
                           "'schema_migrations'");
         !ok)
       return ok.error();
-    Stmt& stmt = *once;
-    auto row = stmt.step("read schema");
+    sqlite::Statement& stmt = *once;
+    auto row = step(stmt, "read schema");
     if (!row) return row.error();
     return *row && stmt.column_int64(0) > 0;
   }
@@ -281,11 +189,11 @@ struct SqliteStore::Impl {
     auto exists = has_migration_table();
     if (!exists) return exists.error();
     if (!*exists) return std::int64_t{0};
-    std::optional<Stmt> once;
+    std::optional<sqlite::Statement> once;
     if (auto ok = prepare(once, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"); !ok)
       return ok.error();
-    Stmt& p = *once;
-    auto row = p.step("read schema version");
+    sqlite::Statement& p = *once;
+    auto row = step(p, "read schema version");
     if (!row) return row.error();
     return *row ? p.column_int64(0) : 0;
   }
@@ -297,13 +205,13 @@ struct SqliteStore::Impl {
                           "SELECT data FROM base_buckets WHERE device_id = ?1 AND start_ms = ?2");
         !ok)
       return ok.error();
-    Stmt& select = *select_bucket;
+    sqlite::Statement& select = *select_bucket;
     rollup::BaseBucket merged = delta;
     {
-      Rewind rewind(select);
+      sqlite::ResetOnExit rewind(select);
       select.bind(1, device_id);
       select.bind(2, start_ms);
-      auto row = select.step("read base bucket");
+      auto row = step(select, "read base bucket");
       if (!row) return row.error();
       if (*row) {
         auto stored = base_bucket_from_json(select.column_text(0));
@@ -318,19 +226,19 @@ struct SqliteStore::Impl {
                     "ON CONFLICT (device_id, start_ms) DO UPDATE SET data = excluded.data");
         !ok)
       return ok.error();
-    Stmt& upsert = *upsert_bucket;
-    Rewind rewind(upsert);
+    sqlite::Statement& upsert = *upsert_bucket;
+    sqlite::ResetOnExit rewind(upsert);
     upsert.bind(1, device_id);
     upsert.bind(2, start_ms);
     upsert.bind(3, base_bucket_to_json(merged));
-    auto done = upsert.step("write base bucket");
+    auto done = step(upsert, "write base bucket");
     if (!done) return done.error();
     return {};
   }
 
-  StoreResult<std::optional<Stmt>*> range_statement(rollup::SpanLevel level) {
+  StoreResult<std::optional<sqlite::Statement>*> range_statement(rollup::SpanLevel level) {
     struct Query {
-      std::optional<Stmt> Impl::*slot;
+      std::optional<sqlite::Statement> Impl::*slot;
       const char* sql;
     };
     const auto query = [&]() -> std::optional<Query> {
@@ -351,7 +259,7 @@ struct SqliteStore::Impl {
       return std::nullopt;
     }();
     if (!query) return StoreError{StoreErrorKind::internal, "sqlite: unknown span level"};
-    std::optional<Stmt>& slot = this->*(query->slot);
+    std::optional<sqlite::Statement>& slot = this->*(query->slot);
     if (auto ok = prepare(slot, query->sql); !ok) return ok.error();
     return &slot;
   }
@@ -364,11 +272,11 @@ struct SqliteStore::Impl {
                           "start_ms < ?2 ORDER BY start_ms DESC LIMIT 1");
         !ok)
       return ok.error();
-    Stmt& previous = *select_previous_bucket;
-    Rewind rewind(previous);
+    sqlite::Statement& previous = *select_previous_bucket;
+    sqlite::ResetOnExit rewind(previous);
     previous.bind(1, device_id);
     previous.bind(2, before_ms);
-    auto row = previous.step("read preceding bucket");
+    auto row = step(previous, "read preceding bucket");
     if (!row) return row.error();
     if (!*row) return std::optional<rollup::BaseBucket>{};
     auto bucket = base_bucket_from_json(previous.column_text(0));
@@ -382,13 +290,13 @@ struct SqliteStore::Impl {
                                 std::vector<rollup::Span>& out) {
     auto slot = range_statement(level);
     if (!slot) return slot.error();
-    Stmt& stmt = **slot.value();
-    Rewind rewind(stmt);
+    sqlite::Statement& stmt = **slot.value();
+    sqlite::ResetOnExit rewind(stmt);
     stmt.bind(1, device_id);
     stmt.bind(2, from_ms);
     stmt.bind(3, to_ms);
     for (;;) {
-      auto row = stmt.step("read series pieces");
+      auto row = step(stmt, "read series pieces");
       if (!row) return row.error();
       if (!*row) return {};
       if (level == rollup::SpanLevel::base) {
@@ -430,12 +338,12 @@ struct SqliteStore::Impl {
       }
       const auto start = Timestamp{std::chrono::milliseconds{start_ms}};
       const auto span = rollup::summarize(pieces, start, start + rollup::width(level));
-      Stmt& stmt = span ? *upsert_slot : *delete_slot;
-      Rewind rewind(stmt);
+      sqlite::Statement& stmt = span ? *upsert_slot : *delete_slot;
+      sqlite::ResetOnExit rewind(stmt);
       stmt.bind(1, device);
       stmt.bind(2, start_ms);
       if (span) stmt.bind_blob(3, span_to_bytes(*span));
-      if (auto done = stmt.step("write span"); !done) return done.error();
+      if (auto done = step(stmt, "write span"); !done) return done.error();
     }
     return {};
   }
@@ -458,12 +366,12 @@ struct SqliteStore::Impl {
     if (auto ok = prepare(select_all_bucket_keys, "SELECT device_id, start_ms FROM base_buckets");
         !ok)
       return ok.error();
-    Stmt& stmt = *select_all_bucket_keys;
+    sqlite::Statement& stmt = *select_all_bucket_keys;
     std::set<SpanKey> keys;
     {
-      Rewind rewind(stmt);
+      sqlite::ResetOnExit rewind(stmt);
       for (;;) {
-        auto row = stmt.step("read base bucket keys");
+        auto row = step(stmt, "read base bucket keys");
         if (!row) return row.error();
         if (!*row) break;
         keys.emplace(std::string(stmt.column_text(0)), stmt.column_int64(1));
@@ -478,27 +386,18 @@ SqliteStore::~SqliteStore() = default;
 
 StoreResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& path,
                                                             const SqliteOptions& options) {
-  auto impl = std::make_unique<Impl>();
-  sqlite3* raw = nullptr;
-  // NOMUTEX: Impl::mutex serializes every use of the connection.
-  const int flags =
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  impl->db.reset(raw);  // owned even on failure: open may allocate a handle anyway
-  if (rc != SQLITE_OK) {
-    return sql_error(impl->db.get(), rc, fmt::format("open {}", path.string()));
-  }
-  sqlite3* db = impl->db.get();
-  sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
+  auto opened = sqlite::Connection::open(path);
+  if (!opened) return store_error(opened.error(), fmt::format("open {}", path.string()));
+  auto impl = std::make_unique<Impl>(std::move(opened).value());
+  impl->db.set_busy_timeout(static_cast<int>(options.busy_timeout.count()));
 
   {
     // journal_mode answers with the mode in effect; anything but "wal" (e.g. a read-only
     // directory) must not pass silently.
-    std::optional<Stmt> pragma;
+    std::optional<sqlite::Statement> pragma;
     if (auto ok = impl->prepare(pragma, "PRAGMA journal_mode = WAL"); !ok) return ok.error();
-    Stmt& stmt = *pragma;
-    auto row = stmt.step("set WAL");
+    sqlite::Statement& stmt = *pragma;
+    auto row = step(stmt, "set WAL");
     if (!row) return row.error();
     if (!*row || stmt.column_text(0) != "wal") {
       return StoreError{StoreErrorKind::unavailable,
@@ -506,25 +405,25 @@ StoreResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesyste
     }
   }
   // FULL: a commit acknowledged to the edge must survive power loss (the edge then deletes it).
-  if (auto set = exec(db, "PRAGMA synchronous = FULL", "set synchronous"); !set) {
+  if (auto set = exec(impl->db, "PRAGMA synchronous = FULL", "set synchronous"); !set) {
     return set.error();
   }
   if (options.max_page_count > 0) {
     const auto sql = fmt::format("PRAGMA max_page_count = {}", options.max_page_count);
-    std::optional<Stmt> pragma;
+    std::optional<sqlite::Statement> pragma;
     if (auto ok = impl->prepare(pragma, sql); !ok) return ok.error();
-    Stmt& stmt = *pragma;
-    if (auto row = stmt.step("set max_page_count"); !row) return row.error();
+    sqlite::Statement& stmt = *pragma;
+    if (auto row = step(stmt, "set max_page_count"); !row) return row.error();
   }
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
 StoreResult<void> SqliteStore::migrate() {
   std::lock_guard lock(impl_->mutex);
-  sqlite3* db = impl_->db.get();
+  sqlite::Connection& db = impl_->db;
   // IMMEDIATE takes the write lock first, so two servers starting at once run the migrations one
   // after the other (the second finds them recorded): SQLite's stand-in for an advisory lock.
-  auto tx = Transaction::begin(db, "BEGIN IMMEDIATE");
+  auto tx = begin(db, sqlite::Transaction::Mode::immediate);
   if (!tx) return tx.error();
   if (auto made = exec(db,
                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -536,27 +435,26 @@ StoreResult<void> SqliteStore::migrate() {
   auto max_applied = impl_->max_version();
   if (!max_applied) return max_applied.error();
   const std::int64_t applied = max_applied.value();
-  std::optional<Stmt> record;
+  std::optional<sqlite::Statement> record;
   if (auto ok = impl_->prepare(
           record, "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)");
       !ok)
     return ok.error();
-  Stmt& insert = *record;
+  sqlite::Statement& insert = *record;
   for (const auto& m : kMigrations) {
     if (m.version <= applied) continue;
-    const std::string sql(m.sql);  // sqlite3_exec needs NUL termination
-    if (auto ran = exec(db, sql.c_str(), fmt::format("migration {}", m.version)); !ran) {
-      return ran.error();
+    if (auto ran = db.exec_script(std::string(m.sql)); !ran) {
+      return store_error(ran.error(), fmt::format("migration {}", m.version));
     }
-    Rewind rewind(insert);
+    sqlite::ResetOnExit rewind(insert);
     insert.bind(1, m.version);
     insert.bind(2, format_rfc3339(now_utc()));
-    if (auto row = insert.step("record migration"); !row) return row.error();
+    if (auto row = step(insert, "record migration"); !row) return row.error();
     if (m.version == kSpansMigration) {
       if (auto filled = impl_->backfill_spans(); !filled) return filled.error();
     }
   }
-  return tx->commit();
+  return commit(*tx);
 }
 
 StoreResult<std::int64_t> SqliteStore::schema_version() {
@@ -576,28 +474,28 @@ StoreResult<WriteOutcome> SqliteStore::insert_batch(std::span<const Sample> samp
   }
 
   std::lock_guard lock(impl_->mutex);
-  sqlite3* db = impl_->db.get();
+  sqlite::Connection& db = impl_->db;
   if (auto ok = impl_->prepare(impl_->insert_sample,
                                "INSERT INTO samples (device_id, ts_ms, seq, body) "
                                "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device_id, ts_ms) DO NOTHING");
       !ok)
     return ok.error();
-  Stmt& insert = *impl_->insert_sample;
+  sqlite::Statement& insert = *impl_->insert_sample;
 
-  auto tx = Transaction::begin(db, "BEGIN IMMEDIATE");
+  auto tx = begin(db, sqlite::Transaction::Mode::immediate);
   if (!tx) return tx.error();
   // Deltas of the inserted rows per (device, bucket); the map's order makes the bucket writes
   // deterministic. merge is order-independent, so folding here then into the stored bucket gives
   // the same bucket as any other order of the same samples.
   std::map<std::pair<std::string, std::int64_t>, rollup::BaseBucket> deltas;
   for (const Sample& s : samples) {
-    Rewind rewind(insert);
+    sqlite::ResetOnExit rewind(insert);
     insert.bind(1, s.device_id);
     insert.bind(2, unix_millis(s.ts));
     insert.bind(3, s.seq);
     insert.bind(4, to_json_text(s));
-    if (auto row = insert.step("insert sample"); !row) return row.error();
-    if (sqlite3_changes64(db) == 0) continue;  // a duplicate: DO NOTHING changed no row
+    if (auto row = step(insert, "insert sample"); !row) return row.error();
+    if (db.changes() == 0) continue;  // a duplicate: DO NOTHING changed no row
     ++outcome.inserted;
     auto bucket = rollup::from_sample(s);
     auto [it, fresh] = deltas.try_emplace({s.device_id, unix_millis(bucket.start)}, bucket);
@@ -611,7 +509,7 @@ StoreResult<WriteOutcome> SqliteStore::insert_batch(std::span<const Sample> samp
     touched.insert(key);
   }
   if (auto refreshed = impl_->refresh_spans(touched); !refreshed) return refreshed.error();
-  if (auto committed = tx->commit(); !committed) return committed.error();
+  if (auto committed = commit(*tx); !committed) return committed.error();
   return outcome;
 }
 
@@ -624,12 +522,12 @@ StoreResult<std::optional<Sample>> SqliteStore::latest(std::string_view device_i
                                            kLatestCandidates));
       !ok)
     return ok.error();
-  Stmt& select = *impl_->select_latest;
-  Rewind rewind(select);
+  sqlite::Statement& select = *impl_->select_latest;
+  sqlite::ResetOnExit rewind(select);
   select.bind(1, device_id);
   select.bind(2, unix_millis(not_after));
   for (;;) {
-    auto row = select.step("read latest sample");
+    auto row = step(select, "read latest sample");
     if (!row) return row.error();
     if (!*row) return std::optional<Sample>{};
     auto decoded = decode_stored_sample(select.column_text(0), device_id);
@@ -643,7 +541,7 @@ StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::stri
                                                                        Timestamp to) {
   std::lock_guard lock(impl_->mutex);
   // One read transaction: both queries see the same snapshot, even with a writer in between.
-  auto tx = Transaction::begin(impl_->db.get(), "BEGIN");
+  auto tx = begin(impl_->db, sqlite::Transaction::Mode::deferred);
   if (!tx) return tx.error();
   std::vector<rollup::BaseBucket> out;
   auto previous = impl_->previous_bucket(device_id, unix_millis(from));
@@ -652,13 +550,13 @@ StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::stri
   if (from < to) {
     auto slot = impl_->range_statement(rollup::SpanLevel::base);
     if (!slot) return slot.error();
-    Stmt& range = **slot.value();
-    Rewind rewind(range);
+    sqlite::Statement& range = **slot.value();
+    sqlite::ResetOnExit rewind(range);
     range.bind(1, device_id);
     range.bind(2, unix_millis(from));
     range.bind(3, unix_millis(to));
     for (;;) {
-      auto row = range.step("read base buckets");
+      auto row = step(range, "read base buckets");
       if (!row) return row.error();
       if (!*row) break;
       auto bucket = base_bucket_from_json(range.column_text(0));
@@ -666,7 +564,7 @@ StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::stri
       out.push_back(*bucket);
     }
   }
-  if (auto committed = tx->commit(); !committed) return committed.error();
+  if (auto committed = commit(*tx); !committed) return committed.error();
   return out;
 }
 
@@ -676,7 +574,7 @@ StoreResult<std::vector<rollup::Span>> SqliteStore::series_spans(
   std::vector<rollup::Span> out;
   if (ranges.empty()) return out;
   // One read transaction: every level comes from the same snapshot.
-  auto tx = Transaction::begin(impl_->db.get(), "BEGIN");
+  auto tx = begin(impl_->db, sqlite::Transaction::Mode::deferred);
   if (!tx) return tx.error();
   auto previous = impl_->previous_bucket(device_id, unix_millis(ranges.front().start));
   if (!previous) return previous.error();
@@ -688,14 +586,14 @@ StoreResult<std::vector<rollup::Span>> SqliteStore::series_spans(
       return read.error();
     }
   }
-  if (auto committed = tx->commit(); !committed) return committed.error();
+  if (auto committed = commit(*tx); !committed) return committed.error();
   return out;
 }
 
 StoreResult<void> SqliteStore::ping() {
   std::lock_guard lock(impl_->mutex);
   // schema_version is read from the database header, so this reaches the file, not just memory.
-  return exec(impl_->db.get(), "PRAGMA schema_version", "ping");
+  return exec(impl_->db, "PRAGMA schema_version", "ping");
 }
 
 }  // namespace sungrow::storage

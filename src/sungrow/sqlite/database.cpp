@@ -1,12 +1,17 @@
 // The RAII SQLite wrapper: handles owned by unique_ptr, failures returned with their result code.
-#include "sungrow/edge/spool/sqlite_db.hpp"
+#include "sungrow/sqlite/database.hpp"
 
 #include <fmt/format.h>
 
 #include <limits>
+#include <stdexcept>
 #include <utility>
 
-namespace sungrow::edge::sqlite {
+namespace sungrow::sqlite {
+
+void throw_exception_from_error(const Failure& failure, const boost::source_location&) {
+  throw std::runtime_error("sqlite: " + failure.message);
+}
 
 void ConnectionCloser::operator()(sqlite3* db) const noexcept {
   // close_v2 defers the close until every statement is finalized, so destruction order is free.
@@ -33,17 +38,29 @@ int checked_size(std::string_view text) {
 }  // namespace
 
 Statement& Statement::bind(int index, std::int64_t value) {
-  sqlite3_bind_int64(stmt_.get(), index, value);
+  keep(sqlite3_bind_int64(stmt_.get(), index, value));
   return *this;
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-  // SQLITE_TRANSIENT: SQLite copies the text, so the caller's buffer may die before the step.
-  sqlite3_bind_text(stmt_.get(), index, text.data(), checked_size(text), SQLITE_TRANSIENT);
+  // SQLITE_TRANSIENT: SQLite copies the text, so the caller's buffer may die before the step;
+  // _64 takes the length as it is (no int narrowing, no NUL needed).
+  keep(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT,
+                           SQLITE_UTF8));
   return *this;
 }
 
+Statement& Statement::bind_blob(int index, std::string_view bytes) {
+  keep(sqlite3_bind_blob64(stmt_.get(), index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
+  return *this;
+}
+
+void Statement::keep(int rc) {
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+}
+
 SqlResult<bool> Statement::next_row() {
+  if (bind_rc_ != SQLITE_OK) return failure(bind_rc_);
   const int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -62,17 +79,25 @@ SqlResult<void> Statement::run() {
 void Statement::reset() noexcept {
   sqlite3_reset(stmt_.get());
   sqlite3_clear_bindings(stmt_.get());
+  bind_rc_ = SQLITE_OK;
 }
 
 std::int64_t Statement::column_int64(int index) const {
   return sqlite3_column_int64(stmt_.get(), index);
 }
 
-std::string Statement::column_text(int index) const {
+std::string_view Statement::column_text(int index) const {
   const auto* text = sqlite3_column_text(stmt_.get(), index);
-  const int size = sqlite3_column_bytes(stmt_.get(), index);
   if (text == nullptr) return {};
-  return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+  const int size = sqlite3_column_bytes(stmt_.get(), index);
+  return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)};
+}
+
+std::string_view Statement::column_blob(int index) const {
+  const auto* data = sqlite3_column_blob(stmt_.get(), index);
+  if (data == nullptr) return {};
+  const int size = sqlite3_column_bytes(stmt_.get(), index);
+  return {static_cast<const char*>(data), static_cast<std::size_t>(size)};
 }
 
 Failure Statement::failure(int code) const {
@@ -81,7 +106,7 @@ Failure Statement::failure(int code) const {
 
 SqlResult<Connection> Connection::open(const std::filesystem::path& path) {
   sqlite3* raw = nullptr;
-  // NOMUTEX: the spool serializes every use of the connection with its own mutex.
+  // NOMUTEX: every user serializes its calls on the connection with its own mutex.
   const int flags =
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -95,6 +120,15 @@ SqlResult<void> Connection::exec(std::string_view sql) {
   auto stmt = prepare(sql);
   if (!stmt) return stmt.error();
   return stmt->run();
+}
+
+SqlResult<void> Connection::exec_script(const std::string& sql) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message);
+  // sqlite3_exec reports through its own buffer; errmsg(db) holds the same text.
+  sqlite3_free(message);
+  if (rc != SQLITE_OK) return failure(rc);
+  return {};
 }
 
 SqlResult<Statement> Connection::prepare(std::string_view sql) {
@@ -129,7 +163,7 @@ SqlResult<std::int64_t> Connection::query_int64(std::string_view sql) {
 }
 
 SqlResult<std::string> Connection::query_text(std::string_view sql) {
-  return query_one(*this, sql, [](Statement& s) { return s.column_text(0); });
+  return query_one(*this, sql, [](Statement& s) { return std::string(s.column_text(0)); });
 }
 
 void Connection::set_busy_timeout(int milliseconds) {
@@ -148,8 +182,10 @@ Failure Connection::failure(int code) const {
   return failure_of(db_.get(), code);
 }
 
-SqlResult<Transaction> Transaction::begin(Connection& db) {
-  if (auto begun = db.exec("BEGIN IMMEDIATE"); !begun) return begun.error();
+SqlResult<Transaction> Transaction::begin(Connection& db, Mode mode) {
+  if (auto begun = db.exec(mode == Mode::immediate ? "BEGIN IMMEDIATE" : "BEGIN"); !begun) {
+    return begun.error();
+  }
   return Transaction(db);
 }
 
@@ -165,4 +201,4 @@ SqlResult<void> Transaction::commit() {
   return committed;
 }
 
-}  // namespace sungrow::edge::sqlite
+}  // namespace sungrow::sqlite
