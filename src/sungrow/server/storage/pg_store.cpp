@@ -18,6 +18,7 @@
 #include "sungrow/server/storage/pg_pool.hpp"
 #include "sungrow/server/storage/pg_sample_codec.hpp"
 #include "sungrow/server/storage/span_codec.hpp"
+#include "sungrow/server/storage/span_upkeep.hpp"
 
 namespace sungrow::storage {
 
@@ -198,41 +199,6 @@ const PgStatement& select_bucket_range() {
   return s;
 }
 
-// The finer pieces of each (device, span start) key: base buckets of an hour, hour spans of a day.
-const PgStatement& select_hour_pieces() {
-  static const PgStatement s{
-      "sungrow_hour_pieces",
-      "SELECT b.device_id, (extract(epoch FROM k.s) * 1000)::int8, b.data "
-      "FROM unnest($1::text[], $2::timestamptz[]) AS k(d, s) JOIN base_buckets AS b "
-      "ON b.device_id = k.d AND b.bucket_start >= k.s AND b.bucket_start < k.s + interval '1 hour' "
-      "ORDER BY 1, b.bucket_start"};
-  return s;
-}
-
-const PgStatement& select_day_pieces() {
-  static const PgStatement s{
-      "sungrow_day_pieces",
-      "SELECT h.device_id, (extract(epoch FROM k.s) * 1000)::int8, h.data "
-      "FROM unnest($1::text[], $2::timestamptz[]) AS k(d, s) JOIN hour_spans AS h "
-      "ON h.device_id = k.d AND h.span_start >= k.s AND h.span_start < k.s + interval '1 day' "
-      "ORDER BY 1, h.span_start"};
-  return s;
-}
-
-const PgStatement& upsert_spans(bool hour) {
-  static const PgStatement hours{
-      "sungrow_upsert_hours",
-      "INSERT INTO hour_spans (device_id, span_start, data) "
-      "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bytea[]) "
-      "ON CONFLICT (device_id, span_start) DO UPDATE SET data = excluded.data"};
-  static const PgStatement days{
-      "sungrow_upsert_days",
-      "INSERT INTO day_spans (device_id, span_start, data) "
-      "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bytea[]) "
-      "ON CONFLICT (device_id, span_start) DO UPDATE SET data = excluded.data"};
-  return hour ? hours : days;
-}
-
 // Ingest's one read: every stored base bucket of the touched hours ($1, $2) and every stored hour
 // span of the touched days ($3, $4).
 const PgStatement& select_touched() {
@@ -341,7 +307,7 @@ class Transaction {
   PgConnection* conn_;
 };
 
-using BucketKey = std::pair<std::string, std::int64_t>;  // device_id, start in ms
+using BucketKey = SpanKey;  // device_id, start in ms
 
 // A text[] and a timestamptz[] literal of the keys, for unnest($1::text[], $2::timestamptz[]).
 void add_key_arrays(PgParams& params, const std::set<BucketKey>& keys) {
@@ -383,10 +349,6 @@ class UpsertArrays {
   std::string starts_ = "{";
   std::string values_ = "{";
 };
-
-std::int64_t floor_ms(rollup::SpanLevel level, std::int64_t ms) {
-  return unix_millis(rollup::level_floor(level, Timestamp{std::chrono::milliseconds{ms}}));
-}
 
 StoreResult<rollup::Span> span_cell(const PGresult* r, int row, int column) {
   auto bytes = from_bytea_hex(cell(r, row, column));
@@ -466,27 +428,16 @@ struct PgStore::Impl {
     return conn.exec_prepared("insert staged samples", insert_from_staging(), PgParams{});
   }
 
-  // Folds each delta into its stored bucket and recomputes the hour and day spans holding them,
-  // in one read and one write. The caller holds the device locks, so no other writer touches
-  // these rows until commit. Spans are recomputed from everything stored in their hour/day (not
-  // patched), so late data, replays and any batch order leave them as an in-order load would.
-  StoreResult<void> merge_buckets_and_spans(PgConnection& conn,
-                                            const std::map<BucketKey, rollup::BaseBucket>& deltas) {
-    std::set<BucketKey> hours;
-    for (const auto& [key, delta] : deltas) {
-      hours.emplace(key.first, floor_ms(rollup::SpanLevel::hour, key.second));
-    }
-    std::set<BucketKey> days;
-    for (const auto& [device, ms] : hours)
-      days.emplace(device, floor_ms(rollup::SpanLevel::day, ms));
+  // Reads every stored base bucket of the touched hours and every stored hour span of the touched
+  // days, in one statement.
+  StoreResult<void> read_touched(PgConnection& conn, const TouchedSpans& touched,
+                                 std::map<BucketKey, rollup::BaseBucket>& base,
+                                 std::map<BucketKey, rollup::Span>& hour_spans) {
     PgParams keys;
-    add_key_arrays(keys, hours);
-    add_key_arrays(keys, days);
+    add_key_arrays(keys, touched.hours);
+    add_key_arrays(keys, touched.days);
     auto stored = conn.exec_prepared("read buckets and spans", select_touched(), keys);
     if (!stored) return stored.error();
-
-    std::map<BucketKey, rollup::BaseBucket> base;  // every base bucket of the touched hours
-    std::map<BucketKey, rollup::Span> hour_spans;  // every hour span of the touched days
     const PGresult* r = stored.value().get();
     for (int row = 0; row < PQntuples(r); ++row) {
       const auto start = int_cell(r, row, 2);
@@ -505,42 +456,33 @@ struct PgStore::Impl {
         hour_spans.emplace(std::move(key), std::move(span).value());
       }
     }
+    return {};
+  }
 
+  // Writes `changed` base buckets and the spans recomputed over `base` and `hour_spans`
+  // (span_upkeep), in one statement.
+  StoreResult<void> write_touched(PgConnection& conn, const TouchedSpans& touched,
+                                  const std::map<BucketKey, rollup::BaseBucket>& base,
+                                  std::map<BucketKey, rollup::Span> hour_spans,
+                                  const std::vector<BucketKey>& changed) {
     UpsertArrays base_rows;
-    for (const auto& [key, delta] : deltas) {
-      auto [it, fresh] = base.try_emplace(key, delta);
-      if (!fresh) rollup::merge(it->second, delta);
-      base_rows.add(key.first, delta.start, base_bucket_to_json(it->second));
+    for (const auto& key : changed) {
+      const auto& bucket = base.at(key);
+      base_rows.add(key.first, bucket.start, base_bucket_to_json(bucket));
     }
-    constexpr std::chrono::hours kHour{1};
-    constexpr std::chrono::hours kDay{24};
+    SpanPieces pieces;
+    for (const auto& [key, bucket] : base) pieces.base.emplace(key, rollup::to_span(bucket));
+    pieces.hours = std::move(hour_spans);
+    const auto updates = recompute(touched, std::move(pieces));
     UpsertArrays hour_rows;
-    std::vector<rollup::Span> pieces;
-    for (const auto& [device, start_ms] : hours) {
-      pieces.clear();
-      const Timestamp start{std::chrono::milliseconds{start_ms}};
-      for (auto it = base.lower_bound({device, start_ms});
-           it != base.end() && it->first.first == device && it->second.start < start + kHour;
-           ++it) {
-        pieces.push_back(rollup::to_span(it->second));
-      }
-      auto span = rollup::summarize(pieces, start, start + kHour);
-      if (!span) return StoreError{StoreErrorKind::internal, "postgres: a touched hour is empty"};
-      hour_rows.add(device, start, to_bytea_hex(span_to_bytes(*span)));
-      hour_spans.insert_or_assign({device, start_ms}, *std::move(span));
-    }
     UpsertArrays day_rows;
-    for (const auto& [device, start_ms] : days) {
-      pieces.clear();
-      const Timestamp start{std::chrono::milliseconds{start_ms}};
-      for (auto it = hour_spans.lower_bound({device, start_ms});
-           it != hour_spans.end() && it->first.first == device && it->second.start < start + kDay;
-           ++it) {
-        pieces.push_back(it->second);
+    for (const auto* level : {&updates.hours, &updates.days}) {
+      for (const auto& [key, span] : *level) {
+        // A key is touched only by stored base buckets, so it never ends up empty.
+        if (!span) return StoreError{StoreErrorKind::internal, "postgres: a touched span is empty"};
+        (level == &updates.hours ? hour_rows : day_rows)
+            .add(key.first, span->start, to_bytea_hex(span_to_bytes(*span)));
       }
-      const auto span = rollup::summarize(pieces, start, start + kDay);
-      if (!span) return StoreError{StoreErrorKind::internal, "postgres: a touched day is empty"};
-      day_rows.add(device, start, to_bytea_hex(span_to_bytes(*span)));
     }
     PgParams values;
     base_rows.add_to(values);
@@ -551,6 +493,26 @@ struct PgStore::Impl {
       return written.error();
     }
     return {};
+  }
+
+  // Folds each delta into its stored bucket and recomputes the hour and day spans holding them,
+  // in one read and one write. The caller holds the device locks, so no other writer touches
+  // these rows until commit.
+  StoreResult<void> merge_buckets_and_spans(PgConnection& conn,
+                                            const std::map<BucketKey, rollup::BaseBucket>& deltas) {
+    std::set<BucketKey> keys;
+    for (const auto& [key, delta] : deltas) keys.insert(key);
+    const auto touched = touched_by(keys);
+    std::map<BucketKey, rollup::BaseBucket> base;  // every base bucket of the touched hours
+    std::map<BucketKey, rollup::Span> hour_spans;  // every hour span of the touched days
+    if (auto read = read_touched(conn, touched, base, hour_spans); !read) return read.error();
+    std::vector<BucketKey> changed;
+    for (const auto& [key, delta] : deltas) {
+      auto [it, fresh] = base.try_emplace(key, delta);
+      if (!fresh) rollup::merge(it->second, delta);
+      changed.push_back(key);
+    }
+    return write_touched(conn, touched, base, std::move(hour_spans), changed);
   }
 
   StoreResult<WriteOutcome> insert(PgConnection& conn, std::span<const Sample* const> rows,
@@ -609,79 +571,8 @@ struct PgStore::Impl {
     return outcome;
   }
 
-  // Recomputes the `hour` (else day) span at each key from the finer pieces now stored (this
-  // transaction's writes included), so late data, replays and any batch order leave the spans
-  // exactly as an in-order load would. Keys without pieces cannot occur (a key is touched only
-  // by inserted rows), so nothing is ever deleted.
-  StoreResult<void> refresh_level(PgConnection& conn, bool hour, const std::set<BucketKey>& keys) {
-    PgParams params;
-    add_key_arrays(params, keys);
-    auto r = conn.exec_prepared("read span pieces",
-                                hour ? select_hour_pieces() : select_day_pieces(), params);
-    if (!r) return r.error();
-    const PGresult* result = r.value().get();
-    const auto level = hour ? rollup::SpanLevel::hour : rollup::SpanLevel::day;
-    std::string devices = "{";
-    std::string starts = "{";
-    std::string data = "{";
-    std::vector<rollup::Span> pieces;
-    const int rows = PQntuples(result);
-    for (int row = 0; row < rows;) {
-      const std::string_view device = cell(result, row, 0);
-      const auto start_ms = int_cell(result, row, 1);
-      if (!start_ms) return StoreError{StoreErrorKind::internal, "postgres: bad span start"};
-      pieces.clear();
-      int next = row;
-      for (;
-           next < rows && cell(result, next, 0) == device && int_cell(result, next, 1) == start_ms;
-           ++next) {
-        if (hour) {
-          auto bucket = base_bucket_from_json(cell(result, next, 2));
-          if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
-          pieces.push_back(rollup::to_span(bucket.value()));
-        } else {
-          auto span = span_cell(result, next, 2);
-          if (!span) return span.error();
-          pieces.push_back(std::move(span).value());
-        }
-      }
-      const Timestamp start{std::chrono::milliseconds{*start_ms}};
-      const auto span = rollup::summarize(pieces, start, start + rollup::width(level));
-      if (devices.size() > 1) {
-        devices += ',';
-        starts += ',';
-        data += ',';
-      }
-      append_array_element(devices, device);
-      starts += format_rfc3339(start);
-      append_array_element(data, to_bytea_hex(span_to_bytes(span.value())));
-      row = next;
-    }
-    if (rows == 0) return {};
-    PgParams values;
-    values.add(devices + '}');
-    values.add(starts + '}');
-    values.add(data + '}');
-    if (auto written = conn.exec_prepared("write spans", upsert_spans(hour), values); !written) {
-      return written.error();
-    }
-    return {};
-  }
-
-  // The hour spans holding `base_keys` (base bucket starts), then the day spans holding those.
-  StoreResult<void> refresh_spans(PgConnection& conn, const std::set<BucketKey>& base_keys) {
-    std::set<BucketKey> hours;
-    for (const auto& [device, ms] : base_keys) {
-      hours.emplace(device, floor_ms(rollup::SpanLevel::hour, ms));
-    }
-    if (auto ok = refresh_level(conn, true, hours); !ok) return ok.error();
-    std::set<BucketKey> days;
-    for (const auto& [device, ms] : hours)
-      days.emplace(device, floor_ms(rollup::SpanLevel::day, ms));
-    return refresh_level(conn, false, days);
-  }
-
-  // The spans migration's data step: every stored base bucket's hour and day, a chunk at a time.
+  // The spans migration's data step: the spans over every stored base bucket, a chunk of hours at
+  // a time.
   StoreResult<void> backfill_spans(PgConnection& conn) {
     auto r = conn.exec("read base bucket keys",
                        "SELECT DISTINCT device_id, "
@@ -695,7 +586,14 @@ struct PgStore::Impl {
       if (!ms) return StoreError{StoreErrorKind::internal, "postgres: bad bucket start"};
       chunk.emplace(std::string(cell(result, row, 0)), *ms);
       if (chunk.size() >= 2000 || row + 1 == PQntuples(result)) {
-        if (auto ok = refresh_spans(conn, chunk); !ok) return ok.error();
+        const auto touched = touched_by(chunk);
+        std::map<BucketKey, rollup::BaseBucket> base;
+        std::map<BucketKey, rollup::Span> hour_spans;
+        if (auto read = read_touched(conn, touched, base, hour_spans); !read) return read.error();
+        if (auto written = write_touched(conn, touched, base, std::move(hour_spans), {});
+            !written) {
+          return written.error();
+        }
         chunk.clear();
       }
     }

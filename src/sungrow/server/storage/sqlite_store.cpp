@@ -17,6 +17,7 @@
 #include "sungrow/server/storage/base_bucket_json.hpp"
 #include "sungrow/server/storage/precise_json.hpp"
 #include "sungrow/server/storage/span_codec.hpp"
+#include "sungrow/server/storage/span_upkeep.hpp"
 #include "sungrow/sqlite/database.hpp"
 
 namespace sungrow::storage {
@@ -68,12 +69,6 @@ CREATE TABLE day_spans (
 };
 
 constexpr std::int64_t kSpansMigration = 2;
-
-using SpanKey = std::pair<std::string, std::int64_t>;  // device_id, span start in ms
-
-std::int64_t floor_ms(rollup::SpanLevel level, std::int64_t ms) {
-  return unix_millis(rollup::level_floor(level, Timestamp{std::chrono::milliseconds{ms}}));
-}
 
 // ---- SQLite failures as store errors ----
 
@@ -311,15 +306,48 @@ struct SqliteStore::Impl {
     }
   }
 
-  // Recomputes the `level` span at each key from the finer pieces now stored, so late data,
-  // replays and any batch order leave the spans exactly as an in-order load would.
-  StoreResult<void> refresh_level(rollup::SpanLevel level, const std::set<SpanKey>& keys) {
-    const bool hour = level == rollup::SpanLevel::hour;
-    const auto finer = hour ? rollup::SpanLevel::base : rollup::SpanLevel::hour;
-    const auto width_ms = rollup::width(level).count();
-    auto& upsert_slot = hour ? upsert_hour : upsert_day;
-    auto& delete_slot = hour ? delete_hour : delete_day;
-    const std::string table = hour ? "hour_spans" : "day_spans";
+  // Reads `level` pieces in [from, to) of `key`'s device into `out`, keyed by start.
+  StoreResult<void> read_pieces_into(rollup::SpanLevel level, const SpanKey& key,
+                                     std::map<SpanKey, rollup::Span>& out) {
+    std::vector<rollup::Span> pieces;
+    const auto width_ms = rollup::width(level == rollup::SpanLevel::base ? rollup::SpanLevel::hour
+                                                                         : rollup::SpanLevel::day)
+                              .count();
+    if (auto read = read_pieces(level, key.first, key.second, key.second + width_ms, pieces);
+        !read) {
+      return read.error();
+    }
+    for (auto& piece : pieces) out.emplace(SpanKey{key.first, unix_millis(piece.start)}, piece);
+    return {};
+  }
+
+  // Recomputes the hour and day spans holding `base_keys` (base bucket starts) from what is
+  // stored now (span_upkeep), and writes them.
+  StoreResult<void> refresh_spans(const std::set<SpanKey>& base_keys) {
+    const auto touched = touched_by(base_keys);
+    SpanPieces pieces;
+    for (const auto& hour : touched.hours) {
+      if (auto read = read_pieces_into(rollup::SpanLevel::base, hour, pieces.base); !read) {
+        return read.error();
+      }
+    }
+    for (const auto& day : touched.days) {
+      if (auto read = read_pieces_into(rollup::SpanLevel::hour, day, pieces.hours); !read) {
+        return read.error();
+      }
+    }
+    const auto updates = recompute(touched, std::move(pieces));
+    if (auto written = write_spans("hour_spans", upsert_hour, delete_hour, updates.hours);
+        !written) {
+      return written.error();
+    }
+    return write_spans("day_spans", upsert_day, delete_day, updates.days);
+  }
+
+  StoreResult<void> write_spans(const std::string& table,
+                                std::optional<sqlite::Statement>& upsert_slot,
+                                std::optional<sqlite::Statement>& delete_slot,
+                                const std::vector<SpanUpdate>& updates) {
     if (auto ok = prepare(upsert_slot, "INSERT INTO " + table +
                                            " (device_id, start_ms, data) VALUES (?1, ?2, ?3) "
                                            "ON CONFLICT (device_id, start_ms) DO UPDATE SET "
@@ -330,35 +358,15 @@ struct SqliteStore::Impl {
                           "DELETE FROM " + table + " WHERE device_id = ?1 AND start_ms = ?2");
         !ok)
       return ok.error();
-    std::vector<rollup::Span> pieces;
-    for (const auto& [device, start_ms] : keys) {
-      pieces.clear();
-      if (auto read = read_pieces(finer, device, start_ms, start_ms + width_ms, pieces); !read) {
-        return read.error();
-      }
-      const auto start = Timestamp{std::chrono::milliseconds{start_ms}};
-      const auto span = rollup::summarize(pieces, start, start + rollup::width(level));
+    for (const auto& [key, span] : updates) {
       sqlite::Statement& stmt = span ? *upsert_slot : *delete_slot;
       sqlite::ResetOnExit rewind(stmt);
-      stmt.bind(1, device);
-      stmt.bind(2, start_ms);
+      stmt.bind(1, key.first);
+      stmt.bind(2, key.second);
       if (span) stmt.bind_blob(3, span_to_bytes(*span));
       if (auto done = step(stmt, "write span"); !done) return done.error();
     }
     return {};
-  }
-
-  // The hour spans holding `base_keys` (base bucket starts), then the day spans holding those.
-  StoreResult<void> refresh_spans(const std::set<SpanKey>& base_keys) {
-    std::set<SpanKey> hours;
-    for (const auto& [device, ms] : base_keys) {
-      hours.emplace(device, floor_ms(rollup::SpanLevel::hour, ms));
-    }
-    if (auto ok = refresh_level(rollup::SpanLevel::hour, hours); !ok) return ok.error();
-    std::set<SpanKey> days;
-    for (const auto& [device, ms] : hours)
-      days.emplace(device, floor_ms(rollup::SpanLevel::day, ms));
-    return refresh_level(rollup::SpanLevel::day, days);
   }
 
   // The spans migration's data step: every stored base bucket's hour and day.
