@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,7 +13,7 @@
 #include <stdexcept>
 
 #include "http_client.hpp"
-#include "sungrow/server/storage/pg_connection.hpp"
+#include "pg_session.hpp"
 
 namespace sungrow::bench {
 
@@ -143,22 +142,10 @@ pid_t postmaster_pid() {
   return pid.value();
 }
 
-namespace {
-
-storage::PgResult query(const std::string& conninfo, const char* sql) {
-  auto conn = storage::PgConnection::connect({.conninfo = conninfo});
-  if (!conn) throw std::runtime_error("PostgreSQL: " + conn.error().message);
-  auto result = conn.value()->exec("bench", sql);
-  if (!result) throw std::runtime_error(std::string(sql) + ": " + result.error().message);
-  return std::move(result).value();
-}
-
-}  // namespace
-
 Stack::Stack(test::PostgresInstance& pg, StackOptions options)
     : pg_statements_(options.pg_statements) {
   conninfo_ = pg.fresh_database("bench");
-  if (pg_statements_) query(conninfo_, "CREATE EXTENSION pg_stat_statements");
+  if (pg_statements_) test::PgSession(conninfo_).rows("CREATE EXTENSION pg_stat_statements");
   redis_pid_ = only_child("redis-server");
   const auto tokens_file = options.dir / "tokens";
   {
@@ -193,8 +180,7 @@ std::string Stack::ca_file() const {
 }
 
 std::int64_t Stack::rows() const {
-  const auto result = query(conninfo_, "SELECT count(*) FROM samples");
-  return std::stoll(PQgetvalue(result.get(), 0, 0));
+  return std::stoll(test::PgSession(conninfo_).value("SELECT count(*) FROM samples"));
 }
 
 std::size_t Stack::ingest_clients() const {
@@ -211,7 +197,7 @@ std::size_t Stack::ingest_clients() const {
 }
 
 void Stack::reset_statements() const {
-  if (pg_statements_) query(conninfo_, "SELECT pg_stat_statements_reset()");
+  if (pg_statements_) test::PgSession(conninfo_).rows("SELECT pg_stat_statements_reset()");
 }
 
 std::string Stack::top_statements(int n) const {
@@ -221,12 +207,18 @@ std::string Stack::top_statements(int n) const {
       "regexp_replace(left(query, 110), '\\s+', ' ', 'g') FROM pg_stat_statements "
       "ORDER BY total_exec_time DESC LIMIT {}",
       n);
-  const auto result = query(conninfo_, sql.c_str());
   std::string out;
-  for (int i = 0; i < PQntuples(result.get()); ++i) {
-    const auto cell = [&](int c) { return std::string(PQgetvalue(result.get(), i, c)); };
-    out += fmt::format("    {:>7} calls {:>7} ms total {:>8} ms/call {:>8} rows  {}\n", cell(0),
-                       cell(1), cell(2), cell(3), cell(4));
+  for (const auto& row : test::PgSession(conninfo_).rows(sql)) {
+    std::vector<std::string> cells;
+    std::size_t from = 0;
+    for (int c = 0; c < 4; ++c) {
+      const auto bar = row.find('|', from);
+      cells.push_back(row.substr(from, bar - from));
+      from = bar + 1;
+    }
+    cells.push_back(row.substr(from));  // the query text may hold '|' itself
+    out += fmt::format("    {:>7} calls {:>7} ms total {:>8} ms/call {:>8} rows  {}\n", cells[0],
+                       cells[1], cells[2], cells[3], cells[4]);
   }
   return out;
 }

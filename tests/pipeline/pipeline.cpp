@@ -15,10 +15,10 @@
 
 #include "edge_health.hpp"
 #include "http_client.hpp"
+#include "pg_session.hpp"
 #include "postgres_instance.hpp"
 #include "sungrow/core/time.hpp"
 #include "sungrow/edge/spool/spool.hpp"
-#include "sungrow/server/storage/pg_connection.hpp"
 
 namespace sungrow::test {
 
@@ -253,11 +253,7 @@ std::string Pipeline::sim_log() const {
 }
 
 std::int64_t Pipeline::stored_rows() const {
-  auto conn = storage::PgConnection::connect({.conninfo = conninfo_});
-  if (!conn) throw std::runtime_error("oracle: PostgreSQL: " + conn.error().message);
-  auto result = conn.value()->exec("count", "SELECT count(*) FROM samples");
-  if (!result) throw std::runtime_error("oracle: " + result.error().message);
-  return std::stoll(PQgetvalue(result.value().get(), 0, 0));
+  return std::stoll(PgSession(conninfo_).value("SELECT count(*) FROM samples"));
 }
 
 OracleReport Pipeline::oracle() const {
@@ -270,21 +266,16 @@ OracleReport Pipeline::oracle() const {
     report.dead_letters = stats.dead_letters;
     report.spool_depth = stats.depth;
   }
-  auto conn = storage::PgConnection::connect({.conninfo = conninfo_});
-  if (!conn) throw std::runtime_error("oracle: PostgreSQL: " + conn.error().message);
-  storage::PgParams params;
-  params.add(kDevice);
-  auto result = conn.value()->exec_params(
-      "oracle",
+  const auto rows = PgSession(conninfo_).rows(
       "SELECT seq, (extract(epoch FROM ts) * 1000)::bigint FROM samples WHERE device_id = $1 "
       "ORDER BY seq, ts",
-      params);
-  if (!result) throw std::runtime_error("oracle: " + result.error().message);
-  PGresult* rows = result.value().get();
+      {kDevice});
   std::map<std::int64_t, std::vector<std::int64_t>> ts_by_seq;
-  report.stored_rows = PQntuples(rows);
-  for (int i = 0; i < PQntuples(rows); ++i)
-    ts_by_seq[std::stoll(PQgetvalue(rows, i, 0))].push_back(std::stoll(PQgetvalue(rows, i, 1)));
+  report.stored_rows = static_cast<std::int64_t>(rows.size());
+  for (const auto& row : rows) {
+    const auto bar = row.find('|');
+    ts_by_seq[std::stoll(row.substr(0, bar))].push_back(std::stoll(row.substr(bar + 1)));
+  }
   std::optional<std::int64_t> previous_ts;
   for (std::int64_t seq = 1; seq <= report.committed; ++seq) {
     const auto it = ts_by_seq.find(seq);

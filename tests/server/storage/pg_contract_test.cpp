@@ -1,13 +1,11 @@
 // The contract suite against PgStore on a real PostgreSQL 15: a fresh database per name per test.
-#include <fmt/format.h>
-#include <libpq-fe.h>
 
 #include <map>
 #include <memory>
 
+#include "pg_session.hpp"
 #include "postgres_instance.hpp"
 #include "store_contract.hpp"
-#include "sungrow/server/storage/pg_connection.hpp"
 #include "sungrow/server/storage/pg_store.hpp"
 
 namespace sungrow::storage::test {
@@ -47,15 +45,12 @@ class PgBackend final : public StoreBackend {
   }
   void move_to_year_10000(const std::string& name, const std::string& device_id,
                           Timestamp ts) override {
-    const std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo(name).c_str()),
-                                                            &PQfinish);
-    ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
-    const std::string sql = fmt::format(
-        "UPDATE samples SET ts = '10000-01-01T00:00:00Z' WHERE device_id = '{}' AND ts = '{}'",
-        device_id, format_rfc3339(ts));
-    const PgResult result(PQexec(conn.get(), sql.c_str()));
-    ASSERT_EQ(PQresultStatus(result.get()), PGRES_COMMAND_OK) << PQresultErrorMessage(result.get());
-    ASSERT_STREQ(PQcmdTuples(const_cast<PGresult*>(result.get())), "1");
+    sungrow::test::PgSession session(conninfo(name));
+    const auto moved = session.rows(
+        "UPDATE samples SET ts = '10000-01-01T00:00:00Z' WHERE device_id = $1 AND ts = $2 "
+        "RETURNING 1",
+        {device_id, format_rfc3339(ts)});
+    ASSERT_EQ(moved.size(), 1U);
   }
 
  private:
@@ -68,22 +63,7 @@ class PgBackend final : public StoreBackend {
   }
 
   std::vector<std::string> dump(const std::string& name, const char* sql) {
-    std::vector<std::string> rows;
-    const std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo(name).c_str()),
-                                                            &PQfinish);
-    if (PQstatus(conn.get()) != CONNECTION_OK) {
-      ADD_FAILURE() << PQerrorMessage(conn.get());
-      return rows;
-    }
-    const PgResult result(PQexec(conn.get(), sql));
-    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << PQresultErrorMessage(result.get());
-      return rows;
-    }
-    for (int r = 0; r < PQntuples(result.get()); ++r) {
-      rows.emplace_back(PQgetvalue(result.get(), r, 0));
-    }
-    return rows;
+    return sungrow::test::PgSession(conninfo(name)).rows(sql);
   }
 
   PgOptions options_;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "pg_session.hpp"
 #include "postgres_instance.hpp"
 #include "sungrow/server/storage/pg_connection.hpp"
 
@@ -43,39 +44,6 @@ std::vector<Sample> series_of(const std::string& device, Timestamp from, int cou
   return out;
 }
 
-// A plain libpq session for looking at (or holding locks in) the database behind the store.
-class RawSession {
- public:
-  explicit RawSession(const std::string& conninfo)
-      : conn_(PQconnectdb(conninfo.c_str()), &PQfinish) {
-    if (PQstatus(conn_.get()) != CONNECTION_OK) {
-      ADD_FAILURE() << PQerrorMessage(conn_.get());
-    }
-  }
-  // Every row of `sql`, columns joined by '|'.
-  std::vector<std::string> rows(const std::string& sql) {
-    std::vector<std::string> out;
-    const PgResult r(PQexec(conn_.get(), sql.c_str()));
-    const auto status = PQresultStatus(r.get());
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-      ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r.get());
-      return out;
-    }
-    for (int row = 0; row < PQntuples(r.get()); ++row) {
-      std::string line;
-      for (int c = 0; c < PQnfields(r.get()); ++c) {
-        if (c > 0) line += '|';
-        line += PQgetisnull(r.get(), row, c) != 0 ? "NULL" : PQgetvalue(r.get(), row, c);
-      }
-      out.push_back(line);
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_{nullptr, &PQfinish};
-};
-
 std::unique_ptr<PgStore> open_migrated(const std::string& conninfo, const PgOptions& options = {}) {
   auto opened = PgStore::open(conninfo, options);
   if (!opened) {
@@ -91,7 +59,7 @@ std::unique_ptr<PgStore> open_migrated(const std::string& conninfo, const PgOpti
 }
 
 std::int64_t stored_count(const std::string& conninfo) {
-  RawSession raw(conninfo);
+  test::PgSession raw(conninfo);
   const auto rows = raw.rows("SELECT count(*) FROM samples");
   return rows.empty() ? -1 : std::stoll(rows[0]);
 }
@@ -200,7 +168,7 @@ TEST_F(PgStoreTest, ConcurrentMigrationsFromSeveralInstancesApplyEachVersionOnce
     });
   }
   for (auto& th : threads) th.join();
-  RawSession raw(db);
+  test::PgSession raw(db);
   EXPECT_EQ(raw.rows("SELECT version FROM schema_migrations ORDER BY version"),
             (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_EQ(stores[0]->schema_version().value(), 3);
@@ -217,7 +185,7 @@ TEST_F(PgStoreTest, TheSpansMigrationFillsSpansFromExistingBaseBuckets) {
   auto other = series_of("other", kDay + 5h, 100);
   samples.insert(samples.end(), other.begin(), other.end());
   ASSERT_TRUE(store->insert_batch(samples));
-  RawSession raw(db);
+  test::PgSession raw(db);
   const std::string spans_sql =
       "SELECT 'h', device_id, span_start, encode(data, 'hex') FROM hour_spans UNION ALL "
       "SELECT 'd', device_id, span_start, encode(data, 'hex') FROM day_spans ORDER BY 1, 2, 3";
@@ -237,7 +205,7 @@ TEST_F(PgStoreTest, SamplesAreRealColumnsThatSqlUsersCanQuery) {
   auto store = open_migrated(db);
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->insert_batch(series_of("dev", kDay, 3)));
-  RawSession raw(db);
+  test::PgSession raw(db);
   EXPECT_EQ(raw.rows("SELECT ts AT TIME ZONE 'UTC', pv_power_w, grid_power_w, grid_power_source, "
                      "power_flow, load_power_w FROM samples ORDER BY ts"),
             (std::vector<std::string>{"2026-03-01 00:00:00|1000.25|-12.5|inverter|17|NULL",
@@ -259,7 +227,7 @@ TEST_F(PgStoreTest, WithoutTimescaleDbTheMigrationIsRecordedAndSamplesStaysAPlai
   auto uses = store->uses_timescaledb();
   ASSERT_TRUE(uses) << uses.error().message;
   EXPECT_FALSE(uses.value());
-  RawSession raw(db);
+  test::PgSession raw(db);
   EXPECT_EQ(raw.rows("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"),
             std::vector<std::string>{"0"});
   EXPECT_EQ(raw.rows("SELECT relkind FROM pg_class WHERE relname = 'samples'"),
@@ -286,7 +254,7 @@ TEST_F(PgStoreTest, ThePoolNeverOpensMoreConnectionsThanItsSize) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_LE(store->open_connections(), 2U);
-  RawSession raw(db);
+  test::PgSession raw(db);
   EXPECT_EQ(raw.rows("SELECT count(*) <= 2 FROM pg_stat_activity "
                      "WHERE application_name = 'sungrow-server' AND datname = current_database()"),
             std::vector<std::string>{"t"});
@@ -301,7 +269,7 @@ TEST_F(PgStoreTest, AStatementStuckBehindALockTimesOutAsUnavailableAndLeavesNoTr
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->insert_batch(series_of("dev", kDay, 5)));
   {
-    RawSession blocker(db);
+    test::PgSession blocker(db);
     blocker.rows("BEGIN");
     blocker.rows("LOCK TABLE base_buckets IN ACCESS EXCLUSIVE MODE");
     auto outcome = store->insert_batch(series_of("dev", kDay + 1h, 5));

@@ -1,4 +1,5 @@
 // RAII libpq: one connection, its results, prepared statements, COPY, and SQLSTATE → error kind.
+// Internal to the PostgreSQL store (pg_store.hpp keeps libpq out of its users' sight).
 #pragma once
 
 #include <libpq-fe.h>
