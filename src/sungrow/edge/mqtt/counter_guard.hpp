@@ -1,0 +1,48 @@
+// Keeps the lifetime energy totals published to Home Assistant from going down or leaping.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sungrow/core/sample.hpp"
+
+namespace sungrow::edge {
+
+// Home Assistant reads any decrease of a total_increasing sensor as a meter reset and counts the
+// whole total again, and a leap as energy that flowed. A reading is passed on when the step from
+// the last good one is plausible by the server's own rule (rollup::energy_delta with the counter's
+// power ceiling); otherwise the last good value is published instead. A new level is taken only
+// upwards and only after kConfirmations consecutive readings agree with each other (a glitch is a
+// single reading); a lower level is never published by a running edge: after a real counter reset
+// the operator restarts the edge, which then starts afresh.
+//
+// Not thread-safe; feed it every sample in poll order. It changes only the copy published over
+// MQTT: the spooled sample, and so the server's data, stays exactly as read.
+class CounterGuard {
+ public:
+  static constexpr int kConfirmations = 3;
+  // Readings in a row at a lower level before the log says to restart for a real reset.
+  static constexpr int kPersistentDrop = 60;
+
+  // Adjusts the lifetime totals of `sample` in place (null stays null; a counter without a
+  // confirmed level yet is published as null). Returns log lines for what it held or re-based.
+  std::vector<std::string> apply(Sample& sample);
+
+ private:
+  struct Reading {
+    double kwh = 0;
+    Timestamp ts{};
+  };
+  struct Track {
+    std::optional<Reading> good;       // last value passed on
+    std::optional<Reading> candidate;  // latest of the readings that disagree with `good`
+    int streak = 0;                    // consecutive mutually plausible candidates
+    int held = 0;                      // readings held since the last good one
+  };
+  // One per counter of rollup::kCounters (the daily load counter's stays unused).
+  std::array<Track, 6> tracks_{};
+};
+
+}  // namespace sungrow::edge
