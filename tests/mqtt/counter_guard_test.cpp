@@ -41,6 +41,14 @@ TEST(CounterGuard, ALevelIsPublishedOnlyOnceConfirmed) {
   EXPECT_EQ(out, (std::vector<std::optional<double>>{std::nullopt, std::nullopt, 9812.5, 9812.5}));
 }
 
+TEST(CounterGuard, FrequentGlitchesDoNotKeepALevelFromBeingConfirmed) {
+  CounterGuard g;
+  // Every third reading a glitch, from the very first poll on.
+  const auto out = publish(g, {100.0, 100.0, 0.0, 100.1, 100.1, 6553.5, 100.2});
+  EXPECT_EQ(out, (std::vector<std::optional<double>>{std::nullopt, std::nullopt, std::nullopt,
+                                                     100.1, 100.1, 100.1, 100.2}));
+}
+
 TEST(CounterGuard, IsolatedGlitchesAreHeldAtTheLastGoodValue) {
   CounterGuard g;
   publish(g, {100.0, 100.0, 100.0});

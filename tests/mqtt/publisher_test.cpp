@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "child_process.hpp"
 #include "mosquitto_instance.hpp"
 #include "mqtt_recorder.hpp"
 #include "sungrow/edge/mqtt/mqtt_url.hpp"
@@ -74,14 +76,6 @@ std::unique_ptr<MqttPublisher> start(MqttSettings s) {
   auto p = MqttPublisher::start(std::move(s));
   if (!p) throw std::runtime_error(p.error().message);
   return std::move(*p);
-}
-
-// This process's resident set, from /proc.
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
-  return -1;
 }
 
 bool wait_until(const std::function<bool()>& done, Clock::duration timeout) {
@@ -188,7 +182,7 @@ TEST(MqttPublisher, AHungBrokerNeverMakesPostWaitAndMemoryStaysBounded) {
   auto p = start(settings_for(broker));
   ASSERT_TRUE(wait_until([&] { return p->stats().connected; }, 10s));
   broker.pause();
-  const auto rss_before = rss_kib();
+  const auto rss_before = test::rss_kib(::getpid());
 
   // 32 MiB of state in 64 KiB messages: far more than the socket buffers take.
   constexpr std::size_t kSize = 64 * 1024;
@@ -212,7 +206,7 @@ TEST(MqttPublisher, AHungBrokerNeverMakesPostWaitAndMemoryStaysBounded) {
   EXPECT_LE(stats.in_flight, 2U);  // the state topic and the publisher's own status
   EXPECT_GT(stats.superseded, static_cast<std::uint64_t>(kMessages / 4));
   // Queueing every message inside libmosquitto would take some 30 MiB here.
-  const auto rss_growth = rss_kib() - rss_before;
+  const auto rss_growth = test::rss_kib(::getpid()) - rss_before;
   EXPECT_LT(rss_growth, 8 * 1024) << "KiB";
   RecordProperty("rss_growth_kib", static_cast<int>(rss_growth));
   RecordProperty(

@@ -95,6 +95,13 @@ std::filesystem::path make_temp_dir(std::string_view prefix) {
   return pattern;
 }
 
+long rss_kib(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  return -1;
+}
+
 std::string read_text_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;

@@ -40,6 +40,9 @@ class ChildProcess {
 // Throws std::runtime_error.
 std::filesystem::path make_temp_dir(std::string_view prefix);
 
+// A process's resident set (VmRSS of /proc/<pid>/status) in KiB; -1 when it cannot be read.
+long rss_kib(int pid);
+
 // The whole file ("" when it cannot be read).
 std::string read_text_file(const std::filesystem::path& path);
 

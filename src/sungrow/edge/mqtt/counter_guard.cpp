@@ -46,29 +46,24 @@ std::vector<std::string> CounterGuard::apply(Sample& sample) {
             fmt::format("{}: {} kWh read again after {} held readings", name, now.kwh, t.held));
       // energy_delta tolerates float noise below the last value; never publish it.
       t.good = Reading{std::max(now.kwh, t.good->kwh), now.ts};
-      t.candidate.reset();
-      t.streak = 0;
+      t.recent.clear();
       t.held = 0;
       value = t.good->kwh;
       continue;
     }
 
-    if (t.candidate && plausible_from(*t.candidate)) {
-      ++t.streak;
-    } else {
-      t.streak = 1;
-    }
-    t.candidate = now;
+    t.recent.push_back(now);
+    if (t.recent.size() > kWindow) t.recent.pop_front();
+    const auto agreeing = std::count_if(t.recent.begin(), t.recent.end() - 1, plausible_from) + 1;
     const bool upwards = !t.good || now.kwh > t.good->kwh;
-    if (upwards && t.streak >= kConfirmations) {
+    if (upwards && agreeing >= kConfirmations) {
       if (t.good)
         log.push_back(
-            fmt::format("{}: new level {} kWh taken after {} consistent readings (was {} "
-                        "kWh)",
-                        name, now.kwh, t.streak, t.good->kwh));
+            fmt::format("{}: new level {} kWh taken ({} of the last {} readings agree; "
+                        "was {} kWh)",
+                        name, now.kwh, agreeing, t.recent.size(), t.good->kwh));
       t.good = now;
-      t.candidate.reset();
-      t.streak = 0;
+      t.recent.clear();
       t.held = 0;
       continue;
     }
@@ -83,11 +78,11 @@ std::vector<std::string> CounterGuard::apply(Sample& sample) {
           std::chrono::duration_cast<std::chrono::seconds>(now.ts - t.good->ts), t.good->kwh,
           t.held + 1));
     ++t.held;
-    if (!upwards && t.streak == kPersistentDrop)
+    if (!upwards && t.held == kPersistentDrop)
       log.push_back(fmt::format(
-          "{}: has read about {} kWh, below the published {} kWh, for {} readings in a row; if the "
-          "inverter's counter was reset, restart sungrow-edge so Home Assistant sees the reset",
-          name, now.kwh, t.good->kwh, t.streak));
+          "{}: held for {} readings in a row, the latest {} kWh below the published {} kWh; if "
+          "the inverter's counter was reset, restart sungrow-edge so Home Assistant sees the reset",
+          name, t.held, t.good->kwh - now.kwh, t.good->kwh));
     value = t.good->kwh;
   }
   return log;

@@ -47,6 +47,8 @@ std::string without_full_stop(std::string text) {
 std::string mosquitto_error_text(int rc) {
   // MOSQ_ERR_ERRNO leaves the reason in errno; the library's own text would just say so.
   if (rc == MOSQ_ERR_ERRNO) return std::strerror(errno);
+  // libmosquitto 2.0 has no text of its own for it.
+  if (rc == MOSQ_ERR_KEEPALIVE) return "no reply from the broker within the keepalive";
   return without_full_stop(mosquitto_strerror(rc));
 }
 

@@ -76,8 +76,8 @@ struct MqttPublisher::Impl {
   MqttPublisherStats stats;
   // Set by libmosquitto's callbacks, which run on this thread inside mosquitto_* calls.
   std::optional<int> connack;
-  bool disconnected = false;
-  std::string library_error;  // the last error libmosquitto logged, e.g. OpenSSL's reason
+  std::optional<int> disconnected;  // the reason libmosquitto gave
+  std::string library_error;        // the last error libmosquitto logged, e.g. OpenSSL's reason
 
   std::jthread thread;
 
@@ -102,8 +102,8 @@ namespace {
 void on_connect(mosquitto*, void* self, int rc) {
   static_cast<MqttPublisher::Impl*>(self)->connack = rc;
 }
-void on_disconnect(mosquitto*, void* self, int) {
-  static_cast<MqttPublisher::Impl*>(self)->disconnected = true;
+void on_disconnect(mosquitto*, void* self, int rc) {
+  static_cast<MqttPublisher::Impl*>(self)->disconnected = rc;
 }
 void on_publish(mosquitto*, void* self, int mid) {
   static_cast<MqttPublisher::Impl*>(self)->confirmed(mid);
@@ -173,7 +173,7 @@ void MqttPublisher::Impl::take_posts() {
 
 void MqttPublisher::Impl::open() {
   connack.reset();
-  disconnected = false;
+  disconnected.reset();
   library_error.clear();
   client = make_mosquitto(settings.client_id, this);
   if (!client) return attempt_failed("libmosquitto could not create a client (out of memory)");
@@ -279,7 +279,8 @@ void MqttPublisher::Impl::pump() {
     }
     became_up();
   }
-  if (rc != MOSQ_ERR_SUCCESS || disconnected) return attempt_failed(reason(rc));
+  if (rc != MOSQ_ERR_SUCCESS) return attempt_failed(reason(rc));
+  if (disconnected) return attempt_failed(reason(*disconnected));
   if (phase == Phase::connecting && Clock::now() - attempt_started >= settings.connect_timeout)
     return attempt_failed(fmt::format("no answer to CONNECT within {} ms (broker hung?)",
                                       settings.connect_timeout.count()));
