@@ -416,7 +416,9 @@ TEST(HomeAssistantE2E, AHungBrokerNeitherDelaysPollingNorTheSpoolNorTheUploadAnd
   RecordProperty("rss_kib", static_cast<int>(rss_stall_end));
   RecordProperty("rss_growth_normal_10s_kib", static_cast<int>(growth_normal));
   RecordProperty("rss_growth_stall_20s_kib", static_cast<int>(growth_stall));
+#ifndef __SANITIZE_ADDRESS__  // its quarantine keeps freed memory resident: RSS says little
   EXPECT_LE(growth_stall, 2 * std::max(growth_normal, 0L) + 1024);
+#endif
 
   // Stop, let the spool drain, and read the samples as the server got them.
   edge.signal(SIGTERM);

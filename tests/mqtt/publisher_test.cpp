@@ -205,10 +205,13 @@ TEST(MqttPublisher, AHungBrokerNeverMakesPostWaitAndMemoryStaysBounded) {
   EXPECT_LE(most_held, 2 * kSize + 64) << "more than the latest message per topic was kept";
   EXPECT_LE(stats.in_flight, 2U);  // the state topic and the publisher's own status
   EXPECT_GT(stats.superseded, static_cast<std::uint64_t>(kMessages / 4));
-  // Queueing every message inside libmosquitto would take some 30 MiB here.
+  // Queueing every message inside libmosquitto would take some 30 MiB here. AddressSanitizer
+  // keeps freed memory in quarantine, so its RSS says nothing about what is still held.
   const auto rss_growth = test::rss_kib(::getpid()) - rss_before;
-  EXPECT_LT(rss_growth, 8 * 1024) << "KiB";
   RecordProperty("rss_growth_kib", static_cast<int>(rss_growth));
+#ifndef __SANITIZE_ADDRESS__
+  EXPECT_LT(rss_growth, 8 * 1024) << "KiB";
+#endif
   RecordProperty(
       "slowest_post_us",
       static_cast<int>(std::chrono::duration_cast<std::chrono::microseconds>(slowest).count()));

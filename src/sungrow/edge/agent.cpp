@@ -273,6 +273,8 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
   }
   uploads.request_stop();
   uploads.join();
+  ha.reset();
+  mqtt.reset();  // publishes "offline" and disconnects
   spdlog::info("Edge stopped. backlog={}", spool->stats().depth);
   return {};
 }
