@@ -88,7 +88,7 @@ TEST(Discovery, LifetimeCountersFeedTheEnergyDashboard) {
     EXPECT_TRUE(test::check_energy_source(it->second).empty()) << field;
     EXPECT_EQ(it->second.at("state_class"), "total_increasing");
   }
-  // Powers, SoC: their classes as the issue lists them.
+  // Powers and the battery level with the classes the dashboards expect.
   EXPECT_EQ(configs.at("sungrow_A2350415770_grid_power_w").at("device_class"), "power");
   EXPECT_EQ(configs.at("sungrow_A2350415770_battery_soc_pct").at("device_class"), "battery");
   EXPECT_EQ(configs.at("sungrow_A2350415770_battery_soc_pct").at("unit_of_measurement"), "%");

@@ -1,5 +1,5 @@
-// The rules as data, from Home Assistant's MQTT sensor / binary_sensor documentation and its
-// sensor device class tables (units and state classes per class).
+// The rules as data: the keys Home Assistant's MQTT sensor and binary_sensor take, and its sensor
+// device classes with their units and state classes.
 #include "ha_schema.hpp"
 
 #include <boost/json/parse.hpp>

@@ -12,7 +12,7 @@
 namespace sungrow::edge {
 namespace {
 
-// DOC Appendix 1, the SH-RS family.
+// The device type codes of the SH-RS family.
 constexpr std::pair<std::uint16_t, std::string_view> kModels[] = {
     {0x0D0D, "SH3.6RS"}, {0x0D0F, "SH5.0RS"}, {0x0D10, "SH6.0RS"}, {0x0D17, "SH3.0RS"},
     {0x0D18, "SH4.0RS"}, {0x0D1A, "SH8.0RS"}, {0x0D1B, "SH10RS"},

@@ -19,7 +19,7 @@ struct Nameplate {
   bool operator==(const Nameplate&) const = default;
 };
 
-// The model name of a device type code (DOC Appendix 1), nullopt for codes not listed.
+// The model name of a device type code, nullopt for codes not listed.
 std::optional<std::string_view> model_name(std::uint16_t device_type);
 
 // Pure. nullopt until the serial number has been read and holds at least one visible character
