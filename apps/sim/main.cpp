@@ -62,6 +62,8 @@ void bind_flags(CLI::App& app, CliArgs& a) {
   app.add_option("--start", a.start, "Simulated start time, RFC 3339 (default: now)");
   app.add_option("--tz", o.tz, "IANA time zone for daily counter resets")->capture_default_str();
   app.add_option("--seed", o.seed, "Seed of clouds and load")->capture_default_str();
+  app.add_option("--serial", o.serial, "Serial number the nameplate registers report")
+      ->capture_default_str();
   app.add_option("--drop-every", faults.drop_every, "Fault: close the connection every N requests");
   // One callback per occurrence: a vector<string> option trips GCC 12's -Wnull-dereference
   // inside CLI11's own split().
@@ -80,6 +82,9 @@ void bind_flags(CLI::App& app, CliArgs& a) {
   app.add_flag("--flow-bits-stuck", faults.flow_bits_stuck, "Fault: register 13001 always 0");
   app.add_flag("--no-battery-power-register", faults.no_battery_power_register,
                "Fault: old firmware, 5214-5215 answer exception 02");
+  app.add_option("--counter-glitch-every", faults.counter_glitch_every,
+                 "Fault: every Nth read of the lifetime energy counters returns them glitched "
+                 "(0, 0xFFFF in a word, or +1000 kWh, in turn)");
   app.add_flag("--verbose", a.verbose, "Log every connection");
 }
 

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 
 namespace sungrow {
@@ -26,6 +27,41 @@ TEST(SampleJson, RoundTripsEveryField) {
   const auto decoded = sample_from_json(boost::json::parse(to_json_text(s)));
   ASSERT_TRUE(decoded.problems.empty());
   EXPECT_EQ(*decoded.sample, s);
+}
+
+// The text the edge uploads, byte for byte: a refactoring of the codec must not change it.
+TEST(SampleJson, WireTextIsByteStable) {
+  EXPECT_EQ(
+      to_json_text(full_sample()),
+      R"({"device_id":"sh4.0rs-home","ts":"2026-11-26T12:00:05.123Z","seq":42,"pv_power_w":-3,)"
+      R"("mppt1_voltage_v":-1.5,"mppt1_current_a":0,"mppt2_voltage_v":1.5,"mppt2_current_a":3,)"
+      R"("load_power_w":4.5,"grid_power_w":6,"battery_power_w":7.5,"grid_voltage_v":9,)"
+      R"("grid_frequency_hz":10.5,"inverter_temperature_c":12,"battery_soc_pct":13.5,)"
+      R"("battery_soh_pct":15,"battery_voltage_v":16.5,"battery_current_a":18,)"
+      R"("battery_temperature_c":19.5,"pv_energy_today_kwh":21,"pv_energy_total_kwh":22.5,)"
+      R"("grid_import_today_kwh":24,"grid_import_total_kwh":25.5,"grid_export_today_kwh":27,)"
+      R"("grid_export_total_kwh":28.5,"battery_charge_today_kwh":30,)"
+      R"("battery_charge_total_kwh":31.5,"battery_discharge_today_kwh":33,)"
+      R"("battery_discharge_total_kwh":34.5,"load_energy_today_kwh":36,)"
+      R"("grid_power_source":"meter","running_state":64,"running_state_text":"Running",)"
+      R"("power_flow":{"pv":true,"charging":true,"discharging":false,"load":true,)"
+      R"("exporting":false,"importing":true}})");
+}
+
+TEST(SampleJson, PowerFlowBitsDecodeByTheirMasks) {
+  for (const auto& bit : kPowerFlowBits) {
+    const auto flow = PowerFlow::from_bits(bit.mask);
+    for (const auto& other : kPowerFlowBits)
+      EXPECT_EQ(flow.*other.member, other.mask == bit.mask) << bit.key << " / " << other.key;
+  }
+  EXPECT_EQ(PowerFlow::from_bits(0x00), PowerFlow{});
+}
+
+TEST(SampleJson, RunningStateTextsAreTheDistinctListedTexts) {
+  const auto texts = running_state_texts();
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "Running"), 1);
+  EXPECT_NE(std::find(texts.begin(), texts.end(), running_state_text(0x5500)), texts.end());
+  EXPECT_EQ(std::find(texts.begin(), texts.end(), running_state_text(0x1234)), texts.end());
 }
 
 TEST(SampleJson, NullMeasurementsStayNull) {

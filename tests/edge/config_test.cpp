@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace sungrow::edge {
 namespace {
@@ -147,6 +148,80 @@ TEST(EdgeConfig, ATokenWithControlCharactersIsAProblemNotACrash) {
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_NE(problems[0].find("VPS_DEVICE_TOKEN"), std::string::npos);
   EXPECT_EQ(problems[0].find("secret"), std::string::npos) << "the token must not be echoed";
+}
+
+}  // namespace
+}  // namespace sungrow::edge
+
+namespace sungrow::edge {
+namespace {
+
+TEST(EdgeConfig, MqttIsOffUnlessItsUrlIsSetAndEverySettingHasAnEnvName) {
+  EXPECT_FALSE(parse({}).mqtt_enabled());
+  EXPECT_EQ(parse({}).mqtt_discovery_prefix, "homeassistant");
+  EXPECT_EQ(parse({}).mqtt_base_topic, "sungrow");
+  const std::pair<const char*, const char*> env[] = {
+      {"MQTT_URL", "mqtt://broker:1883"}, {"MQTT_USERNAME", "edge"},
+      {"MQTT_PASSWORD_FILE", "/run/pw"},  {"MQTT_CA_FILE", "/etc/ca.pem"},
+      {"MQTT_DISCOVERY_PREFIX", "ha"},    {"MQTT_BASE_TOPIC", "solar"}};
+  for (const auto& [name, value] : env) ::setenv(name, value, 1);
+  const auto c = parse({"--mqtt-base-topic", "roof"});
+  for (const auto& [name, value] : env) ::unsetenv(name);
+  EXPECT_TRUE(c.mqtt_enabled());
+  EXPECT_EQ(c.mqtt_url, "mqtt://broker:1883");
+  EXPECT_EQ(c.mqtt_username, "edge");
+  EXPECT_EQ(c.mqtt_password_file, "/run/pw");
+  EXPECT_EQ(c.mqtt_ca_file, "/etc/ca.pem");
+  EXPECT_EQ(c.mqtt_discovery_prefix, "ha");
+  EXPECT_EQ(c.mqtt_base_topic, "roof");  // the flag wins
+}
+
+TEST(EdgeConfig, MqttProblemsOnePerLine) {
+  auto c = valid();
+  c.mqtt_url = "mqtt://broker:1883";
+  EXPECT_TRUE(validate(c, Needs::inverter_and_upload).empty());
+  c.mqtt_url = "http://broker";
+  c.mqtt_password_file = "/nonexistent/pw";
+  c.mqtt_ca_file = "/nonexistent/ca.pem";
+  c.mqtt_discovery_prefix = "home/+";
+  c.mqtt_base_topic = "/sungrow";
+  const auto problems = validate(c, Needs::inverter_and_upload);
+  EXPECT_TRUE(mentions(problems, "MQTT_URL"));
+  EXPECT_TRUE(mentions(problems, "MQTT_PASSWORD_FILE needs MQTT_USERNAME"));
+  EXPECT_TRUE(mentions(problems, "MQTT_PASSWORD_FILE /nonexistent/pw is not readable"));
+  EXPECT_TRUE(mentions(problems, "MQTT_CA_FILE /nonexistent/ca.pem is not readable"));
+  EXPECT_TRUE(mentions(problems, "MQTT_DISCOVERY_PREFIX"));
+  EXPECT_TRUE(mentions(problems, "MQTT_BASE_TOPIC"));
+  EXPECT_EQ(problems.size(), 6U);
+}
+
+TEST(EdgeConfig, MqttCaFileOnlyWithTlsAndCredentialsOnlyWithAUrl) {
+  const auto ca = std::filesystem::temp_directory_path() / "sungrow-config-test-ca.pem";
+  std::ofstream(ca) << "not checked here\n";
+  auto c = valid();
+  c.mqtt_url = "mqtt://broker";
+  c.mqtt_ca_file = ca.string();
+  EXPECT_TRUE(mentions(validate(c, Needs::inverter_and_upload), "only used with an mqtts://"));
+  c.mqtt_url = "mqtts://broker";
+  EXPECT_TRUE(validate(c, Needs::inverter_and_upload).empty());
+  c.mqtt_url.clear();
+  c.mqtt_username = "edge";
+  const auto problems = validate(c, Needs::inverter_and_upload);
+  EXPECT_TRUE(mentions(problems, "MQTT_USERNAME is set but MQTT_URL is not"));
+  EXPECT_TRUE(mentions(problems, "MQTT_CA_FILE is set but MQTT_URL is not"));
+  std::filesystem::remove(ca);
+}
+
+TEST(EdgeConfig, TheMqttPasswordIsNeverEchoed) {
+  const auto pw = std::filesystem::temp_directory_path() / "sungrow-config-test-pw";
+  std::ofstream(pw) << "hunter2-secret\n";
+  auto c = valid();
+  c.mqtt_url = "mqtt://edge:hunter2-secret@broker";
+  c.mqtt_password_file = pw.string();
+  const auto problems = validate(c, Needs::inverter_and_upload);
+  ASSERT_FALSE(problems.empty());
+  for (const auto& p : problems) EXPECT_EQ(p.find("hunter2"), std::string::npos) << p;
+  std::filesystem::remove(pw);
 }
 
 }  // namespace

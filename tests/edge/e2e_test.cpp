@@ -9,7 +9,6 @@
 #include <map>
 #include <mutex>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -17,6 +16,7 @@
 #include "child_process.hpp"
 #include "edge_health.hpp"
 #include "https_receiver.hpp"
+#include "sim_child.hpp"
 #include "sungrow/edge/spool/spool.hpp"
 #include "test_ca.hpp"
 
@@ -47,16 +47,8 @@ std::string read_file(const fs::path& p) {
 // Starts sungrow-sim on a free port and returns it with the port it reported.
 std::pair<std::unique_ptr<ChildProcess>, std::string> start_sim(const fs::path& dir,
                                                                 std::vector<std::string> extra) {
-  std::vector<std::string> argv{kBinDir + "/sungrow-sim", "--port", "0", "--time-scale", "60"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  const auto log = dir / "sim.log";
-  auto sim = std::make_unique<ChildProcess>(argv, log);
-  const auto text = wait_for_text(log, "listening on", 10s);
-  if (!text) throw std::runtime_error("sungrow-sim did not start: " + read_file(log));
-  std::smatch m;
-  const std::regex port_re(R"(listening on [0-9.]+:([0-9]+))");
-  if (!std::regex_search(*text, m, port_re)) throw std::runtime_error("no port in: " + *text);
-  return {std::move(sim), m[1].str()};
+  auto sim = test::start_sim(kBinDir, dir / "sim.log", extra);
+  return {std::move(sim.process), sim.port};
 }
 
 struct EdgeArgs {

@@ -9,7 +9,6 @@
 #include <boost/json/parse.hpp>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <stdexcept>
 #include <thread>
 
@@ -17,6 +16,7 @@
 #include "http_client.hpp"
 #include "pg_session.hpp"
 #include "postgres_instance.hpp"
+#include "sim_child.hpp"
 #include "sungrow/core/time.hpp"
 #include "sungrow/edge/spool/spool.hpp"
 
@@ -70,15 +70,9 @@ Pipeline::Pipeline(PipelineOptions options) : options_(std::move(options)), dir_
   if (options_.via_caddy) {
     caddy_ = std::make_unique<CaddyInstance>(fmt::format("127.0.0.1:{}", server_port_));
   }
-  std::vector<std::string> argv{kBinDir + "/sungrow-sim", "--port", "0", "--time-scale", "60"};
-  argv.insert(argv.end(), options_.sim_args.begin(), options_.sim_args.end());
-  sim_ = std::make_unique<ChildProcess>(argv, dir_ / "sim.log");
-  const auto text = wait_for_text(dir_ / "sim.log", "listening on", 10s);
-  std::smatch m;
-  static const std::regex kPort(R"(listening on [0-9.]+:([0-9]+))");
-  if (!text || !std::regex_search(*text, m, kPort))
-    throw std::runtime_error("sungrow-sim did not start: " + sim_log());
-  sim_port_ = m[1].str();
+  auto sim = start_sim(kBinDir, dir_ / "sim.log", options_.sim_args);
+  sim_ = std::move(sim.process);
+  sim_port_ = sim.port;
 }
 
 Pipeline::~Pipeline() {

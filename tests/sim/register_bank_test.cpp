@@ -240,5 +240,59 @@ TEST(AnswerRead, RulesForCountsAddressesAndFaults) {
             ModbusException::illegal_data_address);
 }
 
+// The counter glitches rewrite exactly the five lifetime counters a reply covers, and nothing else.
+TEST(RegisterBank, CounterGlitchesRewriteOnlyTheLifetimeCounters) {
+  const auto e = encode_at("2026-06-21T10:30:00Z");
+  std::vector<std::uint16_t> state;
+  for (std::uint16_t doc = 13000; doc < 13050; ++doc)
+    state.push_back(*e.bank.word(RegisterTable::input, doc));
+  const auto total = [](const std::vector<std::uint16_t>& w, RegisterId id) {
+    const auto at = static_cast<std::size_t>(reg(id).doc - 13000);
+    return static_cast<double>(words::u32(w[at], w[at + 1])) / reg(id).divisor;
+  };
+  const RegisterId counters[] = {RegisterId::pv_energy_total, RegisterId::grid_import_total,
+                                 RegisterId::grid_export_total, RegisterId::battery_charge_total,
+                                 RegisterId::battery_discharge_total};
+  ASSERT_TRUE(covers_lifetime_counter(13000, state.size()));
+  EXPECT_FALSE(covers_lifetime_counter(13000, 4));  // ends inside 13003–13004
+  EXPECT_FALSE(covers_lifetime_counter(5003, 6));
+
+  for (std::size_t k = 0; k < kCounterGlitchKinds; ++k) {
+    const auto kind = static_cast<CounterGlitch>(k);
+    auto glitched = state;
+    glitch_lifetime_counters(glitched, 13000, kind);
+    std::size_t changed_words = 0;
+    for (std::size_t i = 0; i < state.size(); ++i) changed_words += glitched[i] != state[i];
+    EXPECT_GE(changed_words, 5U) << k;
+    EXPECT_LE(changed_words, 10U) << k;
+    for (const auto id : counters) {
+      const double before = total(state, id);
+      const double after = total(glitched, id);
+      switch (kind) {
+        case CounterGlitch::zero:
+          EXPECT_EQ(after, 0) << reg(id).name;
+          break;
+        case CounterGlitch::low_word_ffff:
+          EXPECT_EQ(after, 6553.5) << reg(id).name;
+          break;
+        case CounterGlitch::high_word_ffff:
+          EXPECT_GT(after, reg(id).max) << reg(id).name;  // the edge's range check nulls it
+          break;
+        case CounterGlitch::spike:
+          EXPECT_NEAR(after - before, 1000.0, 1e-6) << reg(id).name;
+          break;
+      }
+    }
+  }
+}
+
+TEST(RegisterBank, TheSerialIsTheIdentitysWholeSerial) {
+  auto h = Household::create({}, 3, at("2026-06-21T10:30:00Z"), "Europe/Amsterdam").value();
+  DeviceIdentity identity;
+  identity.serial = "B1234567890XYZ";
+  const auto bank = RegisterBank::encode(h.state(), h.local_time(), {}, identity, {});
+  EXPECT_EQ(words::utf8(words_of(bank, reg(RegisterId::serial_number))), "B1234567890XYZ");
+}
+
 }  // namespace
 }  // namespace sungrow::sim

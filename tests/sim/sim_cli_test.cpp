@@ -145,6 +145,8 @@ TEST(SimCli, BadFlagsExitTwoWithAClearMessage) {
       {{"--unit-id", "0"}, "unit id"},
       {{"--time-scale", "-1"}, "time scale"},
       {{"--no-such-flag"}, "--no-such-flag"},
+      {{"--serial", "has space"}, "serial 'has space'"},
+      {{"--counter-glitch-every", "-3"}, "--counter-glitch-every"},
   };
   for (const auto& [args, message] : cases) {
     SimProcess sim{args};

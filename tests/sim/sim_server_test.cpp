@@ -448,6 +448,48 @@ TEST(SimServer, StopIsPromptWithIdleAndSlowClients) {
   EXPECT_LT(Clock::now() - t1, kHang);  // a hang, not speed
 }
 
+TEST(SimServer, SerialOption) {
+  SimOptions o;
+  o.port = 0;
+  o.serial = "A2350415771";
+  auto sim = SimServer::start(std::move(o));
+  ASSERT_TRUE(sim.has_value());
+  auto client = connect_client(sim.value()->port());
+  EXPECT_EQ(words::utf8(read_input(client.get(), 4990, 10)), "A2350415771");
+}
+
+TEST(SimServer, FaultCounterGlitchEveryNthCounterRead) {
+  Faults f;
+  f.counter_glitch_every = 2;
+  auto sim = start_sim(f);
+  auto client = connect_client(sim->port());
+  const auto pv_total = [&] {
+    const auto w = read_input(client.get(), 13000, 50);
+    EXPECT_EQ(w.size(), 50U);
+    return w.size() < 5 ? -1.0 : words::u32(w[3], w[4]) / 10.0;
+  };
+  // Reads without a counter neither glitch nor count.
+  EXPECT_EQ(read_input(client.get(), 13000, 2).size(), 2U);
+  std::vector<double> seen;
+  for (int i = 0; i < 8; ++i) seen.push_back(pv_total());
+  const double real = seen[0];
+  ASSERT_GT(real, 9000);
+  // 1st read real, 2nd glitched, in turn: 0, 6553.5, high word 0xFFFF, +1000 kWh.
+  EXPECT_NEAR(seen[2], real, 1.0);
+  EXPECT_EQ(seen[1], 0);
+  EXPECT_EQ(seen[3], 6553.5);
+  EXPECT_GT(seen[5], 4e8);
+  EXPECT_NEAR(seen[7], seen[6] + 1000, 1.0);
+  // Without the fault the totals never jump.
+  auto normal = start_sim();
+  auto c2 = connect_client(normal->port());
+  for (int i = 0; i < 4; ++i) {
+    const auto w = read_input(c2.get(), 13003, 2);
+    ASSERT_EQ(w.size(), 2U);
+    EXPECT_GT(words::u32(w[0], w[1]), 90000U);
+  }
+}
+
 TEST(SimServer, BadOptionsAreRejected) {
   SimOptions o;
   o.port = 0;
@@ -465,6 +507,11 @@ TEST(SimServer, BadOptionsAreRejected) {
   o.time_scale = 1;
   o.faults.exception_ranges = {DocRange{5000, 4000}};
   EXPECT_FALSE(validate(o).has_value());
+  o.faults.exception_ranges.clear();
+  for (const auto* serial : {"", "A2350 415770", "ABCDEFGHIJKLMNOPQRSTU", "A23\x01"}) {
+    o.serial = serial;
+    EXPECT_FALSE(validate(o).has_value()) << serial;
+  }
 
   auto first = start_sim();
   SimOptions same_port;

@@ -22,12 +22,6 @@ using namespace std::chrono_literals;
 
 constexpr const char* kCaddy = "/usr/bin/caddy";
 
-fs::path make_temp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "sgcaddy-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
-  return pattern;
-}
-
 }  // namespace
 
 CaddyInstance::CaddyInstance(std::string upstream) : upstream_(std::move(upstream)) {
@@ -35,7 +29,7 @@ CaddyInstance::CaddyInstance(std::string upstream) : upstream_(std::move(upstrea
     throw std::runtime_error(
         "caddy not found at /usr/bin/caddy: install the Debian package caddy "
         "(scripts/install-deps)");
-  dir_ = make_temp_dir();
+  dir_ = make_temp_dir("sgcaddy");
   port_ = free_loopback_port();
   http_port_ = free_loopback_port();
   // No admin endpoint (nothing else may reconfigure it), no system trust store changes, no
@@ -100,8 +94,7 @@ void CaddyInstance::start() {
 
 void CaddyInstance::stop() {
   if (!process_) return;
-  process_->signal(SIGTERM);
-  if (!process_->wait(10s)) process_->signal(SIGKILL);
+  process_->terminate(10s);
   process_.reset();
 }
 

@@ -76,8 +76,30 @@ std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
   }
 }
 
+std::optional<int> ChildProcess::terminate(std::chrono::milliseconds grace) {
+  signal(SIGCONT);
+  signal(SIGTERM);
+  if (auto status = wait(grace)) return status;
+  signal(SIGKILL);
+  return wait(std::chrono::seconds{10});
+}
+
 bool ChildProcess::running() {
   return !wait(std::chrono::milliseconds{0});
+}
+
+std::filesystem::path make_temp_dir(std::string_view prefix) {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
+  return pattern;
+}
+
+long rss_kib(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  return -1;
 }
 
 std::string read_text_file(const std::filesystem::path& path) {

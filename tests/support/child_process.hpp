@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sungrow::test {
@@ -25,12 +26,22 @@ class ChildProcess {
   void signal(int sig) const;
   // Waits for exit; returns the exit status (or 128 + signal), nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
+  // SIGCONT (a stopped process ignores SIGTERM until then) and SIGTERM; SIGKILL if it has not
+  // exited after `grace`. Returns the exit status.
+  std::optional<int> terminate(std::chrono::milliseconds grace);
   bool running();
 
  private:
   int pid_ = -1;
   std::optional<int> status_;
 };
+
+// A new directory "<temp>/<prefix>-XXXXXX" (short prefixes: some hold unix socket paths).
+// Throws std::runtime_error.
+std::filesystem::path make_temp_dir(std::string_view prefix);
+
+// A process's resident set (VmRSS of /proc/<pid>/status) in KiB; -1 when it cannot be read.
+long rss_kib(int pid);
 
 // The whole file ("" when it cannot be read).
 std::string read_text_file(const std::filesystem::path& path);

@@ -48,15 +48,6 @@ sockaddr_in loopback(std::uint16_t port) {
   return addr;
 }
 
-std::filesystem::path make_temp_dir() {
-  // Short, so the unix socket path stays below the 107-byte sun_path limit.
-  std::string pattern = (std::filesystem::temp_directory_path() / "sgredis-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
-  }
-  return pattern;
-}
-
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -74,7 +65,7 @@ RedisInstance::RedisInstance(Options options) : options_(std::move(options)) {
                              " is missing or not executable: install Debian's redis-server "
                              "package (scripts/install-deps); Redis tests never skip");
   }
-  dir_ = make_temp_dir();
+  dir_ = make_temp_dir("sgredis");  // short: the unix socket path must fit in sun_path
   try {
     for (int attempt = 1;; ++attempt) {
       port_ = free_loopback_port();
@@ -182,12 +173,7 @@ bool RedisInstance::answers_ping() const {
 
 void RedisInstance::stop() {
   if (!process_) return;
-  process_->signal(SIGCONT);
-  process_->signal(SIGTERM);
-  if (!process_->wait(std::chrono::seconds{10})) {
-    process_->signal(SIGKILL);
-    process_->wait(std::chrono::seconds{10});
-  }
+  process_->terminate(std::chrono::seconds{10});
   process_.reset();
 }
 

@@ -29,56 +29,65 @@ std::optional<GridPowerSource> grid_power_source_from_string(std::string_view s)
 }
 
 PowerFlow PowerFlow::from_bits(std::uint16_t bits) {
-  return PowerFlow{.pv = (bits & 0x01U) != 0,
-                   .charging = (bits & 0x02U) != 0,
-                   .discharging = (bits & 0x04U) != 0,
-                   .load = (bits & 0x08U) != 0,
-                   .exporting = (bits & 0x10U) != 0,
-                   .importing = (bits & 0x20U) != 0};
+  PowerFlow flow;
+  for (const auto& bit : kPowerFlowBits) flow.*bit.member = (bits & bit.mask) != 0;
+  return flow;
 }
 
+namespace {
+
+constexpr std::pair<std::uint16_t, std::string_view> kStates[] = {
+    {0x0000, "Running"},
+    {0x0040, "Running"},
+    {0x0014, "Microgrid operation"},
+    {0x0400, "Running in maintain mode"},
+    {0x0800, "Running in forced mode"},
+    {0x1000, "Running off-grid"},
+    {0x2000, "Open loop"},
+    {0x4000, "Running in external EMS mode"},
+    {0x4001, "Emergency charging"},
+    {0x1111, "Uninitialized"},
+    {0x8000, "Stop"},
+    {0x0001, "Stop"},
+    {0x1300, "Key stop"},
+    {0x0002, "Key stop"},
+    {0x1500, "Emergency stop"},
+    {0x0004, "Emergency stop"},
+    {0x1400, "Standby"},
+    {0x0008, "Standby"},
+    {0x1200, "Initial standby"},
+    {0x0010, "Initial standby"},
+    {0x1600, "Starting"},
+    {0x0020, "Starting"},
+    {0x1800, "Intelligent station building"},
+    {0x9100, "Warn running"},
+    {0x8100, "Derating running"},
+    {0x0080, "Derating running"},
+    {0x8200, "Dispatch running"},
+    {0x5500, "Fault"},
+    {0x0100, "Fault"},
+    {0x1700, "AFCI self-test shutdown"},
+    {0x1900, "Safe mode"},
+    {0x0041, "Off-grid charge"},
+    {0x0200, "Update failed"},
+    {0x2500, "Communication fault"},
+    {0x2501, "Restarting"},
+};
+
+}  // namespace
+
 std::string running_state_text(std::uint16_t code) {
-  static constexpr std::pair<std::uint16_t, std::string_view> kStates[] = {
-      {0x0000, "Running"},
-      {0x0040, "Running"},
-      {0x0014, "Microgrid operation"},
-      {0x0400, "Running in maintain mode"},
-      {0x0800, "Running in forced mode"},
-      {0x1000, "Running off-grid"},
-      {0x2000, "Open loop"},
-      {0x4000, "Running in external EMS mode"},
-      {0x4001, "Emergency charging"},
-      {0x1111, "Uninitialized"},
-      {0x8000, "Stop"},
-      {0x0001, "Stop"},
-      {0x1300, "Key stop"},
-      {0x0002, "Key stop"},
-      {0x1500, "Emergency stop"},
-      {0x0004, "Emergency stop"},
-      {0x1400, "Standby"},
-      {0x0008, "Standby"},
-      {0x1200, "Initial standby"},
-      {0x0010, "Initial standby"},
-      {0x1600, "Starting"},
-      {0x0020, "Starting"},
-      {0x1800, "Intelligent station building"},
-      {0x9100, "Warn running"},
-      {0x8100, "Derating running"},
-      {0x0080, "Derating running"},
-      {0x8200, "Dispatch running"},
-      {0x5500, "Fault"},
-      {0x0100, "Fault"},
-      {0x1700, "AFCI self-test shutdown"},
-      {0x1900, "Safe mode"},
-      {0x0041, "Off-grid charge"},
-      {0x0200, "Update failed"},
-      {0x2500, "Communication fault"},
-      {0x2501, "Restarting"},
-  };
   const auto* it = std::find_if(std::begin(kStates), std::end(kStates),
                                 [code](const auto& e) { return e.first == code; });
   if (it != std::end(kStates)) return std::string(it->second);
   return fmt::format("unknown (0x{:04X})", code);
+}
+
+std::vector<std::string_view> running_state_texts() {
+  std::vector<std::string_view> texts;
+  for (const auto& [code, text] : kStates)
+    if (std::find(texts.begin(), texts.end(), text) == texts.end()) texts.push_back(text);
+  return texts;
 }
 
 bool is_valid_device_id(std::string_view id) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sungrow/core/time.hpp"
 
@@ -28,6 +29,24 @@ struct PowerFlow {
 
   static PowerFlow from_bits(std::uint16_t bits);
   bool operator==(const PowerFlow&) const = default;
+};
+
+// The bits as data, in wire-contract order: the codec and Home Assistant iterate this list, so a
+// bit added to PowerFlow needs only its line here.
+struct PowerFlowBit {
+  std::string_view key;  // JSON member of "power_flow"
+  std::uint16_t mask;
+  bool PowerFlow::*member;
+  std::string_view label;  // for people
+};
+
+inline constexpr std::array kPowerFlowBits{
+    PowerFlowBit{"pv", 0x01, &PowerFlow::pv, "PV generating"},
+    PowerFlowBit{"charging", 0x02, &PowerFlow::charging, "Battery charging"},
+    PowerFlowBit{"discharging", 0x04, &PowerFlow::discharging, "Battery discharging"},
+    PowerFlowBit{"load", 0x08, &PowerFlow::load, "Load powered"},
+    PowerFlowBit{"exporting", 0x10, &PowerFlow::exporting, "Exporting to grid"},
+    PowerFlowBit{"importing", 0x20, &PowerFlow::importing, "Importing from grid"},
 };
 
 // Every measurement is optional: null when unread, a sentinel, or outside its physical range.
@@ -112,6 +131,8 @@ inline constexpr std::array kMeasurementFields{
 
 // Human text for a running-state code (DOC Appendix 2); "unknown (0x….)" for codes not listed.
 std::string running_state_text(std::uint16_t code);
+// Every text running_state_text gives for a listed code, each once, in table order.
+std::vector<std::string_view> running_state_texts();
 
 // `[A-Za-z0-9._:-]{1,64}`
 bool is_valid_device_id(std::string_view id);

@@ -21,8 +21,9 @@ json::value optional_number(const std::optional<double>& v) {
 }
 
 json::object power_flow_json(const PowerFlow& f) {
-  return json::object{{"pv", f.pv},     {"charging", f.charging},   {"discharging", f.discharging},
-                      {"load", f.load}, {"exporting", f.exporting}, {"importing", f.importing}};
+  json::object o;
+  for (const auto& bit : kPowerFlowBits) o[bit.key] = f.*bit.member;
+  return o;
 }
 
 std::optional<double> as_number(const json::value& v) {
@@ -74,15 +75,9 @@ void write_sample_fields(JsonWriter& w, const Sample& s) {
   }
   w.key("power_flow");
   if (s.power_flow) {
-    const PowerFlow& f = *s.power_flow;
-    w.begin_object()
-        .field("pv", f.pv)
-        .field("charging", f.charging)
-        .field("discharging", f.discharging)
-        .field("load", f.load)
-        .field("exporting", f.exporting)
-        .field("importing", f.importing)
-        .end_object();
+    w.begin_object();
+    for (const auto& bit : kPowerFlowBits) w.field(bit.key, (*s.power_flow).*bit.member);
+    w.end_object();
   } else {
     w.null();
   }
@@ -180,22 +175,15 @@ DecodedSample sample_from_json(const json::value& v) {
     const auto* pfo = pf->if_object();
     PowerFlow flow;
     bool ok = pfo != nullptr;
-    const std::pair<std::string_view, bool PowerFlow::*> bits[] = {
-        {"pv", &PowerFlow::pv},
-        {"charging", &PowerFlow::charging},
-        {"discharging", &PowerFlow::discharging},
-        {"load", &PowerFlow::load},
-        {"exporting", &PowerFlow::exporting},
-        {"importing", &PowerFlow::importing}};
-    for (const auto& [name, member] : bits) {
+    for (const auto& bit : kPowerFlowBits) {
       if (!ok) break;
-      const auto* b = pfo->if_contains(name);
+      const auto* b = pfo->if_contains(bit.key);
       if (b == nullptr) continue;
       if (!b->is_bool()) {
         ok = false;
         break;
       }
-      flow.*member = b->get_bool();
+      flow.*bit.member = b->get_bool();
     }
     if (ok) {
       s.power_flow = flow;

@@ -1,4 +1,5 @@
-// Wires poller, normalizer, spool, uploader and health into two loops with clean shutdown.
+// Wires poller, normalizer, spool, uploader, health and the optional Home Assistant feed into two
+// loops with clean shutdown.
 #include "sungrow/edge/agent.hpp"
 
 #include <fcntl.h>
@@ -7,17 +8,23 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
 #include "sungrow/core/unique_fd.hpp"
 #include "sungrow/edge/health.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
+#include "sungrow/edge/mqtt/home_assistant.hpp"
+#include "sungrow/edge/mqtt/mqtt_url.hpp"
+#include "sungrow/edge/mqtt/publisher.hpp"
 #include "sungrow/edge/normalize/load_energy_hold.hpp"
 #include "sungrow/edge/normalize/normalizer.hpp"
 #include "sungrow/edge/schedule.hpp"
@@ -43,6 +50,11 @@ class Health {
  public:
   explicit Health(std::string path) : path_(std::move(path)) {}
 
+  HealthState snapshot() const {
+    std::lock_guard lock(mutex_);
+    return state_;
+  }
+
   template <class F>
   void update(F&& change, const Spool& spool) {
     std::lock_guard lock(mutex_);
@@ -63,7 +75,7 @@ class Health {
   }
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::string path_;
   HealthState state_;
   bool write_failed_ = false;
@@ -89,11 +101,25 @@ class SpoolLock {
   UniqueFd fd_;  // closing it releases the lock
 };
 
+// What the Home Assistant edge entities show, from the health state.
+EdgeHealth edge_health(const HealthState& h, Timestamp now) {
+  EdgeHealth out{.status = to_string(classify(h)),
+                 .spool_depth = h.spool_depth + h.pending_in_memory,
+                 .oldest_unsent_age_s = std::nullopt,
+                 .last_upload_at = h.last_upload_at,
+                 .dead_letters = h.dead_letters};
+  if (h.oldest_unsent)
+    out.oldest_unsent_age_s =
+        std::max(0.0, std::chrono::duration<double>(now - *h.oldest_unsent).count());
+  return out;
+}
+
 void poll_once(Poller& poller, LoadEnergyHold& load_hold, Spool& spool, Health& health,
-               const std::string& device_id, std::stop_token stop) {
+               HomeAssistantFeed* ha, const std::string& device_id, std::stop_token stop) {
   const auto ts = now_utc();
   auto image = poller.poll(stop);
   if (!image) {
+    if (ha != nullptr) ha->poll_failed();
     health.update(
         [&](HealthState& h) {
           h.last_poll_at = ts;
@@ -113,6 +139,7 @@ void poll_once(Poller& poller, LoadEnergyHold& load_hold, Spool& spool, Health& 
   const auto outcome = spool.enqueue(std::move(normalized.sample));
   if (!outcome.durable)
     spdlog::error("Sample seq={} kept in memory: the spool refused the write", outcome.stored.seq);
+  if (ha != nullptr) ha->polled(outcome.stored, *image);
   health.update(
       [&](HealthState& h) {
         if (h.consecutive_poll_failures > 0)
@@ -156,6 +183,32 @@ ModbusSettings modbus_settings(const EdgeConfig& c) {
   return s;
 }
 
+Result<MqttSettings> mqtt_settings(const EdgeConfig& c) {
+  auto endpoint = parse_mqtt_url(c.mqtt_url);
+  if (!endpoint) return fail("MQTT_URL " + endpoint.error().message);
+  MqttSettings s;
+  s.endpoint = std::move(*endpoint);
+  s.username = c.mqtt_username;
+  if (!c.mqtt_password_file.empty()) {
+    auto password = read_password_file(c.mqtt_password_file);
+    if (!password) return password.error();
+    s.password = std::move(*password);
+  }
+  s.ca_file = c.mqtt_ca_file;
+  s.client_id = "sungrow-edge-" + c.effective_device_id();
+  const auto topics = ha_topics(c);
+  s.status_topic = topics.edge_status();
+  s.birth_topic = topics.birth();
+  if (c.test_mqtt_keepalive_s > 0) s.keepalive = std::chrono::seconds{c.test_mqtt_keepalive_s};
+  return s;
+}
+
+HaTopics ha_topics(const EdgeConfig& c) {
+  return HaTopics{.discovery_prefix = c.mqtt_discovery_prefix,
+                  .base = c.mqtt_base_topic,
+                  .device_id = c.effective_device_id()};
+}
+
 UploaderSettings uploader_settings(const EdgeConfig& c) {
   UploaderSettings s;
   s.url = c.vps_ingest_url;
@@ -193,6 +246,20 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
         config.poll_interval().count(), config.spool_path, s.depth, s.last_seq);
   }
 
+  // Home Assistant: declared before the loops so it outlives them; its destructor says "offline".
+  std::unique_ptr<MqttPublisher> mqtt;
+  std::optional<HomeAssistantFeed> ha;
+  if (config.mqtt_enabled()) {
+    auto settings = mqtt_settings(config);
+    if (!settings) return settings.error();
+    spdlog::info("Home Assistant over MQTT: broker {}, discovery prefix {}, base topic {}",
+                 settings->endpoint.text(), config.mqtt_discovery_prefix, config.mqtt_base_topic);
+    auto started = MqttPublisher::start(std::move(*settings));
+    if (!started) return started.error();
+    mqtt = std::move(*started);
+    ha.emplace(ha_topics(config), config.poll_interval(), *mqtt);
+  }
+
   std::jthread uploads([&](std::stop_token own) { upload_loop(uploader, *spool, health, own); });
   std::stop_callback forward(stop, [&] { uploads.request_stop(); });
 
@@ -200,11 +267,14 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
   const auto start = Clock::now();
   LoadEnergyHold load_hold;
   while (!stop.stop_requested()) {
-    poll_once(poller, load_hold, *spool, health, device_id, stop);
+    poll_once(poller, load_hold, *spool, health, ha ? &*ha : nullptr, device_id, stop);
+    if (ha) ha->health(edge_health(health.snapshot(), now_utc()));
     sleep_until(next_tick<Clock>(start, interval, Clock::now()), stop);
   }
   uploads.request_stop();
   uploads.join();
+  ha.reset();
+  mqtt.reset();  // publishes "offline" and disconnects
   spdlog::info("Edge stopped. backlog={}", spool->stats().depth);
   return {};
 }

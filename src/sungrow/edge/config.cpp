@@ -7,9 +7,11 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
+#include <utility>
 
 #include "sungrow/core/log_level.hpp"
 #include "sungrow/core/sample.hpp"
+#include "sungrow/edge/mqtt/mqtt_url.hpp"
 #include "sungrow/edge/upload/uploader.hpp"
 
 namespace sungrow::edge {
@@ -21,6 +23,38 @@ void check_range(std::vector<std::string>& problems, const char* name, int value
   if (value < lo || value > hi)
     problems.push_back(
         fmt::format("{} must be between {} and {}{} (got {})", name, lo, hi, why, value));
+}
+
+// Home Assistant over MQTT: checked only when MQTT_URL turns it on, but a credential setting
+// without MQTT_URL is reported too, rather than silently ignored.
+void check_mqtt(std::vector<std::string>& problems, const EdgeConfig& c) {
+  if (!c.mqtt_enabled()) {
+    for (const auto& [name, value] : {std::pair{"MQTT_USERNAME", &c.mqtt_username},
+                                      std::pair{"MQTT_PASSWORD_FILE", &c.mqtt_password_file},
+                                      std::pair{"MQTT_CA_FILE", &c.mqtt_ca_file}})
+      if (!value->empty())
+        problems.push_back(fmt::format("{} is set but MQTT_URL is not (MQTT stays off)", name));
+    return;
+  }
+  const auto endpoint = parse_mqtt_url(c.mqtt_url);
+  if (!endpoint) problems.push_back("MQTT_URL " + endpoint.error().message);
+  if (!c.mqtt_password_file.empty()) {
+    if (c.mqtt_username.empty()) problems.emplace_back("MQTT_PASSWORD_FILE needs MQTT_USERNAME");
+    if (auto password = read_password_file(c.mqtt_password_file); !password)
+      problems.push_back(password.error().message);
+  }
+  if (!c.mqtt_ca_file.empty()) {
+    if (endpoint && !endpoint->tls)
+      problems.emplace_back("MQTT_CA_FILE is only used with an mqtts:// MQTT_URL");
+    if (::access(c.mqtt_ca_file.c_str(), R_OK) != 0)
+      problems.push_back(fmt::format("MQTT_CA_FILE {} is not readable", c.mqtt_ca_file));
+  }
+  if (auto problem = topic_prefix_problem(c.mqtt_discovery_prefix))
+    problems.push_back("MQTT_DISCOVERY_PREFIX " + *problem);
+  if (auto problem = topic_prefix_problem(c.mqtt_base_topic))
+    problems.push_back("MQTT_BASE_TOPIC " + *problem);
+  if (c.test_mqtt_keepalive_s != 0)
+    check_range(problems, "--test-mqtt-keepalive-s", c.test_mqtt_keepalive_s, 5, 30);
 }
 
 }  // namespace
@@ -57,12 +91,26 @@ void bind_options(CLI::App& app, EdgeConfig& c) {
   opt("--spool-max-mb", c.spool_max_mb, "SPOOL_MAX_MB", "Cap on the spool size in MiB (0 = none)");
   opt("--health-path", c.health_path, "HEALTH_PATH", "Health file, rewritten every cycle");
   opt("--log-level", c.log_level, "LOG_LEVEL", "trace, debug, info, warn, error");
+  opt("--mqtt-url", c.mqtt_url, "MQTT_URL",
+      "Home Assistant broker, mqtt://host:1883 or mqtts://host:8883 (MQTT is off when unset)");
+  opt("--mqtt-username", c.mqtt_username, "MQTT_USERNAME", "MQTT user name");
+  opt("--mqtt-password-file", c.mqtt_password_file, "MQTT_PASSWORD_FILE",
+      "File holding the MQTT password (never logged)");
+  opt("--mqtt-ca-file", c.mqtt_ca_file, "MQTT_CA_FILE",
+      "PEM CA for an mqtts:// broker (default: the system store; verification is never off)");
+  opt("--mqtt-discovery-prefix", c.mqtt_discovery_prefix, "MQTT_DISCOVERY_PREFIX",
+      "Home Assistant's discovery prefix");
+  opt("--mqtt-base-topic", c.mqtt_base_topic, "MQTT_BASE_TOPIC",
+      "Topic under which state and availability are published");
 #ifdef SUNGROW_TEST_HOOKS
   // Compiled only into test builds (SUNGROW_TEST_HOOKS), so no installed agent can poll a
   // WiNet-S faster than 5 s, not even through a Modbus proxy on localhost.
   app.add_option("--test-poll-interval-ms", c.test_poll_interval_ms,
                  "Tests only: poll faster than 5 s; refused unless the host is a loopback address")
       ->group("");  // hidden from --help
+  app.add_option("--test-mqtt-keepalive-s", c.test_mqtt_keepalive_s,
+                 "Tests only: MQTT keepalive in seconds (5-30)")
+      ->group("");
 #endif
 }
 
@@ -106,6 +154,7 @@ std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
       problems.push_back(fmt::format("DEVICE_ID '{}' must match [A-Za-z0-9._:-]{{1,64}}",
                                      c.effective_device_id()));
     if (c.health_path.empty()) problems.emplace_back("HEALTH_PATH must not be empty");
+    check_mqtt(problems, c);
   }
   if (needs == Needs::inverter_and_upload || needs == Needs::spool) {
     check_range(problems, "SPOOL_MAX_MB", c.spool_max_mb, 0, 1'000'000);

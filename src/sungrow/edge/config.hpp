@@ -39,12 +39,23 @@ struct EdgeConfig {
   std::string health_path = "/data/health.json";
   std::string log_level = "info";
 
+  // Home Assistant over MQTT (MQTT_*): off unless mqtt_url is set.
+  std::string mqtt_url;
+  std::string mqtt_username;
+  std::string mqtt_password_file;
+  std::string mqtt_ca_file;  // mqtts only; empty = system trust store
+  std::string mqtt_discovery_prefix = "homeassistant";
+  std::string mqtt_base_topic = "sungrow";
+
   // Only for tests against the simulator on a loopback address: a real WiNet-S is never on
   // loopback, so the 5 s floor (HC-004) still holds for every real inverter.
   int test_poll_interval_ms = 0;
+  // Only for tests: a shorter MQTT keepalive, so a hung broker is noticed within a short test.
+  int test_mqtt_keepalive_s = 0;
 
   std::chrono::milliseconds poll_interval() const;
   std::string effective_device_id() const { return device_id.empty() ? sungrow_host : device_id; }
+  bool mqtt_enabled() const { return !mqtt_url.empty(); }
 };
 
 // What a command needs; validation checks only that.

@@ -28,6 +28,14 @@ constexpr std::array kHoldingRanges{DocRange{5000, 5005}, DocRange{13050, 13050}
 
 constexpr DocRange kBatteryPowerRegister{5214, 5215};
 
+constexpr std::array kLifetimeCounters{
+    RegisterId::pv_energy_total, RegisterId::battery_discharge_total, RegisterId::grid_import_total,
+    RegisterId::battery_charge_total, RegisterId::grid_export_total};
+
+bool covers(const RegisterDef& def, std::uint16_t first_doc, std::size_t count) {
+  return def.doc >= first_doc && def.doc + def.words <= first_doc + count;
+}
+
 bool contains(std::span<const DocRange> ranges, std::uint32_t doc) {
   return std::any_of(ranges.begin(), ranges.end(),
                      [&](const DocRange& r) { return doc >= r.first && doc <= r.last; });
@@ -257,6 +265,39 @@ std::optional<std::uint16_t> RegisterBank::word(RegisterTable table, std::uint16
   const auto& bank = table == RegisterTable::input ? input_ : holding_;
   const auto it = bank.find(doc);
   return it == bank.end() ? std::uint16_t{0} : it->second;
+}
+
+bool covers_lifetime_counter(std::uint16_t first_doc, std::size_t count) {
+  return std::any_of(kLifetimeCounters.begin(), kLifetimeCounters.end(),
+                     [&](RegisterId id) { return covers(reg(id), first_doc, count); });
+}
+
+void glitch_lifetime_counters(std::span<std::uint16_t> words, std::uint16_t first_doc,
+                              CounterGlitch glitch) {
+  for (const auto id : kLifetimeCounters) {
+    const auto& def = reg(id);
+    if (!covers(def, first_doc, words.size())) continue;
+    const auto w = words.subspan(static_cast<std::size_t>(def.doc - first_doc), 2);
+    switch (glitch) {
+      case CounterGlitch::zero:
+        w[0] = w[1] = 0;
+        break;
+      case CounterGlitch::low_word_ffff:
+        w[0] = 0xFFFF;
+        w[1] = 0;
+        break;
+      case CounterGlitch::high_word_ffff:
+        w[1] = 0xFFFF;
+        break;
+      case CounterGlitch::spike: {
+        const auto raised = words::u32(w[0], w[1]) + 1'000U * def.divisor;
+        const auto spiked = words::from_u32(raised);
+        w[0] = spiked[0];
+        w[1] = spiked[1];
+        break;
+      }
+    }
+  }
 }
 
 ReadReply answer_read(const RegisterBank& bank, const Faults& faults, RegisterTable table,

@@ -17,7 +17,7 @@ namespace sungrow::sim {
 
 // What the nameplate registers say.
 struct DeviceIdentity {
-  std::string serial = "A2350415770";  // 11 characters, like real SH-RS units
+  std::string serial{kDefaultSerial};
   std::uint16_t device_type = 0x0D18;  // SH4.0RS (DOC Appendix 1)
   std::uint16_t nominal_power = 40;    // 0.1 kW
 };
@@ -28,6 +28,20 @@ enum class ModbusException : std::uint8_t {
   illegal_data_address = 0x02,
   illegal_data_value = 0x03,
 };
+
+// How a lifetime energy counter reads wrong now and then on real units: 0, 0xFFFF in its low
+// word with the high word 0 (6553.5 kWh), 0xFFFF in its high word (beyond any plausible total),
+// or a leap of +1,000 kWh. A glitched reply holds one of them for every lifetime counter it covers.
+enum class CounterGlitch : std::uint8_t { zero, low_word_ffff, high_word_ffff, spike };
+inline constexpr std::size_t kCounterGlitchKinds = 4;
+
+// Whether a read of `count` words from document number `first_doc` covers a whole lifetime
+// counter (PV, grid import/export, battery charge/discharge).
+bool covers_lifetime_counter(std::uint16_t first_doc, std::size_t count);
+
+// Rewrites every lifetime counter inside `words`, the reply to a read from `first_doc`.
+void glitch_lifetime_counters(std::span<std::uint16_t> words, std::uint16_t first_doc,
+                              CounterGlitch glitch);
 
 // Modbus' own limit for FC 0x03/0x04 (the edge keeps to 100, a stricter WiNet-S habit).
 inline constexpr std::uint16_t kMaxServedRegisters = 125;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -129,7 +130,9 @@ class Server final : public SimServer {
         port_(listener.port),
         wake_read_(std::move(wake_read)),
         wake_write_(std::move(wake_write)),
-        clock_(household_.state().time, options_.time_scale) {}
+        clock_(household_.state().time, options_.time_scale) {
+    identity_.serial = options_.serial;
+  }
 
   ~Server() override { stop(); }
 
@@ -166,6 +169,7 @@ class Server final : public SimServer {
   bool serve_request(Client& client);  // false: close this connection
   bool send_exception(Client& client, const std::uint8_t* request, ModbusException code);
   bool pause_unless_stopping(std::chrono::milliseconds pause) const;
+  void maybe_glitch(std::vector<std::uint16_t>& values, std::uint16_t first_doc);
 
   SimOptions options_;
   Household household_;
@@ -176,6 +180,7 @@ class Server final : public SimServer {
   DeviceIdentity identity_;
   HouseholdConfig config_;
   std::vector<Client> clients_;
+  std::uint64_t counter_reads_ = 0;  // replies covering a lifetime counter (counter_glitch_every)
 
   std::thread thread_;
   std::mutex stop_mutex_;
@@ -261,6 +266,15 @@ bool Server::pause_unless_stopping(std::chrono::milliseconds pause) const {
   }
 }
 
+void Server::maybe_glitch(std::vector<std::uint16_t>& values, std::uint16_t first_doc) {
+  const auto every = options_.faults.counter_glitch_every;
+  if (every == 0 || !covers_lifetime_counter(first_doc, values.size())) return;
+  if (++counter_reads_ % every != 0) return;
+  const auto kind = static_cast<CounterGlitch>((counter_reads_ / every - 1) % kCounterGlitchKinds);
+  glitch_lifetime_counters(values, first_doc, kind);
+  spdlog::debug("sungrow-sim: lifetime counters glitched ({})", static_cast<int>(kind));
+}
+
 bool Server::send_exception(Client& client, const std::uint8_t* request, ModbusException code) {
   exceptions_.fetch_add(1);
   const int header = modbus_get_header_length(client.ctx.get());
@@ -313,6 +327,9 @@ bool Server::serve_request(Client& client) {
     const auto bank = RegisterBank::encode(household_.state(), household_.local_time(), config_,
                                            identity_, options_.faults);
     reply = answer_read(bank, options_.faults, table, first_wire, words);
+    if (auto* values = std::get_if<std::vector<std::uint16_t>>(&reply);
+        values != nullptr && table == RegisterTable::input)
+      maybe_glitch(*values, static_cast<std::uint16_t>(first_wire + 1));
   }
 
   if (options_.faults.slow_reply > 0ms && !pause_unless_stopping(options_.faults.slow_reply))
@@ -349,6 +366,11 @@ Result<void> validate(const SimOptions& o) {
     if (r.first == 0 || r.first > r.last)
       return fail("exception range " + std::to_string(r.first) + "-" + std::to_string(r.last) +
                   " is empty or starts at 0 (document numbers are 1-based)");
+  const bool serial_ok =
+      !o.serial.empty() && o.serial.size() <= 20 &&
+      std::all_of(o.serial.begin(), o.serial.end(), [](char c) { return c > ' ' && c < 0x7F; });
+  if (!serial_ok)
+    return fail("serial '" + o.serial + "' must be 1–20 printable ASCII characters, no spaces");
   socklen_t len = 0;
   if (auto addr = parse_listen_address(o.listen, o.port, len); !addr) return addr.error();
   return {};

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sungrow/core/registers.hpp"
@@ -24,7 +25,12 @@ struct Faults {
   bool refuse_second_client = false;        // a second concurrent client is closed at once
   bool flow_bits_stuck = false;             // register 13001 always 0
   bool no_battery_power_register = false;   // old firmware: 5214–5215 raise exception 02
+  // Every Nth read of the lifetime energy counters returns them glitched (see CounterGlitch).
+  std::uint32_t counter_glitch_every = 0;
 };
+
+// What the nameplate says unless told otherwise: 11 characters, like real SH-RS units.
+inline constexpr std::string_view kDefaultSerial = "A2350415770";
 
 struct SimOptions {
   std::string listen = "127.0.0.1";
@@ -34,6 +40,7 @@ struct SimOptions {
   std::optional<Timestamp> start;       // simulated start time; default now
   std::string tz = "Europe/Amsterdam";  // for daily counter resets at local midnight
   std::uint64_t seed = 1;
+  std::string serial{kDefaultSerial};  // registers 4990–4999: 1–20 printable ASCII characters
   Faults faults;
 };
 
@@ -61,7 +68,8 @@ class SimServer {
 };
 
 // Checks options without starting anything (unit id 1–247, time scale, time zone, ranges,
-// listen address). start() runs the same checks; the CLI uses this to tell flag errors apart.
+// serial, listen address). start() runs the same checks; the CLI uses this to tell flag errors
+// apart.
 Result<void> validate(const SimOptions& options);
 
 }  // namespace sungrow::sim
