@@ -19,6 +19,7 @@ Sample full_sample() {
   s.grid_power_source = GridPowerSource::meter;
   s.running_state = 0x0040;
   s.power_flow = PowerFlow::from_bits(0x2B);
+  s.power_flow_raw = 0x2B;
   return s;
 }
 
@@ -45,7 +46,34 @@ TEST(SampleJson, WireTextIsByteStable) {
       R"("battery_discharge_total_kwh":34.5,"load_energy_today_kwh":36,)"
       R"("grid_power_source":"meter","running_state":64,"running_state_text":"Running",)"
       R"("power_flow":{"pv":true,"charging":true,"discharging":false,"load":true,)"
-      R"("exporting":false,"importing":true}})");
+      R"("exporting":false,"importing":true,"negative_load":false},"power_flow_raw":43})");
+}
+
+// Register 13001 keeps every bit: bit 7 (negative load power) is decoded, and the raw word travels
+// with the flags (real captures: 0x91 PV + export + bit 7, 0xA3 PV + charging + import + bit 7).
+TEST(SampleJson, PowerFlowKeepsBit7AndTheRawWord) {
+  for (const int bits : {0x80, 0x91, 0xA3, 0xC0}) {
+    const auto word = static_cast<std::uint16_t>(bits);
+    Sample s = full_sample();
+    s.power_flow = PowerFlow::from_bits(word);
+    s.power_flow_raw = word;
+    const auto back = sample_from_json(boost::json::parse(to_json_text(s)));
+    ASSERT_TRUE(back.sample) << word;
+    EXPECT_EQ(*back.sample, s);
+    EXPECT_TRUE(back.sample->power_flow->negative_load) << word;
+    EXPECT_EQ(back.sample->power_flow_raw, word);  // 0x40 (reserved) survives in the raw word
+  }
+  // Flags and word come from one register: a sample carrying both must carry them in step.
+  auto o = to_json(full_sample());
+  o["power_flow_raw"] = 0x2B | 0x80;
+  const auto mismatch = sample_from_json(o);
+  ASSERT_FALSE(mismatch.sample);
+  EXPECT_EQ(mismatch.problems.front().field, "power_flow");
+  o["power_flow_raw"] = 70000;
+  EXPECT_EQ(sample_from_json(o).problems.front().field, "power_flow_raw");
+  // An edge from before the raw word sends only the flags: still accepted.
+  o.erase("power_flow_raw");
+  EXPECT_TRUE(sample_from_json(o).sample);
 }
 
 TEST(SampleJson, PowerFlowBitsDecodeByTheirMasks) {

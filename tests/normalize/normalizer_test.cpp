@@ -46,6 +46,7 @@ TEST(Normalizer, EmptyImageGivesOnlyIdentityEveryMeasurementNullAndNoWarnings) {
   EXPECT_FALSE(n.sample.grid_power_source);
   EXPECT_FALSE(n.sample.running_state);
   EXPECT_FALSE(n.sample.power_flow);
+  EXPECT_FALSE(n.sample.power_flow_raw);
   EXPECT_THAT(n.warnings, IsEmpty());
 }
 
@@ -170,6 +171,7 @@ TEST(NormalizerSentinelState, RunningStateAndFlowSentinelsAreNull) {
   const auto n = run(image_of({{running_state, 0xFFFF}, {power_flow, 0xFFFF}}));
   EXPECT_FALSE(n.sample.running_state);
   EXPECT_FALSE(n.sample.power_flow);
+  EXPECT_FALSE(n.sample.power_flow_raw);
 }
 
 // ---- ranges --------------------------------------------------------------------------------
@@ -268,6 +270,10 @@ TEST(NormalizerGrid, NullWithoutSourceWhenAnEstimateInputIsMissing) {
 TEST(NormalizerBattery, Register5214IsSignedNegativeCharging) {
   // SL-DUMP morning: −4985 W with flow 0xA3 (charging); night: +332 W with flow 0x2C.
   const auto morning = run(image_of({{battery_power, -4985}, {power_flow, 0xA3}}));
+  // Every bit of 13001 is kept: bit 7 decoded, the word itself alongside.
+  ASSERT_TRUE(morning.sample.power_flow);
+  EXPECT_TRUE(morning.sample.power_flow->negative_load);
+  EXPECT_EQ(morning.sample.power_flow_raw, 0xA3);
   EXPECT_THAT(morning.sample.battery_power_w, Optional(-4985.0));
   const auto night = run(image_of({{battery_power, 332}, {power_flow, 0x2C}}));
   EXPECT_THAT(night.sample.battery_power_w, Optional(332.0));

@@ -28,6 +28,14 @@ std::optional<GridPowerSource> grid_power_source_from_string(std::string_view s)
   return std::nullopt;
 }
 
+std::uint16_t PowerFlow::bits() const {
+  unsigned out = 0;
+  for (const auto& bit : kPowerFlowBits) {
+    if (this->*bit.member) out |= bit.mask;
+  }
+  return static_cast<std::uint16_t>(out);
+}
+
 PowerFlow PowerFlow::from_bits(std::uint16_t bits) {
   PowerFlow flow;
   for (const auto& bit : kPowerFlowBits) flow.*bit.member = (bits & bit.mask) != 0;

@@ -26,8 +26,13 @@ struct PowerFlow {
   bool load = false;
   bool exporting = false;
   bool importing = false;
+  // Bit 7: the load side delivers power (negative load power), as on retrofit and AC-coupled
+  // plants where another inverter feeds the house behind this one.
+  bool negative_load = false;
 
   static PowerFlow from_bits(std::uint16_t bits);
+  // The register word these flags decode from (the documented bits only).
+  std::uint16_t bits() const;
   bool operator==(const PowerFlow&) const = default;
 };
 
@@ -47,6 +52,7 @@ inline constexpr std::array kPowerFlowBits{
     PowerFlowBit{"load", 0x08, &PowerFlow::load, "Load powered"},
     PowerFlowBit{"exporting", 0x10, &PowerFlow::exporting, "Exporting to grid"},
     PowerFlowBit{"importing", 0x20, &PowerFlow::importing, "Importing from grid"},
+    PowerFlowBit{"negative_load", 0x80, &PowerFlow::negative_load, "Negative load power"},
 };
 
 // Every measurement is optional: null when unread, a sentinel, or outside its physical range.
@@ -89,6 +95,8 @@ struct Sample {
 
   std::optional<std::uint16_t> running_state;
   std::optional<PowerFlow> power_flow;
+  // Register 13001 exactly as read, every bit kept (power_flow decodes the documented ones).
+  std::optional<std::uint16_t> power_flow_raw;
 
   bool operator==(const Sample&) const = default;
 };

@@ -53,6 +53,8 @@ json::object to_json(const Sample& s) {
   }
   o["power_flow"] =
       s.power_flow ? json::value(power_flow_json(*s.power_flow)) : json::value(nullptr);
+  o["power_flow_raw"] =
+      s.power_flow_raw ? json::value(std::int64_t{*s.power_flow_raw}) : json::value(nullptr);
   return o;
 }
 
@@ -78,6 +80,12 @@ void write_sample_fields(JsonWriter& w, const Sample& s) {
     w.begin_object();
     for (const auto& bit : kPowerFlowBits) w.field(bit.key, (*s.power_flow).*bit.member);
     w.end_object();
+  } else {
+    w.null();
+  }
+  w.key("power_flow_raw");
+  if (s.power_flow_raw) {
+    w.value(std::int64_t{*s.power_flow_raw});
   } else {
     w.null();
   }
@@ -189,6 +197,19 @@ DecodedSample sample_from_json(const json::value& v) {
       s.power_flow = flow;
     } else {
       problems.push_back({"power_flow", "must be an object of booleans"});
+    }
+  }
+
+  if (const auto* raw = obj->if_contains("power_flow_raw"); raw && !raw->is_null()) {
+    const auto n = as_number(*raw);
+    if (n && *n >= 0 && *n <= 0xFFFF && std::floor(*n) == *n) {
+      s.power_flow_raw = static_cast<std::uint16_t>(*n);
+      // Both come from the same register word: a client sending both must send them in step.
+      if (s.power_flow && s.power_flow->bits() != PowerFlow::from_bits(*s.power_flow_raw).bits()) {
+        problems.push_back({"power_flow", "disagrees with power_flow_raw"});
+      }
+    } else {
+      problems.push_back({"power_flow_raw", "must be an integer 0..65535"});
     }
   }
 

@@ -219,7 +219,10 @@ Normalized normalize(const RegisterImage& image, Timestamp ts, std::string_view 
 
   s.running_state = word(image, running_state);
   const auto flow = word(image, power_flow);
-  if (flow) s.power_flow = PowerFlow::from_bits(*flow);
+  if (flow) {
+    s.power_flow = PowerFlow::from_bits(*flow);
+    s.power_flow_raw = *flow;
+  }
 
   const auto current = battery_current_as_read(image, w);
   s.battery_power_w = battery_power_w(image, flow, current, s.pv_power_w, w);

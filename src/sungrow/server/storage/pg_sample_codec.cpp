@@ -15,24 +15,13 @@ namespace {
 // Fixed columns before and after the measurements; the measurement columns are named after
 // kMeasurementFields.
 constexpr std::size_t kLeadingColumns = 3;  // device_id, ts, seq
-constexpr std::size_t kColumnCount = kLeadingColumns + kMeasurementFields.size() + 3;
-
-std::uint16_t power_flow_bits(const PowerFlow& f) {
-  unsigned bits = 0;
-  if (f.pv) bits |= 0x01U;
-  if (f.charging) bits |= 0x02U;
-  if (f.discharging) bits |= 0x04U;
-  if (f.load) bits |= 0x08U;
-  if (f.exporting) bits |= 0x10U;
-  if (f.importing) bits |= 0x20U;
-  return static_cast<std::uint16_t>(bits);
-}
+constexpr std::size_t kColumnCount = kLeadingColumns + kMeasurementFields.size() + 4;
 
 std::string build_columns(bool ts_as_ms) {
   std::string out =
       ts_as_ms ? "device_id, (extract(epoch FROM ts) * 1000)::int8, seq" : "device_id, ts, seq";
   for (const auto& f : kMeasurementFields) fmt::format_to(std::back_inserter(out), ", {}", f.name);
-  out += ", grid_power_source, running_state, power_flow";
+  out += ", grid_power_source, running_state, power_flow, power_flow_raw";
   return out;
 }
 
@@ -41,13 +30,15 @@ struct TailValues {
   std::optional<std::string> source;
   std::optional<std::string> state;
   std::optional<std::string> flow;
+  std::optional<std::string> flow_raw;
 };
 
 TailValues tail_of(const Sample& s) {
   TailValues t;
   if (s.grid_power_source) t.source = std::string(to_string(*s.grid_power_source));
   if (s.running_state) t.state = std::to_string(*s.running_state);
-  if (s.power_flow) t.flow = std::to_string(power_flow_bits(*s.power_flow));
+  if (s.power_flow) t.flow = std::to_string(s.power_flow->bits());
+  if (s.power_flow_raw) t.flow_raw = std::to_string(*s.power_flow_raw);
   return t;
 }
 
@@ -115,8 +106,8 @@ const std::string& pg_sample_unnest_args() {
     for (std::size_t i = 0; i < kMeasurementFields.size(); ++i) {
       fmt::format_to(std::back_inserter(out), ", ${}::float8[]", ++n);
     }
-    fmt::format_to(std::back_inserter(out), ", ${}::text[], ${}::int4[], ${}::int2[]", n + 1, n + 2,
-                   n + 3);
+    fmt::format_to(std::back_inserter(out), ", ${}::text[], ${}::int4[], ${}::int2[], ${}::int4[]",
+                   n + 1, n + 2, n + 3, n + 4);
     return out;
   }();
   return args;
@@ -165,6 +156,7 @@ PgParams pg_sample_arrays(std::span<const Sample* const> samples) {
     put_optional(columns[kTail], tail.source);
     put_optional(columns[kTail + 1], tail.state);
     put_optional(columns[kTail + 2], tail.flow);
+    put_optional(columns[kTail + 3], tail.flow_raw);
   }
   PgParams params;
   for (auto& column : columns) {
@@ -199,6 +191,7 @@ std::string pg_sample_copy_text(std::span<const Sample* const> samples) {
     put_optional(tail.source);
     put_optional(tail.state);
     put_optional(tail.flow);
+    put_optional(tail.flow_raw);
     out += '\n';
   }
   return out;
@@ -247,6 +240,11 @@ StoreResult<Sample> pg_sample_from_row(const PGresult* result, int row, int firs
     const auto bits = parse_number<std::uint16_t>(*v);
     if (!bits) return bad_row("power_flow", "is not a bit set");
     s.power_flow = PowerFlow::from_bits(*bits);
+  }
+  if (const auto v = text(kTail + 3)) {
+    const auto word = parse_number<std::uint16_t>(*v);
+    if (!word) return bad_row("power_flow_raw", "is not a 16-bit word");
+    s.power_flow_raw = *word;
   }
   return s;
 }

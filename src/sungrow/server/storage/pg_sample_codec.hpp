@@ -12,7 +12,7 @@
 
 namespace sungrow::storage {
 
-// "device_id, ts, seq, pv_power_w, …, running_state, power_flow": one real column per field of the
+// "device_id, ts, seq, pv_power_w, …, power_flow, power_flow_raw": one real column per field of the
 // wire contract, so SQL users query samples directly.
 const std::string& pg_sample_columns();
 

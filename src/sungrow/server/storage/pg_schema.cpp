@@ -111,10 +111,20 @@ CREATE TABLE day_spans (
 ) WITH (fillfactor = 70);
 )sql";
 
+// Register 13001 kept whole: bit 7 (negative load power) joins power_flow, and the raw word gets a
+// column of its own.
+constexpr std::string_view kPowerFlowRaw = R"sql(
+ALTER TABLE samples DROP CONSTRAINT IF EXISTS samples_power_flow_check;
+ALTER TABLE samples ADD CONSTRAINT samples_power_flow_check CHECK (power_flow BETWEEN 0 AND 255);
+ALTER TABLE samples ADD COLUMN power_flow_raw integer
+  CHECK (power_flow_raw BETWEEN 0 AND 65535);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "samples and base_buckets", kCreateTables},
     Migration{2, "samples as a TimescaleDB hypertable when available", kTimescale},
     Migration{3, "hour_spans and day_spans, filled from base_buckets", kCreateSpans},
+    Migration{4, "power_flow_raw, and bit 7 in power_flow", kPowerFlowRaw},
 };
 constexpr std::int64_t kSpansMigration = 3;
 
