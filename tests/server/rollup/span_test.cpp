@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "random_series.hpp"
+#include "stored_series.hpp"
 #include "sungrow/server/rollup/series.hpp"
 
 namespace sungrow::rollup {
@@ -16,74 +17,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
-
-Timestamp utc(int y, unsigned m, unsigned d, int h = 0, int min = 0) {
-  return Timestamp{std::chrono::duration_cast<milliseconds>(
-      (date::sys_days{date::year{y} / date::month{m} / date::day{d}} + std::chrono::hours{h} +
-       std::chrono::minutes{min})
-          .time_since_epoch())};
-}
-
-const date::time_zone* zone(const char* name) {
-  return find_zone(name).value();
-}
-
-// What a store holds for a set of samples: base buckets, and hour/day spans summarised from them.
-struct Stored {
-  std::map<Timestamp, BaseBucket> base;
-  std::map<Timestamp, Span> hours;
-  std::map<Timestamp, Span> days;
-
-  explicit Stored(const std::vector<Sample>& samples) {
-    for (const auto& s : samples) {
-      const auto bucket = from_sample(s);
-      auto [it, fresh] = base.try_emplace(bucket.start, bucket);
-      if (!fresh) merge(it->second, bucket);
-    }
-    std::map<Timestamp, std::vector<Span>> by_hour;
-    for (const auto& [start, bucket] : base) {
-      by_hour[level_floor(SpanLevel::hour, start)].push_back(to_span(bucket));
-    }
-    for (const auto& [start, pieces] : by_hour)
-      hours[start] = *summarize(pieces, start, start + 1h);
-    std::map<Timestamp, std::vector<Span>> by_day;
-    for (const auto& [start, span] : hours) {
-      by_day[level_floor(SpanLevel::day, start)].push_back(span);
-    }
-    for (const auto& [start, pieces] : by_day) days[start] = *summarize(pieces, start, start + 24h);
-  }
-
-  // As SampleStore::base_buckets: the last bucket before `from`, then [from, to).
-  std::vector<BaseBucket> base_range(Timestamp from, Timestamp to) const {
-    std::vector<BaseBucket> out;
-    auto it = base.lower_bound(from);
-    if (it != base.begin()) out.push_back(std::prev(it)->second);
-    for (; it != base.end() && it->first < to; ++it) out.push_back(it->second);
-    return out;
-  }
-
-  // As SampleStore::series_spans.
-  std::vector<Span> pieces(std::span<const BucketRange> ranges) const {
-    std::vector<Span> out;
-    auto it = base.lower_bound(ranges.front().start);
-    if (it != base.begin()) out.push_back(to_span(std::prev(it)->second));
-    for (const auto& interval : plan_spans(ranges)) {
-      if (interval.level == SpanLevel::base) {
-        for (auto b = base.lower_bound(interval.from); b != base.end() && b->first < interval.to;
-             ++b) {
-          out.push_back(to_span(b->second));
-        }
-        continue;
-      }
-      const auto& level = interval.level == SpanLevel::hour ? hours : days;
-      for (auto s = level.lower_bound(interval.from); s != level.end() && s->first < interval.to;
-           ++s) {
-        out.push_back(s->second);
-      }
-    }
-    return out;
-  }
-};
+using test::Stored;
+using test::utc;
+using test::zone;
 
 void expect_same_series(const std::vector<SeriesBucket>& spans,
                         const std::vector<SeriesBucket>& base, const std::string& what) {
@@ -163,10 +99,17 @@ TEST(Spans, AppendingPiecesEqualsSummarisingThemAtOnce) {
   EXPECT_EQ(day.power, whole->power);
   EXPECT_EQ(day.soc, whole->soc);
   for (std::size_t c = 0; c < kCounterCount; ++c) {
-    EXPECT_EQ(day.counters[c].first, whole->counters[c].first);
-    EXPECT_EQ(day.counters[c].last, whole->counters[c].last);
-    EXPECT_EQ(day.counters[c].inner_anomalies, whole->counters[c].inner_anomalies);
-    EXPECT_NEAR(day.counters[c].inner_kwh, whole->counters[c].inner_kwh, 1e-9);
+    const auto& a = day.counters[c];
+    const auto& b = whole->counters[c];
+    EXPECT_EQ(a.first, b.first);
+    EXPECT_EQ(a.second, b.second);
+    EXPECT_EQ(a.penultimate, b.penultimate);
+    EXPECT_EQ(a.last, b.last);
+    for (std::size_t branch = 0; branch < 2; ++branch) {
+      EXPECT_EQ(a.after_head[branch].anomalies, b.after_head[branch].anomalies);
+      EXPECT_EQ(a.after_head[branch].ends_pending, b.after_head[branch].ends_pending);
+      EXPECT_NEAR(a.after_head[branch].kwh, b.after_head[branch].kwh, 1e-9);
+    }
   }
   EXPECT_FALSE(summarize({}, from, from + 1h));
 }
@@ -211,10 +154,16 @@ TEST(Spans, ABaseBucketSpanCountsItsInnerStep) {
   merge(bucket, from_sample(b));
   const auto span = to_span(bucket);
   EXPECT_EQ(span.end - span.start, kBaseBucketWidth);
-  EXPECT_NEAR(span.counters[0].inner_kwh, 0.1, 1e-12);
   EXPECT_EQ(span.counters[0].first->value, 10.0);
+  EXPECT_EQ(span.counters[0].second->value, 10.1);
   EXPECT_EQ(span.counters[0].last->value, 10.1);
   EXPECT_FALSE(span.counters[1].first);
+  // Carried over by a chain that arrives at 9.9, the span adds both steps.
+  CounterChain chain{.carry = Reading{a.ts - 60s, 9.9}, .pending = std::nullopt};
+  const auto added = apply(chain, span.counters[0], kCounters[0]);
+  EXPECT_NEAR(added.kwh, 0.2, 1e-12);
+  EXPECT_EQ(added.anomalies, 0);
+  EXPECT_EQ(chain.carry, span.counters[0].last);
 }
 
 }  // namespace

@@ -170,8 +170,8 @@ TEST_F(PgStoreTest, ConcurrentMigrationsFromSeveralInstancesApplyEachVersionOnce
   for (auto& th : threads) th.join();
   test::PgSession raw(db);
   EXPECT_EQ(raw.rows("SELECT version FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1", "2", "3", "4"}));
-  EXPECT_EQ(stores[0]->schema_version().value(), 4);
+            (std::vector<std::string>{"1", "2", "3", "4", "5"}));
+  EXPECT_EQ(stores[0]->schema_version().value(), 5);
   EXPECT_EQ(stores[3]->insert_batch(series_of("dev", kDay, 5)).value(), (WriteOutcome{5, 5}));
 }
 
@@ -197,7 +197,7 @@ TEST_F(PgStoreTest, TheSpansMigrationFillsSpansFromExistingBaseBuckets) {
   raw.rows("DELETE FROM schema_migrations WHERE version >= 3");
   auto upgraded = open_migrated(db);
   ASSERT_TRUE(upgraded);
-  EXPECT_EQ(upgraded->schema_version().value(), 4);
+  EXPECT_EQ(upgraded->schema_version().value(), 5);
   EXPECT_EQ(raw.rows(spans_sql), maintained);
 }
 

@@ -24,10 +24,13 @@ rollup::Span awkward_span() {
                 .max = std::numeric_limits<double>::max()};
   s.soc.min = 5e-324;
   s.soc.last = rollup::Reading{s.start + 5s, 99.9};
-  s.counters[0] = {.first = rollup::Reading{s.start, 1234.5},
-                   .last = rollup::Reading{s.start + 59min, 1235.1},
-                   .inner_kwh = 0.6000000000000227,
-                   .inner_anomalies = 2};
+  s.counters[0] = {
+      .first = rollup::Reading{s.start, 1234.5},
+      .second = rollup::Reading{s.start + 5s, 0.0},
+      .penultimate = rollup::Reading{s.start + 58min, 1235.0},
+      .last = rollup::Reading{s.start + 59min, 1235.1},
+      .after_head = {{{.kwh = 0.6000000000000227, .anomalies = 2, .ends_pending = false},
+                      {.kwh = 0.1, .anomalies = 3, .ends_pending = true}}}};
   s.counters[5].last = rollup::Reading{s.start + 1s, 1.0 / 3.0};
   return s;
 }
@@ -49,7 +52,7 @@ TEST(SpanCodec, EqualSpansGiveEqualBytesAndDifferentSpansDifferentBytes) {
   auto a = awkward_span();
   auto b = awkward_span();
   EXPECT_EQ(span_to_bytes(a), span_to_bytes(b));
-  b.counters[0].inner_kwh = std::nextafter(b.counters[0].inner_kwh, 1.0);
+  b.counters[0].after_head[1].kwh = std::nextafter(b.counters[0].after_head[1].kwh, 1.0);
   EXPECT_NE(span_to_bytes(a), span_to_bytes(b));
 }
 

@@ -54,15 +54,47 @@ void keep_max(std::optional<double>& into, const std::optional<double>& other) {
   if (other && (!into || *other > *into)) into = other;
 }
 
-void keep_first(std::optional<Reading>& into, const std::optional<Reading>& other) {
-  if (other && (!into || earlier(*other, *into))) into = other;
-}
-
 void keep_last(std::optional<Reading>& into, const std::optional<Reading>& other) {
   if (other && (!into || earlier(*into, *other))) into = other;
 }
 
+// The two earliest and two latest of both sides' end readings: a selection, so any merge order
+// gives the same ends.
+void merge_ends(CounterEnds& into, const CounterEnds& other) {
+  std::array<Reading, 8> all{};
+  std::size_t n = 0;
+  for (const CounterEnds* ends : {static_cast<const CounterEnds*>(&into), &other}) {
+    for (const auto& r : readings(*ends)) all[n++] = r;
+  }
+  if (n == 0) return;
+  // At most eight: an insertion sort, then one reading per ts (a device has one sample per ts, so
+  // equal ts are the same reading).
+  for (std::size_t i = 1; i < n; ++i) {
+    for (std::size_t j = i; j > 0 && earlier(all[j], all[j - 1]); --j)
+      std::swap(all[j], all[j - 1]);
+  }
+  std::size_t kept = 1;
+  for (std::size_t i = 1; i < n; ++i) {
+    if (all[i].ts != all[kept - 1].ts) all[kept++] = all[i];
+  }
+  n = kept;
+  into.first = all[0];
+  into.last = all[n - 1];
+  into.second = n > 1 ? std::optional{all[1]} : std::nullopt;
+  into.penultimate = n > 1 ? std::optional{all[n - 2]} : std::nullopt;
+}
+
 }  // namespace
+
+EndReadings readings(const CounterEnds& ends) {
+  EndReadings out;
+  for (const auto* r : {&ends.first, &ends.second, &ends.penultimate, &ends.last}) {
+    if (!*r) continue;
+    if (out.size > 0 && (*r)->ts <= out.items[out.size - 1].ts) continue;  // already listed
+    out.items[out.size++] = **r;
+  }
+  return out;
+}
 
 Timestamp base_bucket_start(Timestamp ts) {
   using FiveMinutes = std::chrono::duration<std::int64_t, std::ratio<300>>;
@@ -99,10 +131,7 @@ void merge(BaseBucket& into, const BaseBucket& other) {
   keep_min(into.soc.min, other.soc.min);
   keep_max(into.soc.max, other.soc.max);
   keep_last(into.soc.last, other.soc.last);
-  for (std::size_t i = 0; i < kCounterCount; ++i) {
-    keep_first(into.counters[i].first, other.counters[i].first);
-    keep_last(into.counters[i].last, other.counters[i].last);
-  }
+  for (std::size_t i = 0; i < kCounterCount; ++i) merge_ends(into.counters[i], other.counters[i]);
 }
 
 }  // namespace sungrow::rollup

@@ -47,13 +47,6 @@ struct PowerStats {
   bool operator==(const PowerStats&) const = default;
 };
 
-struct Reading {
-  Timestamp ts{};
-  double value = 0;
-
-  bool operator==(const Reading&) const = default;
-};
-
 struct SocStats {
   std::optional<double> min;
   std::optional<double> max;
@@ -62,14 +55,31 @@ struct SocStats {
   bool operator==(const SocStats&) const = default;
 };
 
-// Only the endpoints of a counter: energy needs neighbours, which an order-independent merge
-// cannot know, so it is computed at query time from consecutive buckets (see series.hpp).
+// Only the ends of a counter: energy needs neighbours, which an order-independent merge cannot
+// know, so it is computed at query time from consecutive buckets (see series.hpp). Energy is
+// counted between consecutive readings and telescopes inside a bucket, so the readings between
+// the ends do not matter (unless the counter resets inside the bucket: then the energy from the
+// second reading to the reset is not seen); the second reading at each end lets a series step
+// over an isolated implausible reading there (CounterChain) instead of losing the energy around
+// it.
 struct CounterEnds {
   std::optional<Reading> first;
+  std::optional<Reading> second;       // the reading after first; absent with one reading
+  std::optional<Reading> penultimate;  // the reading before last; absent with one reading
   std::optional<Reading> last;
 
   bool operator==(const CounterEnds&) const = default;
 };
+
+// A counter's distinct end readings in ts order (first, second, penultimate, last; 0 to 4).
+struct EndReadings {
+  std::array<Reading, 4> items{};
+  std::size_t size = 0;
+
+  const Reading* begin() const { return items.data(); }
+  const Reading* end() const { return items.data() + size; }
+};
+EndReadings readings(const CounterEnds& ends);
 
 struct BaseBucket {
   Timestamp start{};

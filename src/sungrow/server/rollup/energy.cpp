@@ -33,4 +33,47 @@ EnergyStep energy_delta(double previous_kwh, double current_kwh, std::chrono::mi
   return {0, StepVerdict::glitch};
 }
 
+namespace {
+
+EnergyStep step_between(const Reading& previous, const Reading& current, const CounterSpec& spec) {
+  return energy_delta(previous.value, current.value, current.ts - previous.ts, spec.max_power_w,
+                      spec.kind);
+}
+
+}  // namespace
+
+ChainStep advance(CounterChain& chain, const Reading& reading, const CounterSpec& spec) {
+  if (!chain.carry) {
+    chain.carry = reading;
+    chain.pending.reset();
+    return {};
+  }
+  if (const auto step = step_between(*chain.carry, reading, spec);
+      step.verdict == StepVerdict::counted) {
+    // Back in line with the carry: a held reading was an isolated glitch, skipped.
+    const ChainStep out{.kwh = step.kwh, .anomalies = chain.pending ? 1 : 0};
+    chain.carry = reading;
+    chain.pending.reset();
+    return out;
+  }
+  if (!chain.pending) {
+    chain.pending = reading;  // held: the next reading tells a glitch from a new level
+    return {};
+  }
+  // Out of line with the carry again. If it continues from the held reading, that reading started
+  // a new level: a daily counter's restart (its value is the energy since) or a reset.
+  const auto from_held = step_between(*chain.pending, reading, spec);
+  const auto held = step_between(*chain.carry, *chain.pending, spec);
+  ChainStep out;
+  if (from_held.verdict == StepVerdict::counted) {
+    out.kwh = (held.verdict == StepVerdict::daily_reset ? held.kwh : 0.0) + from_held.kwh;
+    out.anomalies = held.verdict == StepVerdict::daily_reset ? 0 : 1;
+  } else {
+    out.anomalies = 1;  // neither fits: start again from here
+  }
+  chain.carry = reading;
+  chain.pending.reset();
+  return out;
+}
+
 }  // namespace sungrow::rollup

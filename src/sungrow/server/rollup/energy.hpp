@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "sungrow/core/sample.hpp"
+#include "sungrow/core/time.hpp"
 
 namespace sungrow::rollup {
 
@@ -62,5 +63,47 @@ inline constexpr std::array<CounterSpec, kCounterCount> kCounters{{
     {Counter::battery_discharge, "battery_discharge_kwh", &Sample::battery_discharge_total_kwh,
      CounterKind::lifetime_total, 15'000},
 }};
+
+// One reading of a counter (or of SoC), with its time.
+struct Reading {
+  Timestamp ts{};
+  double value = 0;
+
+  bool operator==(const Reading&) const = default;
+};
+
+// Energy and anomalies a chain step adds.
+struct ChainStep {
+  double kwh = 0;
+  std::int64_t anomalies = 0;
+
+  ChainStep& operator+=(const ChainStep& other) {
+    kwh += other.kwh;
+    anomalies += other.anomalies;
+    return *this;
+  }
+};
+
+// A counter's readings in ts order, as a series walks them. Each reading is compared with the last
+// accepted one (the carry). Any step other than a plausible increase (energy_delta: counted) is
+// held back: the reading waits as `pending` and the carry stays, so one bad reading never decides
+// anything. The next reading decides. In line with the carry again: the held reading was an
+// isolated glitch (a 0, a 0xFFFF-derived value, a spike), and the step from the carry is counted
+// over its whole time span — no energy is lost around it. In line with the held reading instead:
+// that reading started a new level — a daily counter's restart at midnight (its value counted as
+// the energy since) or a lifetime counter's reset — and the chain goes on from there. In line with
+// neither: the chain starts again from the new reading. Each glitch or reset is one anomaly.
+//
+// After any two consecutive readings a, b a chain holds either (carry b) or (carry a, pending b),
+// whatever it held before: spans (span.hpp) rest on this.
+struct CounterChain {
+  std::optional<Reading> carry;
+  std::optional<Reading> pending;
+
+  bool operator==(const CounterChain&) const = default;
+};
+
+// Moves `chain` past `reading` (ts after every reading it has seen) of the counter `spec`.
+ChainStep advance(CounterChain& chain, const Reading& reading, const CounterSpec& spec);
 
 }  // namespace sungrow::rollup

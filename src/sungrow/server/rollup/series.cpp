@@ -18,60 +18,39 @@ constexpr double kWattStep = 0.1;
 constexpr double kKwhStep = 0.001;
 constexpr double kCoverageStep = 0.0001;
 
+// Each counter's chain carried over the bucket's end readings; what they add. Only counters the
+// bucket has readings of get an energy value (null means "no reading", not 0).
 void add_counter_steps(const BaseBucket& bucket, CounterCarry& carry,
                        std::array<std::optional<double>, kCounterCount>& energy,
                        std::int64_t& anomalies) {
   for (std::size_t i = 0; i < kCounterCount; ++i) {
-    const auto& ends = bucket.counters[i];
-    if (!ends.first || !ends.last) continue;
-    const auto& spec = kCounters[i];
-    double kwh = energy[i].value_or(0.0);
-    const auto count = [&](const Reading& previous, const Reading& current) {
-      const auto step = energy_delta(previous.value, current.value, current.ts - previous.ts,
-                                     spec.max_power_w, spec.kind);
-      kwh += step.kwh;
-      if (step.verdict == StepVerdict::dropped || step.verdict == StepVerdict::glitch) ++anomalies;
-    };
-    if (carry[i]) count(*carry[i], *ends.first);
-    count(*ends.first, *ends.last);
-    energy[i] = kwh;
-    carry[i] = ends.last;
+    const auto ends = readings(bucket.counters[i]);
+    if (ends.size == 0) continue;
+    ChainStep total;
+    for (const auto& r : ends) total += advance(carry[i], r, kCounters[i]);
+    energy[i] = energy[i].value_or(0.0) + total.kwh;
+    anomalies += total.anomalies;
   }
 }
 
-// Span version: step(carry → first) + the span's inner steps, in that order, so a base-level
-// span (inner = step(first → last)) adds exactly what add_counter_steps adds for its bucket.
+// Span version: the span carries each chain exactly as its base buckets would (span.hpp).
 void add_counter_steps(const Span& piece, CounterCarry& carry,
                        std::array<std::optional<double>, kCounterCount>& energy,
                        std::int64_t& anomalies) {
   for (std::size_t i = 0; i < kCounterCount; ++i) {
-    const auto& c = piece.counters[i];
-    if (!c.first || !c.last) continue;
-    const auto& spec = kCounters[i];
-    double kwh = energy[i].value_or(0.0);
-    if (carry[i]) {
-      const auto step = energy_delta(carry[i]->value, c.first->value, c.first->ts - carry[i]->ts,
-                                     spec.max_power_w, spec.kind);
-      kwh += step.kwh;
-      if (step.verdict == StepVerdict::dropped || step.verdict == StepVerdict::glitch) ++anomalies;
-    }
-    kwh += c.inner_kwh;
-    anomalies += c.inner_anomalies;
-    energy[i] = kwh;
-    carry[i] = c.last;
+    if (!piece.counters[i].first) continue;
+    const auto total = apply(carry[i], piece.counters[i], kCounters[i]);
+    energy[i] = energy[i].value_or(0.0) + total.kwh;
+    anomalies += total.anomalies;
   }
 }
 
-void seed_carry(const BaseBucket& bucket, CounterCarry& carry) {
-  for (std::size_t i = 0; i < kCounterCount; ++i) {
-    if (bucket.counters[i].last) carry[i] = bucket.counters[i].last;
-  }
-}
-
-void seed_carry(const Span& piece, CounterCarry& carry) {
-  for (std::size_t i = 0; i < kCounterCount; ++i) {
-    if (piece.counters[i].last) carry[i] = piece.counters[i].last;
-  }
+// Pieces outside every range still move the chains (what they add belongs to no bucket).
+template <class Piece>
+void seed_carry(const Piece& piece, CounterCarry& carry) {
+  std::array<std::optional<double>, kCounterCount> ignored_energy{};
+  std::int64_t ignored_anomalies = 0;
+  add_counter_steps(piece, carry, ignored_energy, ignored_anomalies);
 }
 
 // The response fields from the merged statistics of the bucket's pieces.

@@ -47,13 +47,15 @@ struct SeriesBucket {
   bool operator==(const SeriesBucket&) const = default;
 };
 
-// Each counter's latest reading before the buckets being aggregated: where the next step starts.
-using CounterCarry = std::array<std::optional<Reading>, kCounterCount>;
+// Each counter's chain (energy.hpp) before the buckets being aggregated: where the next step
+// starts.
+using CounterCarry = std::array<CounterChain, kCounterCount>;
 
 // Attribution: a counter's energy goes to the bucket holding the reading that observed it. Per base
-// bucket it is step(carry → first) + step(first → last), so the step across a bucket boundary (and
-// any gap without data) belongs to the later bucket, and the total over consecutive buckets equals
-// the counter's reset-safe progress — nothing is lost or counted twice.
+// bucket the chain steps from its carry through the bucket's end readings, so the step across a
+// bucket boundary (and any gap without data, or an isolated glitch the chain held back) belongs to
+// the later bucket, and the total over consecutive buckets equals the counter's reset-safe
+// progress — nothing is lost or counted twice.
 //
 // Rolls `base_in_order` (sorted by start, all inside `range`) into one frame bucket and advances
 // `carry` past them, so consecutive calls chain.

@@ -9,15 +9,51 @@ namespace {
 
 using std::chrono::milliseconds;
 
-void count_step(CounterSpan& into, std::size_t counter, const Reading& previous,
-                const Reading& current) {
-  const auto& spec = kCounters[counter];
-  const auto step = energy_delta(previous.value, current.value, current.ts - previous.ts,
-                                 spec.max_power_w, spec.kind);
-  into.inner_kwh += step.kwh;
-  if (step.verdict == StepVerdict::dropped || step.verdict == StepVerdict::glitch) {
-    ++into.inner_anomalies;
+// The state a chain is in after the span's readings, given the outcome it ended in.
+CounterChain state_after(const CounterSpan& span, bool ends_pending) {
+  if (ends_pending) return CounterChain{.carry = span.penultimate, .pending = span.last};
+  return CounterChain{.carry = span.last, .pending = std::nullopt};
+}
+
+// apply() for a chain that has already taken the span's first reading.
+ChainStep apply_after_first(CounterChain& chain, const CounterSpan& span, const CounterSpec& spec) {
+  if (!span.second) return {};
+  ChainStep total = advance(chain, *span.second, spec);
+  // After two consecutive readings a chain holds (second) or (first, pending second), whatever it
+  // held before: the outcome is all it needs to know about its past.
+  const auto& after = span.after_head[chain.pending ? 1 : 0];
+  total += ChainStep{.kwh = after.kwh, .anomalies = after.anomalies};
+  chain = state_after(span, after.ends_pending);
+  return total;
+}
+
+// The counter span of `a` followed by `b`.
+CounterSpan join(const CounterSpan& a, const CounterSpan& b, const CounterSpec& spec) {
+  if (!a.first) return b;
+  if (!b.first) return a;
+  CounterSpan out;
+  out.first = a.first;
+  out.second = a.second ? a.second : b.first;
+  out.last = b.last;
+  out.penultimate = b.second ? b.penultimate : a.last;
+  for (const int branch : {0, 1}) {
+    CounterChain chain;
+    ChainStep total;
+    if (a.second) {
+      const auto& after = a.after_head[static_cast<std::size_t>(branch)];
+      total = ChainStep{.kwh = after.kwh, .anomalies = after.anomalies};
+      chain = state_after(a, after.ends_pending);
+      total += apply(chain, b, spec);
+    } else {
+      // `a` is one reading: the joint head is a's reading and b's first.
+      chain = branch == 0 ? CounterChain{.carry = b.first, .pending = std::nullopt}
+                          : CounterChain{.carry = a.first, .pending = b.first};
+      total = apply_after_first(chain, b, spec);
+    }
+    out.after_head[static_cast<std::size_t>(branch)] = {
+        .kwh = total.kwh, .anomalies = total.anomalies, .ends_pending = chain.pending.has_value()};
   }
+  return out;
 }
 
 // The end of `level` holding `ts`, or `ts` itself when on a boundary.
@@ -56,6 +92,33 @@ Timestamp level_floor(SpanLevel level, Timestamp ts) {
   return Timestamp{milliseconds{ms - rem}};
 }
 
+CounterSpan counter_span(std::span<const Reading> readings_in_order, const CounterSpec& spec) {
+  CounterSpan out;
+  const auto n = readings_in_order.size();
+  if (n == 0) return out;
+  out.first = readings_in_order.front();
+  out.last = readings_in_order.back();
+  if (n == 1) return out;
+  out.second = readings_in_order[1];
+  out.penultimate = readings_in_order[n - 2];
+  for (const int branch : {0, 1}) {
+    CounterChain chain = branch == 0 ? CounterChain{.carry = out.second, .pending = std::nullopt}
+                                     : CounterChain{.carry = out.first, .pending = out.second};
+    ChainStep total;
+    for (std::size_t k = 2; k < n; ++k) total += advance(chain, readings_in_order[k], spec);
+    out.after_head[static_cast<std::size_t>(branch)] = {
+        .kwh = total.kwh, .anomalies = total.anomalies, .ends_pending = chain.pending.has_value()};
+  }
+  return out;
+}
+
+ChainStep apply(CounterChain& chain, const CounterSpan& span, const CounterSpec& spec) {
+  if (!span.first) return {};
+  ChainStep total = advance(chain, *span.first, spec);
+  total += apply_after_first(chain, span, spec);
+  return total;
+}
+
 Span to_span(const BaseBucket& bucket) {
   Span out;
   out.start = bucket.start;
@@ -64,11 +127,9 @@ Span to_span(const BaseBucket& bucket) {
   out.power = bucket.power;
   out.soc = bucket.soc;
   for (std::size_t i = 0; i < kCounterCount; ++i) {
-    const auto& ends = bucket.counters[i];
-    auto& c = out.counters[i];
-    c.first = ends.first;
-    c.last = ends.last;
-    if (ends.first && ends.last) count_step(c, i, *ends.first, *ends.last);
+    const auto ends = readings(bucket.counters[i]);
+    out.counters[i] =
+        counter_span(std::span<const Reading>(ends.begin(), ends.end()), kCounters[i]);
   }
   return out;
 }
@@ -88,17 +149,7 @@ void append(Span& into, const Span& next) {
   into.power = stats.power;
   into.soc = stats.soc;
   for (std::size_t i = 0; i < kCounterCount; ++i) {
-    auto& c = into.counters[i];
-    const auto& n = next.counters[i];
-    if (!n.first || !n.last) continue;
-    if (!c.first || !c.last) {
-      c = n;
-      continue;
-    }
-    count_step(c, i, *c.last, *n.first);
-    c.inner_kwh += n.inner_kwh;
-    c.inner_anomalies += n.inner_anomalies;
-    c.last = n.last;
+    into.counters[i] = join(into.counters[i], next.counters[i], kCounters[i]);
   }
 }
 

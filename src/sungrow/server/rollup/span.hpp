@@ -14,17 +14,35 @@
 
 namespace sungrow::rollup {
 
-// A counter across the span: its endpoints plus what the steps strictly inside the span add up to
-// (between its base buckets and within each), computed with energy_delta exactly as aggregate
-// does. A series then counts step(carry → first) + inner_kwh, as for one base bucket.
+// A counter across a span, enough to carry a series' CounterChain over it exactly as over the
+// readings themselves: the first two and last two readings, and the chain's result over the
+// readings after the first two. Whatever state a chain arrives in, once it has taken the span's
+// first two readings it holds either (carry second) or (carry first, pending second) — so those
+// two outcomes are precomputed, and the span composes with anything before or after it.
 struct CounterSpan {
   std::optional<Reading> first;
+  std::optional<Reading> second;  // absent with one reading
+  std::optional<Reading> penultimate;
   std::optional<Reading> last;
-  double inner_kwh = 0;
-  std::int64_t inner_anomalies = 0;
+
+  struct AfterHead {
+    double kwh = 0;
+    std::int64_t anomalies = 0;
+    bool ends_pending = false;  // the chain ends holding `last` pending (carry `penultimate`)
+
+    bool operator==(const AfterHead&) const = default;
+  };
+  // [0]: the chain took `second` (carry second); [1]: it holds `second` pending (carry first).
+  std::array<AfterHead, 2> after_head{};
 
   bool operator==(const CounterSpan&) const = default;
 };
+
+// The counter span of readings in ts order.
+CounterSpan counter_span(std::span<const Reading> readings_in_order, const CounterSpec& spec);
+
+// Carries `chain` over the span's readings, as advance() would over each of them.
+ChainStep apply(CounterChain& chain, const CounterSpan& span, const CounterSpec& spec);
 
 // [start, end) on the UTC 5-minute grid; a base bucket is the 5-minute span.
 struct Span {
@@ -44,7 +62,7 @@ std::chrono::milliseconds width(SpanLevel level);
 // The level's UTC boundary at or before `ts`.
 Timestamp level_floor(SpanLevel level, Timestamp ts);
 
-// One base bucket as a span: inner = step(first → last) per counter.
+// One base bucket as a span (its counters from their end readings).
 Span to_span(const BaseBucket& bucket);
 
 // Extends `into` by `next`, which must start at or after into.end: the counter steps between

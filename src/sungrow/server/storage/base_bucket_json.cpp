@@ -132,6 +132,16 @@ std::optional<Reading> reading_member(const json::value& v, std::string_view key
   return Reading{Timestamp{std::chrono::milliseconds{as_int64(ts, path)}}, as_double(value, path)};
 }
 
+// A reading under `key` that buckets stored before it existed do not have (missing = null).
+std::optional<Reading> newer_reading_member(const json::value& v, std::string_view key,
+                                            const Path& where) {
+  const auto* obj = v.if_object();
+  if (obj == nullptr || !obj->contains(json::string_view(key.data(), key.size()))) {
+    return std::nullopt;
+  }
+  return reading_member(v, key, where);
+}
+
 BaseBucket read_bucket(const json::value& root) {
   const Path bucket{"bucket", {}, {}};
   BaseBucket b;
@@ -158,6 +168,8 @@ BaseBucket read_bucket(const json::value& root) {
     const auto& field = member(counters, name, Path{"counters", {}, {}});
     const Path where{"counters", name, {}};
     b.counters[i].first = reading_member(field, "first", where);
+    b.counters[i].second = newer_reading_member(field, "second", where);
+    b.counters[i].penultimate = newer_reading_member(field, "penultimate", where);
     b.counters[i].last = reading_member(field, "last", where);
   }
   return b;
@@ -193,6 +205,10 @@ std::string base_bucket_to_json(const BaseBucket& b) {
     fmt::format_to(std::back_inserter(out),
                    "\"{}\":{{\"first\":", rollup::kCounters[i].energy_name);
     put_reading(out, b.counters[i].first);
+    out += ",\"second\":";
+    put_reading(out, b.counters[i].second);
+    out += ",\"penultimate\":";
+    put_reading(out, b.counters[i].penultimate);
     out += ",\"last\":";
     put_reading(out, b.counters[i].last);
     out += '}';

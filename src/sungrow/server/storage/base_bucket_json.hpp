@@ -13,7 +13,8 @@ namespace sungrow::storage {
 // in any order writes the same bytes. Fields are named after the response fields they feed:
 // {"start_ms":…,"samples":…,"power":{"pv_power_w":{"count","sum_mw","min","max"},…},
 //  "soc":{"min","max","last":{"ts_ms","value"}|null},
-//  "counters":{"pv_energy_kwh":{"first":{"ts_ms","value"}|null,"last":…},…}}
+//  "counters":{"pv_energy_kwh":{"first":{"ts_ms","value"}|null,"second":…,"penultimate":…,
+//  "last":…},…}} — "second" and "penultimate" may be missing in buckets stored before they existed.
 // Precondition: every double is finite (ingest validation guarantees it; the store checks it).
 std::string base_bucket_to_json(const rollup::BaseBucket& bucket);
 

@@ -16,6 +16,8 @@ struct Migration {
   std::int64_t version;
   std::string_view description;
   std::string_view sql;
+  // Then (re)compute every hour and day span from the stored base buckets.
+  bool rebuilds_spans = false;
 };
 
 // Append only: a released migration is never edited, a change is a new version.
@@ -123,10 +125,11 @@ ALTER TABLE samples ADD COLUMN power_flow_raw integer
 constexpr std::array kMigrations{
     Migration{1, "samples and base_buckets", kCreateTables},
     Migration{2, "samples as a TimescaleDB hypertable when available", kTimescale},
-    Migration{3, "hour_spans and day_spans, filled from base_buckets", kCreateSpans},
+    Migration{3, "hour_spans and day_spans, filled from base_buckets", kCreateSpans, true},
     Migration{4, "power_flow_raw, and bit 7 in power_flow", kPowerFlowRaw},
+    Migration{5, "spans rebuilt with glitch-tolerant counter chains",
+              "DELETE FROM hour_spans; DELETE FROM day_spans;", true},
 };
-constexpr std::int64_t kSpansMigration = 3;
 
 }  // namespace
 
@@ -212,7 +215,7 @@ StoreResult<void> PgStore::migrate() {
           !row) {
         return row.error();
       }
-      if (m.version == kSpansMigration) {
+      if (m.rebuilds_spans) {
         if (auto filled = impl_->backfill_spans(conn); !filled) return filled.error();
       }
     }

@@ -13,10 +13,20 @@ using rollup::Span;
 
 namespace {
 
-constexpr unsigned char kVersion = 1;
+// Version 2: counters carry their first two and last two readings and both chain outcomes
+// (rollup::CounterSpan); version 1 records are rebuilt by the stores' migrations, never read.
+constexpr unsigned char kVersion = 2;
 constexpr std::size_t kReadingBytes = 16;
+constexpr std::size_t kAfterHeadBytes = 16;
 constexpr std::size_t kSize = 1 + 3 * 8 + rollup::kPowerFieldCount * 32 + 1 + 16 + kReadingBytes +
-                              rollup::kCounterCount * (1 + 2 * kReadingBytes + 16);
+                              rollup::kCounterCount * (1 + 4 * kReadingBytes + 2 * kAfterHeadBytes);
+// Counter flags: which readings are present, and each chain outcome's ends_pending.
+constexpr unsigned kFirst = 1U;
+constexpr unsigned kSecond = 2U;
+constexpr unsigned kPenultimate = 4U;
+constexpr unsigned kLast = 8U;
+constexpr unsigned kPendingAfterTaken = 16U;
+constexpr unsigned kPendingAfterHeld = 32U;
 
 class Writer {
  public:
@@ -92,11 +102,18 @@ std::string span_to_bytes(const Span& s) {
   w.f64(s.soc.max.value_or(0.0));
   w.reading(s.soc.last);
   for (const auto& c : s.counters) {
-    w.byte(static_cast<unsigned char>((c.first ? 1U : 0U) | (c.last ? 2U : 0U)));
+    w.byte(static_cast<unsigned char>((c.first ? kFirst : 0U) | (c.second ? kSecond : 0U) |
+                                      (c.penultimate ? kPenultimate : 0U) | (c.last ? kLast : 0U) |
+                                      (c.after_head[0].ends_pending ? kPendingAfterTaken : 0U) |
+                                      (c.after_head[1].ends_pending ? kPendingAfterHeld : 0U)));
     w.reading(c.first);
+    w.reading(c.second);
+    w.reading(c.penultimate);
     w.reading(c.last);
-    w.f64(c.inner_kwh);
-    w.i64(c.inner_anomalies);
+    for (const auto& after : c.after_head) {
+      w.f64(after.kwh);
+      w.i64(after.anomalies);
+    }
   }
   return out;
 }
@@ -127,11 +144,17 @@ Result<Span> span_from_bytes(std::string_view bytes) {
   s.soc.last = r.reading((soc_flags & 4U) != 0);
   for (auto& c : s.counters) {
     const unsigned flags = r.byte();
-    if (flags > 3U) return fail("span: bad counter flags");
-    c.first = r.reading((flags & 1U) != 0);
-    c.last = r.reading((flags & 2U) != 0);
-    c.inner_kwh = r.f64();
-    c.inner_anomalies = r.i64();
+    if (flags > 63U) return fail("span: bad counter flags");
+    c.first = r.reading((flags & kFirst) != 0);
+    c.second = r.reading((flags & kSecond) != 0);
+    c.penultimate = r.reading((flags & kPenultimate) != 0);
+    c.last = r.reading((flags & kLast) != 0);
+    for (auto& after : c.after_head) {
+      after.kwh = r.f64();
+      after.anomalies = r.i64();
+    }
+    c.after_head[0].ends_pending = (flags & kPendingAfterTaken) != 0;
+    c.after_head[1].ends_pending = (flags & kPendingAfterHeld) != 0;
   }
   if (s.end <= s.start) return fail("span: end not after start");
   return s;

@@ -29,6 +29,8 @@ namespace {
 struct Migration {
   std::int64_t version;
   std::string_view sql;
+  // Then (re)compute every hour and day span from the stored base buckets.
+  bool rebuilds_spans = false;
 };
 
 // Append only: a released migration is never edited, a change is a new version. Row tables with
@@ -65,10 +67,11 @@ CREATE TABLE day_spans (
   data BLOB NOT NULL,
   PRIMARY KEY (device_id, start_ms)
 );
-)sql"},
+)sql",
+              true},
+    // Spans in the format that carries glitch-tolerant counter chains (span_codec version 2).
+    Migration{3, "DELETE FROM hour_spans; DELETE FROM day_spans;", true},
 };
-
-constexpr std::int64_t kSpansMigration = 2;
 
 // ---- SQLite failures as store errors ----
 
@@ -458,7 +461,7 @@ StoreResult<void> SqliteStore::migrate() {
     insert.bind(1, m.version);
     insert.bind(2, format_rfc3339(now_utc()));
     if (auto row = step(insert, "record migration"); !row) return row.error();
-    if (m.version == kSpansMigration) {
+    if (m.rebuilds_spans) {
       if (auto filled = impl_->backfill_spans(); !filled) return filled.error();
     }
   }
