@@ -14,7 +14,7 @@
 namespace {
 
 using namespace sungrow;
-using namespace sungrow::server;
+using namespace sungrow::app;
 
 bool check(const ServerConfig& config, ServerNeeds needs) {
   const auto problems = validate(config, needs);

@@ -36,8 +36,8 @@ void check_error_reply(int status, std::string_view body) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
   std::string inflated;
-  if (sungrow::server::looks_like_gzip(body)) {
-    auto g = sungrow::server::gunzip_limited(body, 1 << 20);
+  if (sungrow::ingest::looks_like_gzip(body)) {
+    auto g = sungrow::ingest::gunzip_limited(body, 1 << 20);
     if (!g) {
       const int s = g.error().http_status();
       require(s == 400 || s == 413);
@@ -49,11 +49,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // Small limits so the size, count and budget paths are reachable from short inputs.
-  sungrow::server::IngestLimits limits;
+  sungrow::ingest::IngestLimits limits;
   limits.max_samples = 64;
   limits.max_problems = 8;
   limits.max_document_bytes = 4 << 20;
-  const auto r = sungrow::server::parse_ingest(body, kDevice, limits, kNow);
+  const auto r = sungrow::ingest::parse_ingest(body, kDevice, limits, kNow);
   if (r.has_value()) {
     const auto& batch = r.value();
     require(batch.samples.size() + batch.duplicates == batch.received);

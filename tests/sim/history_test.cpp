@@ -157,7 +157,7 @@ TEST(HistoryGenerator, EverySampleIsOneTheServerAccepts) {
     EXPECT_EQ(s.grid_power_source, GridPowerSource::meter);
   }
   const auto parsed =
-      server::parse_ingest(batch_to_json_text(samples), o.device_id, {}, samples.back().ts);
+      ingest::parse_ingest(batch_to_json_text(samples), o.device_id, {}, samples.back().ts);
   ASSERT_TRUE(parsed.has_value()) << (parsed ? "" : parsed.error().body);
   EXPECT_EQ(parsed.value().received, 1440U);
   EXPECT_EQ(parsed.value().duplicates, 0U);

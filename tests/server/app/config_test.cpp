@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 
-namespace sungrow::server {
+namespace sungrow::app {
 namespace {
 
 bool mentions(const std::vector<std::string>& problems, std::string_view text) {
@@ -106,4 +106,4 @@ TEST(RedactUrl, HidesPasswordsInUrlsAndConninfo) {
 }
 
 }  // namespace
-}  // namespace sungrow::server
+}  // namespace sungrow::app

@@ -8,7 +8,7 @@
 
 #include "gzip.hpp"
 
-namespace sungrow::server {
+namespace sungrow::ingest {
 namespace {
 
 using test::gzip_compress;
@@ -110,4 +110,4 @@ TEST(Gunzip, MagicDetection) {
 }
 
 }  // namespace
-}  // namespace sungrow::server
+}  // namespace sungrow::ingest

@@ -12,7 +12,7 @@
 #include "sungrow/core/field_ranges.hpp"
 #include "sungrow/core/sample_json.hpp"
 
-namespace sungrow::server {
+namespace sungrow::ingest {
 namespace {
 
 namespace json = boost::json;
@@ -371,4 +371,4 @@ INSTANTIATE_TEST_SUITE_P(Malformed, Corpus, ::testing::ValuesIn(corpus()),
                          [](const ::testing::TestParamInfo<Case>& p) { return p.param.name; });
 
 }  // namespace
-}  // namespace sungrow::server
+}  // namespace sungrow::ingest

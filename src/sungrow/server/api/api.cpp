@@ -169,7 +169,7 @@ http::Response Api::ingest(const http::Request& request) {
   std::string_view json = request.body;
   if (encoding == "gzip") {
     auto out =
-        server::gunzip_limited(std::span<const char>(request.body), options_.ingest.max_json_bytes);
+        ingest::gunzip_limited(std::span<const char>(request.body), options_.ingest.max_json_bytes);
     if (!out)
       return error_response(out.error().http_status(), out.error().code(), out.error().message);
     inflated = std::move(*out);
@@ -178,7 +178,7 @@ http::Response Api::ingest(const http::Request& request) {
     return error_response(415, "unsupported_encoding", "Content-Encoding must be gzip or absent");
   }
 
-  auto parsed = server::parse_ingest(json, auth.device_id, options_.ingest, options_.now());
+  auto parsed = ingest::parse_ingest(json, auth.device_id, options_.ingest, options_.now());
   if (!parsed) {
     return http::Response{.status = parsed.error().status,
                           .content_type = "application/json",

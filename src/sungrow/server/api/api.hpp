@@ -21,7 +21,7 @@ namespace sungrow::api {
 
 struct ApiOptions {
   // Limits on the decoded body (after gzip); the transport already capped the bytes on the wire.
-  server::IngestLimits ingest;
+  ingest::IngestLimits ingest;
   // Told to clients with a 503 so the edge's backoff does not hammer a recovering store.
   std::chrono::seconds retry_after{5};
   // "sqlite" or "postgres", for /health.

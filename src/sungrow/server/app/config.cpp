@@ -12,7 +12,7 @@
 #include "sungrow/core/log_level.hpp"
 #include "sungrow/server/http/client_address.hpp"
 
-namespace sungrow::server {
+namespace sungrow::app {
 
 namespace {
 
@@ -170,4 +170,4 @@ std::string redact_url(const std::string& url) {
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
-}  // namespace sungrow::server
+}  // namespace sungrow::app

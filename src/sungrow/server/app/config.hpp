@@ -9,7 +9,7 @@ namespace CLI {
 class App;
 }
 
-namespace sungrow::server {
+namespace sungrow::app {
 
 struct ServerConfig {
   // Storage and cache (the seed's names). Empty = the embedded defaults: SQLite under data_dir,
@@ -56,4 +56,4 @@ std::vector<std::string> validate(const ServerConfig& config, ServerNeeds needs)
 // "postgres://user:***@host/db" — for logs.
 std::string redact_url(const std::string& url);
 
-}  // namespace sungrow::server
+}  // namespace sungrow::app

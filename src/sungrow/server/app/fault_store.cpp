@@ -8,7 +8,7 @@
 #include <charconv>
 #include <csignal>
 
-namespace sungrow::server {
+namespace sungrow::app {
 
 namespace {
 
@@ -89,4 +89,4 @@ std::unique_ptr<storage::SampleStore> with_store_fault(std::unique_ptr<storage::
   return std::make_unique<FaultyStore>(std::move(inner), fault);
 }
 
-}  // namespace sungrow::server
+}  // namespace sungrow::app

@@ -11,7 +11,7 @@
 #include "sungrow/core/result.hpp"
 #include "sungrow/server/storage/store.hpp"
 
-namespace sungrow::server {
+namespace sungrow::app {
 
 struct StoreFault {
   enum class Kind {
@@ -34,4 +34,4 @@ Result<StoreFault> parse_store_fault(std::string_view text);
 std::unique_ptr<storage::SampleStore> with_store_fault(std::unique_ptr<storage::SampleStore> inner,
                                                        StoreFault fault);
 
-}  // namespace sungrow::server
+}  // namespace sungrow::app

@@ -29,7 +29,7 @@
 #include "sungrow/server/app/fault_store.hpp"
 #endif
 
-namespace sungrow::server {
+namespace sungrow::app {
 
 namespace {
 
@@ -249,4 +249,4 @@ int migrate(const ServerConfig& c) {
   return kExitOk;
 }
 
-}  // namespace sungrow::server
+}  // namespace sungrow::app

@@ -3,7 +3,7 @@
 
 #include "sungrow/server/app/config.hpp"
 
-namespace sungrow::server {
+namespace sungrow::app {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // a runtime failure (store unreachable, bind failed)
@@ -17,4 +17,4 @@ int serve(const ServerConfig& config);
 // Applies pending migrations and prints the schema version.
 int migrate(const ServerConfig& config);
 
-}  // namespace sungrow::server
+}  // namespace sungrow::app

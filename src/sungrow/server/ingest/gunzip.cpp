@@ -9,7 +9,7 @@
 #include <new>
 #include <stdexcept>
 
-namespace sungrow::server {
+namespace sungrow::ingest {
 
 void throw_exception_from_error(const GunzipError& e, const boost::source_location&) {
   throw std::runtime_error(e.message);
@@ -120,4 +120,4 @@ GunzipResult gunzip_limited(std::span<const char> body, std::size_t max_out) {
   }
 }
 
-}  // namespace sungrow::server
+}  // namespace sungrow::ingest

@@ -6,7 +6,7 @@
 #include <span>
 #include <string>
 
-namespace sungrow::server {
+namespace sungrow::ingest {
 
 struct GunzipError {
   enum class Kind {
@@ -32,4 +32,4 @@ GunzipResult gunzip_limited(std::span<const std::byte> body, std::size_t max_out
 // True when the bytes start with the gzip magic 1f 8b.
 bool looks_like_gzip(std::span<const char> body);
 
-}  // namespace sungrow::server
+}  // namespace sungrow::ingest

@@ -15,7 +15,7 @@
 
 #include "sungrow/core/sample_json.hpp"
 
-namespace sungrow::server {
+namespace sungrow::ingest {
 
 namespace json = boost::json;
 
@@ -223,4 +223,4 @@ IngestParse parse_ingest(std::string_view text, std::string_view token_device_id
   return IngestParse(boost::system::in_place_value, std::move(batch));
 }
 
-}  // namespace sungrow::server
+}  // namespace sungrow::ingest

@@ -11,7 +11,7 @@
 #include "sungrow/core/sample.hpp"
 #include "sungrow/core/time.hpp"
 
-namespace sungrow::server {
+namespace sungrow::ingest {
 
 struct IngestLimits {
   std::size_t max_samples = 10'000;       // the edge's MAX_BATCH_SIZE tops out at 10 000
@@ -63,4 +63,4 @@ using IngestParse = boost::system::result<IngestBatch, IngestError>;
 IngestParse parse_ingest(std::string_view json, std::string_view token_device_id,
                          const IngestLimits& limits, Timestamp now);
 
-}  // namespace sungrow::server
+}  // namespace sungrow::ingest
