@@ -13,6 +13,7 @@
 
 #include "scan_table.hpp"
 #include "sungrow/core/sample_json.hpp"
+#include "sungrow/core/version.hpp"
 #include "sungrow/edge/agent.hpp"
 #include "sungrow/edge/config.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
@@ -153,6 +154,7 @@ int cmd_run(const EdgeConfig& c) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sungrow-edge: poll a Sungrow SH inverter, spool samples, upload them over HTTPS"};
+  app.set_version_flag("--version", std::string("sungrow-edge ") + std::string(sungrow::kVersion));
   app.fallthrough();
   EdgeConfig config;
   bind_options(app, config);

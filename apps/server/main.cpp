@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "sungrow/core/sample.hpp"
+#include "sungrow/core/version.hpp"
 #include "sungrow/server/app/config.hpp"
 #include "sungrow/server/app/server_app.hpp"
 #include "sungrow/server/auth/tokens.hpp"
@@ -36,6 +37,8 @@ int cmd_token_new(const std::string& device_id) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sungrow-server: ingest, store and serve Sungrow inverter telemetry"};
+  app.set_version_flag("--version",
+                       std::string("sungrow-server ") + std::string(sungrow::kVersion));
   app.fallthrough();
   ServerConfig config;
   bind_options(app, config);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "history_command.hpp"
+#include "sungrow/core/version.hpp"
 #include "sungrow/sim/sim_server.hpp"
 
 namespace {
@@ -114,6 +115,7 @@ int main(int argc, char** argv) {
   CliArgs args;
   args.options.port = 1502;  // unprivileged; a real WiNet-S listens on 502
   CLI::App app{"sungrow-sim: a simulated Sungrow SH4.0RS (behind a WiNet-S) on Modbus TCP"};
+  app.set_version_flag("--version", std::string("sungrow-sim ") + std::string(sungrow::kVersion));
   bind_flags(app, args);
   sungrow::sim::HistoryArgs history_args;
   const auto* history = sungrow::sim::add_history_command(app, history_args);
@@ -121,7 +123,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);

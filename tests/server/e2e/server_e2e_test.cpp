@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -168,6 +169,16 @@ TEST_F(ServerE2eTest, BadConfigurationExitsWithOneMessagePerProblem) {
   const std::string text2 = read_text_file(dir_ / "short.log");
   EXPECT_NE(text2.find("token"), std::string::npos) << text2;
   EXPECT_EQ(text2.find("short:dev"), std::string::npos) << "the entry must not be echoed";
+}
+
+TEST_F(ServerE2eTest, EveryBinaryTellsItsVersion) {
+  for (const std::string name : {"sungrow-server", "sungrow-edge", "sungrow-sim"}) {
+    ChildProcess version({std::string(SUNGROW_BIN_DIR) + "/" + name, "--version"},
+                         dir_ / (name + ".log"));
+    ASSERT_EQ(version.wait(10s), 0) << name;
+    const auto text = read_text_file(dir_ / (name + ".log"));
+    EXPECT_TRUE(std::regex_search(text, std::regex("^" + name + R"( \d+\.\d+\.\d+\n$)"))) << text;
+  }
 }
 
 TEST_F(ServerE2eTest, TokenNewPrintsALineTheServerAccepts) {
