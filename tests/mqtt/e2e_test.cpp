@@ -407,7 +407,8 @@ TEST(HomeAssistantE2E, AHungBrokerNeitherDelaysPollingNorTheSpoolNorTheUploadAnd
   ASSERT_TRUE(recorder.wait_for([&](const auto&) { return last_seq() > seq_before + 30; }, 30s))
       << stack.edge_log();
   RecordProperty("publishing_resumed_ms", static_cast<int>(ms_since(resumed)));
-  EXPECT_TRUE(contains(stack.edge_log(), "MQTT: connection to")) << "the stall went unnoticed";
+  EXPECT_TRUE(contains(stack.edge_log(), "[mqtt] [warning] connection to"))
+      << "the stall went unnoticed";
 
   // Memory: the stall (twice as long as the yardstick) grows the edge no more than normal
   // operation would over the same time, + 1 MiB.
@@ -511,8 +512,8 @@ TEST(HomeAssistantE2E, BadCredentialsAreLoggedAtBackoffPaceWithoutThePasswordAnd
   std::this_thread::sleep_for(6s);  // the scenario's duration; the count is the assertion
   const auto log = stack.edge_log();
   std::size_t attempts = 0;
-  for (std::size_t at = log.find("MQTT: cannot connect"); at != std::string::npos;
-       at = log.find("MQTT: cannot connect", at + 1))
+  for (std::size_t at = log.find("[mqtt] [warning] cannot connect"); at != std::string::npos;
+       at = log.find("[mqtt] [warning] cannot connect", at + 1))
     ++attempts;
   EXPECT_GE(attempts, 2U) << log;
   EXPECT_LE(attempts, 5U) << log;
@@ -531,7 +532,7 @@ TEST(HomeAssistantE2E, BadCredentialsAreLoggedAtBackoffPaceWithoutThePasswordAnd
   ASSERT_EQ(edge.wait(15s), 0);
   stack.start_edge(Stack::EdgeRun().with({"--mqtt-username", "edge", "--mqtt-password-file",
                                           (stack.dir() / "mqtt-password").string()}));
-  EXPECT_TRUE(wait_for_text(stack.dir() / "roof" / "edge.log", "MQTT: connected", 10s));
+  EXPECT_TRUE(wait_for_text(stack.dir() / "roof" / "edge.log", "[mqtt] [info] connected", 10s));
   EXPECT_FALSE(contains(stack.edge_log(), "Pa55word"));
 }
 
@@ -547,11 +548,12 @@ TEST(HomeAssistantE2E, AForeignCaIsRefusedClearlyAndTheRightOneConnects) {
       << stack.edge_log();
   EXPECT_TRUE(contains(stack.edge_log(), "MQTT_CA_FILE"));
   EXPECT_TRUE(stack.receiver().wait_for_count(3, 10s));
-  EXPECT_FALSE(contains(stack.edge_log(), "MQTT: connected"));
+  EXPECT_FALSE(contains(stack.edge_log(), "[mqtt] [info] connected"));
   edge.signal(SIGTERM);
   ASSERT_EQ(edge.wait(15s), 0);
   stack.start_edge(Stack::EdgeRun().with({"--mqtt-ca-file", broker_pki.ca_cert().string()}));
-  EXPECT_TRUE(wait_for_text(stack.dir() / "roof" / "edge.log", "MQTT: connected to mqtts://", 10s))
+  EXPECT_TRUE(
+      wait_for_text(stack.dir() / "roof" / "edge.log", "[mqtt] [info] connected to mqtts://", 10s))
       << stack.edge_log();
 }
 

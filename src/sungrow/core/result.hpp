@@ -9,7 +9,11 @@
 namespace sungrow {
 
 // An expected failure, described for a human (operators read these in logs and CLI output).
+// A constructor rather than an aggregate, so Result<T> of a type constructible from a string is
+// never ambiguous between value and error.
 struct Error {
+  Error() = default;
+  explicit Error(std::string text) : message(std::move(text)) {}
   std::string message;
 };
 

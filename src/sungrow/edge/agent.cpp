@@ -19,6 +19,7 @@
 #include <thread>
 #include <utility>
 
+#include "sungrow/core/logger.hpp"
 #include "sungrow/core/unique_fd.hpp"
 #include "sungrow/edge/health.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
@@ -32,6 +33,12 @@
 #include "sungrow/edge/upload/uploader.hpp"
 
 namespace sungrow::edge {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("edge");
+}
+}  // namespace
 
 namespace {
 
@@ -67,7 +74,7 @@ class Health {
     state_.lost_in_memory = stats.lost_in_memory;
     state_.spool_error = stats.last_write_error.value_or("");
     if (auto written = write_health_file(path_, state_, now_utc()); !written) {
-      if (!write_failed_) spdlog::warn("Health file not written: {}", written.error().message);
+      if (!write_failed_) log().warn("Health file not written: {}", written.error().message);
       write_failed_ = true;
     } else {
       write_failed_ = false;
@@ -127,23 +134,24 @@ void poll_once(Poller& poller, LoadEnergyHold& load_hold, Spool& spool, Health& 
           ++h.consecutive_poll_failures;
           h.last_poll_error = image.error().message;
           if (h.consecutive_poll_failures == 1 || h.consecutive_poll_failures % 60 == 0)
-            spdlog::warn("Poll failed; will retry. failures={} error={}",
-                         h.consecutive_poll_failures, image.error().message);
+            log().warn("Poll failed; will retry. failures={} error={}", h.consecutive_poll_failures,
+                       image.error().message);
         },
         spool);
     return;
   }
   auto normalized = normalize(*image, ts, device_id);
   load_hold.apply(normalized.sample);
-  for (const auto& w : normalized.warnings) spdlog::warn("Value discarded: {}", w);
+  for (const auto& w : normalized.warnings) log().warn("Value discarded: {}", w);
   const auto outcome = spool.enqueue(std::move(normalized.sample));
+  // Debug only: the spool reports a failing disk itself, at first and then about hourly.
   if (!outcome.durable)
-    spdlog::error("Sample seq={} kept in memory: the spool refused the write", outcome.stored.seq);
+    log().debug("sample seq={} kept in memory: the spool refused the write", outcome.stored.seq);
   if (ha != nullptr) ha->polled(outcome.stored, *image);
   health.update(
       [&](HealthState& h) {
         if (h.consecutive_poll_failures > 0)
-          spdlog::info("Poll recovered after {} failures", h.consecutive_poll_failures);
+          log().info("Poll recovered after {} failures", h.consecutive_poll_failures);
         h.last_poll_at = ts;
         h.last_poll_ok = true;
         h.consecutive_poll_failures = 0;
@@ -239,7 +247,7 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
 
   {
     const auto s = spool->stats();
-    spdlog::info(
+    log().info(
         "Edge started. device_id={} inverter={}:{} unit={} poll_interval_ms={} spool={} "
         "backlog={} last_seq={}",
         device_id, config.sungrow_host, config.sungrow_port, config.slave_id,
@@ -252,8 +260,8 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
   if (config.mqtt_enabled()) {
     auto settings = mqtt_settings(config);
     if (!settings) return settings.error();
-    spdlog::info("Home Assistant over MQTT: broker {}, discovery prefix {}, base topic {}",
-                 settings->endpoint.text(), config.mqtt_discovery_prefix, config.mqtt_base_topic);
+    log().info("Home Assistant over MQTT: broker {}, discovery prefix {}, base topic {}",
+               settings->endpoint.text(), config.mqtt_discovery_prefix, config.mqtt_base_topic);
     auto started = MqttPublisher::start(std::move(*settings));
     if (!started) return started.error();
     mqtt = std::move(*started);
@@ -275,7 +283,7 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
   uploads.join();
   ha.reset();
   mqtt.reset();  // publishes "offline" and disconnects
-  spdlog::info("Edge stopped. backlog={}", spool->stats().depth);
+  log().info("Edge stopped. backlog={}", spool->stats().depth);
   return {};
 }
 

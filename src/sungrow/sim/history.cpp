@@ -6,9 +6,16 @@
 
 #include <variant>
 
+#include "sungrow/core/logger.hpp"
 #include "sungrow/edge/normalize/normalizer.hpp"
 
 namespace sungrow::sim {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("history");
+}
+}  // namespace
 
 namespace {
 
@@ -87,8 +94,8 @@ std::optional<Sample> HistoryGenerator::next() {
   load_hold_.apply(normalized.sample);  // as the live agent does
   if (!normalized.warnings.empty()) {
     if (warnings_ == 0)
-      spdlog::warn("history: the normalizer nulled a value at {}: {}", format_rfc3339(ts),
-                   normalized.warnings.front());
+      log().warn("the normalizer nulled a value at {}: {}", format_rfc3339(ts),
+                 normalized.warnings.front());
     warnings_ += normalized.warnings.size();
   }
   ++produced_;

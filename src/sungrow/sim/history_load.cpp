@@ -11,9 +11,16 @@
 #include <vector>
 
 #include "sungrow/core/backoff.hpp"
+#include "sungrow/core/logger.hpp"
 #include "sungrow/core/sample_json.hpp"
 
 namespace sungrow::sim {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("history");
+}
+}  // namespace
 
 namespace {
 
@@ -92,8 +99,8 @@ Result<Counts> post_with_retries(edge::IngestClient& client, const HistoryLoadOp
     // The server's own estimate (503 store unavailable) wins over a shorter backoff.
     if (r.retry_after)
       wait = std::max<std::chrono::milliseconds>(wait, std::min(*r.retry_after, kMaxRetryAfter));
-    spdlog::warn("history: {} (attempt {} of {}); retrying in {:.1f} s", edge::describe(r), attempt,
-                 options.attempts, std::chrono::duration<double>(wait).count());
+    log().warn("{} (attempt {} of {}); retrying in {:.1f} s", edge::describe(r), attempt,
+               options.attempts, std::chrono::duration<double>(wait).count());
     std::this_thread::sleep_for(wait);
     ++retries;
   }

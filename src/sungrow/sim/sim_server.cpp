@@ -21,11 +21,18 @@
 #include <mutex>
 #include <thread>
 
+#include "sungrow/core/logger.hpp"
 #include "sungrow/core/unique_fd.hpp"
 #include "sungrow/sim/household.hpp"
 #include "sungrow/sim/register_bank.hpp"
 
 namespace sungrow::sim {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("sim");
+}
+}  // namespace
 
 namespace {
 
@@ -160,7 +167,7 @@ class Server final : public SimServer {
       // The pipe is non-blocking; a full pipe already wakes the loop.
     }
     thread_.join();
-    spdlog::info("sungrow-sim on port {} stopped", port_);
+    log().info("sungrow-sim on port {} stopped", port_);
   }
 
  private:
@@ -199,7 +206,7 @@ void Server::run() {
 
     const int n = ::poll(fds.data(), fds.size(), kIdleTickMs);
     if (n < 0 && errno != EINTR) {
-      spdlog::error("sungrow-sim: poll failed: {}", errno_text(errno));
+      log().error("sungrow-sim: poll failed: {}", errno_text(errno));
       break;
     }
     household_.advance_to(clock_.now());
@@ -219,7 +226,7 @@ void Server::run() {
     }
     for (std::size_t i = clients_.size(); i-- > 0;) {
       if (!keep[i]) {
-        spdlog::debug("sungrow-sim: closing client fd {}", clients_[i].fd());
+        log().debug("sungrow-sim: closing client fd {}", clients_[i].fd());
         clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
       }
     }
@@ -235,21 +242,21 @@ void Server::accept_clients() {
     const bool busy = options_.faults.refuse_second_client && !clients_.empty();
     if (busy || clients_.size() >= kMaxClients) {
       refused_.fetch_add(1);
-      spdlog::debug("sungrow-sim: refused a connection ({} open)", clients_.size());
+      log().debug("sungrow-sim: refused a connection ({} open)", clients_.size());
       continue;  // UniqueFd closes it right away
     }
     const int one = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ModbusPtr ctx{modbus_new_tcp("127.0.0.1", port_)};
     if (!ctx) {
-      spdlog::error("sungrow-sim: modbus_new_tcp failed");
+      log().error("sungrow-sim: modbus_new_tcp failed");
       continue;
     }
     modbus_set_socket(ctx.get(), fd.release());  // the context owns the socket from here
     // A stalled half-frame may block the loop for at most this long.
     modbus_set_byte_timeout(ctx.get(), 0, 200'000);
     connections_.fetch_add(1);
-    spdlog::debug("sungrow-sim: client connected (fd {})", modbus_get_socket(ctx.get()));
+    log().debug("sungrow-sim: client connected (fd {})", modbus_get_socket(ctx.get()));
     clients_.push_back(Client{std::move(ctx)});
   }
 }
@@ -272,7 +279,7 @@ void Server::maybe_glitch(std::vector<std::uint16_t>& values, std::uint16_t firs
   if (++counter_reads_ % every != 0) return;
   const auto kind = static_cast<CounterGlitch>((counter_reads_ / every - 1) % kCounterGlitchKinds);
   glitch_lifetime_counters(values, first_doc, kind);
-  spdlog::debug("sungrow-sim: lifetime counters glitched ({})", static_cast<int>(kind));
+  log().debug("sungrow-sim: lifetime counters glitched ({})", static_cast<int>(kind));
 }
 
 bool Server::send_exception(Client& client, const std::uint8_t* request, ModbusException code) {
@@ -306,7 +313,7 @@ bool Server::serve_request(Client& client) {
   const int unit = request[static_cast<std::size_t>(header - 1)];
   const std::uint8_t function = request[static_cast<std::size_t>(header)];
   if (unit != options_.unit_id) {
-    spdlog::debug("sungrow-sim: ignoring request for unit {}", unit);
+    log().debug("sungrow-sim: ignoring request for unit {}", unit);
     return true;
   }
   const auto drop_every = options_.faults.drop_every;
@@ -394,7 +401,7 @@ Result<std::unique_ptr<SimServer>> SimServer::start(SimOptions options) {
                                          std::move(listener.value()), std::move(wake_read),
                                          std::move(wake_write));
   server->run_in_background();
-  spdlog::info("sungrow-sim serving on port {}", port);
+  log().info("sungrow-sim serving on port {}", port);
   return std::unique_ptr<SimServer>{std::move(server)};
 }
 

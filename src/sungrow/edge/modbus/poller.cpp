@@ -9,25 +9,18 @@
 #include <utility>
 
 #include "sungrow/core/backoff.hpp"
+#include "sungrow/core/logger.hpp"
 #include "sungrow/edge/modbus/modbus_client.hpp"
 #include "sungrow/edge/modbus/read_plan.hpp"
 
 namespace sungrow::edge {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-std::shared_ptr<spdlog::logger> modbus_logger() {
-  if (auto existing = spdlog::get("modbus")) return existing;
-  auto created = spdlog::default_logger()->clone("modbus");
-  try {
-    spdlog::register_logger(created);
-  } catch (const spdlog::spdlog_ex&) {
-    // Another thread registered it first; use theirs so levels set by name apply.
-    if (auto existing = spdlog::get("modbus")) return existing;
-  }
-  return created;
+spdlog::logger& log() {
+  return component_logger("modbus");
 }
+
+using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
@@ -35,7 +28,6 @@ struct Poller::Impl {
   ModbusSettings settings;
   Poller::Now now;  // the backoff window's clock
   Backoff backoff;
-  std::shared_ptr<spdlog::logger> log = modbus_logger();
   std::optional<ModbusClient> client;
   Clock::time_point retry_at{};  // no connect attempt before this (backoff window)
   std::string last_connect_error;
@@ -77,7 +69,7 @@ struct Poller::Impl {
     const auto delay = backoff.next_delay();
     retry_at = now() + delay;
     last_connect_error = why;
-    log->warn("{}; next connection attempt in {} ms", why, delay.count());
+    log().warn("{}; next connection attempt in {} ms", why, delay.count());
   }
 
   // Connects unless connected already or still inside the backoff window.
@@ -99,7 +91,7 @@ struct Poller::Impl {
     stats.reconnected = true;
     // A fresh connection gets no settle delay here: the first request already follows the
     // inter-read pacing of the previous reply, if any.
-    log->info("connected to {}:{} (unit {})", settings.host, settings.port, settings.unit_id);
+    log().info("connected to {}:{} (unit {})", settings.host, settings.port, settings.unit_id);
     return {};
   }
 
@@ -119,12 +111,12 @@ struct Poller::Impl {
   void register_failed(const RegisterDef& def, const ReadOutcome& outcome) {
     ++stats.registers_failed;
     if (tracker.failed(def.doc))
-      log->warn(
+      log().warn(
           "register {} ({}) failed with an exception on {} consecutive cycles ({}); "
           "no longer read",
           def.doc, def.name, settings.unsupported_after, outcome.error);
     else
-      log->debug("register {} ({}): {}", def.doc, def.name, outcome.error);
+      log().debug("register {} ({}): {}", def.doc, def.name, outcome.error);
   }
 
   // `r` answered with an exception but each of its registers read alone: the device refuses a
@@ -136,7 +128,7 @@ struct Poller::Impl {
     const auto runs = register_runs(r);
     if (runs.size() == 1 && runs.front() == r) return;  // no word outside the map to leave out
     fragmented.insert(r.group);
-    log->warn(
+    log().warn(
         "group {} (registers {}–{}) answered with an exception ({}) although each of its "
         "registers reads alone: a word outside the map is refused, so from now on the group is "
         "read as runs of adjacent registers ({} requests for these words)",
@@ -173,8 +165,8 @@ struct Poller::Impl {
         transport_error = std::move(outcome.error);
         return false;
       }
-      log->debug("request {}×{} ({}): {}", r.first_doc, r.count, kReadGroups[r.group].name,
-                 outcome.error);
+      log().debug("request {}×{} ({}): {}", r.first_doc, r.count, kReadGroups[r.group].name,
+                  outcome.error);
       const auto singles = split(r);
       // A request holding one register already was that register's own read.
       if (singles.size() == 1 && singles.front() == r) {
@@ -210,8 +202,8 @@ struct Poller::Impl {
       if (any) {
         // The link worked this cycle; reconnect on the next one (the dongle drops sessions, §7).
         backoff.reset();
-        log->warn("{}; connection closed after a partial read, reconnecting next cycle",
-                  *transport_error);
+        log().warn("{}; connection closed after a partial read, reconnecting next cycle",
+                   *transport_error);
       } else {
         enter_backoff(*transport_error);
       }
@@ -241,7 +233,7 @@ struct Poller::Impl {
         auto o = send(r);
         if (o.kind == ReadOutcome::Kind::transport) {
           client.reset();
-          log->warn("{}; connection closed during scan", o.error);
+          log().warn("{}; connection closed during scan", o.error);
         }
         return o;
       };

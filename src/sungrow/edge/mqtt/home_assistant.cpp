@@ -4,9 +4,16 @@
 #include <spdlog/spdlog.h>
 
 #include "sungrow/core/json_writer.hpp"
+#include "sungrow/core/logger.hpp"
 #include "sungrow/core/sample_json.hpp"
 
 namespace sungrow::edge {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("mqtt");
+}
+}  // namespace
 namespace {
 
 MqttMessage retained(std::string payload) {
@@ -29,12 +36,12 @@ void HomeAssistantFeed::polled(const Sample& stored, const RegisterImage& image)
     if (!plate_) {
       plate_ = *plate;
       auto configs = inverter_configs(topics_, *plate_, expire_after_);
-      spdlog::info("Home Assistant: announcing {} serial {} ({} entities)", plate_->model(),
-                   plate_->serial, configs.size());
+      log().info("Home Assistant: announcing {} serial {} ({} entities)", plate_->model(),
+                 plate_->serial, configs.size());
       for (auto& c : configs) publisher_.post(c.topic, retained(std::move(c.payload)));
     } else if (plate->serial != plate_->serial && !other_plate_logged_) {
       other_plate_logged_ = true;
-      spdlog::warn(
+      log().warn(
           "Home Assistant: the inverter now reports serial {}, announced as {}; restart "
           "sungrow-edge to announce the new one",
           plate->serial, plate_->serial);
@@ -43,7 +50,7 @@ void HomeAssistantFeed::polled(const Sample& stored, const RegisterImage& image)
 
   Sample published = stored;
   for (const auto& line : guard_.apply(published))
-    spdlog::warn("Home Assistant: lifetime counter {}", line);
+    log().warn("Home Assistant: lifetime counter {}", line);
   publisher_.post(topics_.state(), MqttMessage{to_json_text(published), 0, false});
 
   failures_ = 0;

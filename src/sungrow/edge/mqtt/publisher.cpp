@@ -22,10 +22,17 @@
 #include <thread>
 
 #include "sungrow/core/backoff.hpp"
+#include "sungrow/core/logger.hpp"
 #include "sungrow/core/unique_fd.hpp"
 #include "sungrow/edge/mqtt/mosquitto_handle.hpp"
 
 namespace sungrow::edge {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("mqtt");
+}
+}  // namespace
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -223,7 +230,7 @@ void MqttPublisher::Impl::flush() {
     if (rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_INVAL ||
         rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_QOS_NOT_SUPPORTED) {
       e.pending = false;  // this message can never be sent
-      spdlog::warn("MQTT: message for {} dropped: {}", topic, mosquitto_error_text(rc));
+      log().warn("message for {} dropped: {}", topic, mosquitto_error_text(rc));
       continue;
     }
     if (rc != MOSQ_ERR_SUCCESS) return;  // the connection broke: pump() sees it, this waits
@@ -257,7 +264,7 @@ void MqttPublisher::Impl::received(const mosquitto_message& m) {
       e.pending = true;
       ++n;
     }
-    spdlog::info("MQTT: Home Assistant came online; sending the {} retained messages again", n);
+    log().info("Home Assistant came online; sending the {} retained messages again", n);
   } else if (is(m, settings.status_topic, kOffline) && phase == Phase::up) {
     // A last will of an earlier connection of ours, delivered late (e.g. a broker resuming from
     // a stall): this connection is alive, so say so again.
@@ -290,7 +297,7 @@ void MqttPublisher::Impl::became_up() {
   phase = Phase::up;
   backoff.reset();
   ++stats.connections;
-  spdlog::info("MQTT: connected to {} as {}", settings.endpoint.text(), settings.client_id);
+  log().info("connected to {} as {}", settings.endpoint.text(), settings.client_id);
   mosquitto_subscribe(client.get(), nullptr, settings.birth_topic.c_str(), 1);
   mosquitto_subscribe(client.get(), nullptr, settings.status_topic.c_str(), 1);
   for (auto& [topic, e] : topics)
@@ -304,11 +311,11 @@ void MqttPublisher::Impl::attempt_failed(const std::string& why) {
   const auto delay = backoff.next_delay();
   retry_at = Clock::now() + delay;
   if (was_up) {
-    spdlog::warn("MQTT: connection to {} lost: {}; reconnecting in {} ms", settings.endpoint.text(),
-                 why, delay.count());
+    log().warn("connection to {} lost: {}; reconnecting in {} ms", settings.endpoint.text(), why,
+               delay.count());
   } else {
-    spdlog::warn("MQTT: cannot connect to {}: {}; next attempt in {} ms", settings.endpoint.text(),
-                 why, delay.count());
+    log().warn("cannot connect to {}: {}; next attempt in {} ms", settings.endpoint.text(), why,
+               delay.count());
   }
 }
 
@@ -365,7 +372,7 @@ void MqttPublisher::Impl::shutdown() {
       }
     }
     mosquitto_disconnect(client.get());
-    spdlog::info("MQTT: disconnected from {}", settings.endpoint.text());
+    log().info("disconnected from {}", settings.endpoint.text());
   }
   drop_client();
 }

@@ -12,10 +12,17 @@
 #include <unordered_map>
 #include <utility>
 
+#include "sungrow/core/logger.hpp"
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/sqlite/database.hpp"
 
 namespace sungrow::edge {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("spool");
+}
+}  // namespace
 
 namespace {
 
@@ -89,7 +96,7 @@ Error open_error(const std::filesystem::path& path, const sqlite::Failure& failu
 }
 
 Error spool_error(std::string_view what, const sqlite::Failure& failure) {
-  return fail(fmt::format("spool: {}: {}", what, failure.message));
+  return fail(fmt::format("{}: {}", what, failure.message));
 }
 
 // The statements of the hot paths, prepared once per connection.
@@ -211,8 +218,8 @@ struct Spool::Impl {
     if (first_of_device) return;
     if (wanted_ms > clock.last_ts_ms) {
       if (clock.bumped_in_a_row > 0) {
-        spdlog::info("spool: clock of device {} caught up after {} bumped samples",
-                     sample.device_id, clock.bumped_in_a_row);
+        log().info("clock of device {} caught up after {} bumped samples", sample.device_id,
+                   clock.bumped_in_a_row);
       }
       clock = DeviceClock{wanted_ms, 0};
       return;
@@ -220,7 +227,7 @@ struct Spool::Impl {
     // The wall clock stepped back (NTP, RTC reset). The server deduplicates on (device_id, ts), so
     // reusing a ts would make it drop a different sample as a duplicate: keep ts strictly rising.
     if (clock.bumped_in_a_row == 0) {
-      spdlog::warn(
+      log().warn(
           "spool: clock went back for device {}: sample at {} is not after the last one at {}; "
           "storing it (and the next ones until the clock catches up) at last + 1 ms",
           sample.device_id, format_rfc3339(sample.ts), format_rfc3339(from_ms(clock.last_ts_ms)));
@@ -282,7 +289,7 @@ struct Spool::Impl {
       return written;
     }
     if (failed_attempts_in_a_row > 0) {
-      spdlog::info(
+      log().info(
           "spool: writes succeed again after {} failed attempt(s); {} sample(s) held in "
           "memory are now durable",
           failed_attempts_in_a_row, flushed);
@@ -295,8 +302,8 @@ struct Spool::Impl {
     // A dead disk fails every poll for days: log the first failure and then about hourly (at 5 s).
     constexpr std::uint64_t kLogEvery = 720;
     if (failed_attempts_in_a_row % kLogEvery == 0) {
-      spdlog::error("spool: write failed, {} sample(s) kept in memory and retried: {}",
-                    pending.size(), failure.message);
+      log().error("write failed, {} sample(s) kept in memory and retried: {}", pending.size(),
+                  failure.message);
     }
     ++failed_attempts_in_a_row;
     last_write_error = failure.message;
@@ -308,7 +315,7 @@ struct Spool::Impl {
   void enforce_memory_cap() {
     while (pending.size() > options.max_pending_in_memory) {
       const Sample& dropped = pending.front().sample;
-      spdlog::error(
+      log().error(
           "spool: LOST sample seq {} of device {} at {}: the disk has refused writes for {} "
           "samples and memory holds at most {}",
           dropped.seq, dropped.device_id, format_rfc3339(dropped.ts), pending.size(),
@@ -329,8 +336,8 @@ struct Spool::Impl {
     if (pending.empty()) return;
     (void)flush_locked();
     if (!pending.empty()) {
-      spdlog::error("spool: closing with {} sample(s) that could not be written; they are LOST",
-                    pending.size());
+      log().error("closing with {} sample(s) that could not be written; they are LOST",
+                  pending.size());
     }
   }
 };
@@ -494,7 +501,7 @@ Result<void> Spool::dead_letter(std::int64_t seq, std::string_view reason) {
       !copied) {
     return spool_error("dead-letter", copied.error());
   }
-  if (db.changes() == 0) return fail(fmt::format("spool: dead-letter: seq {} is not spooled", seq));
+  if (db.changes() == 0) return fail(fmt::format("dead-letter: seq {} is not spooled", seq));
   if (auto deleted = impl_->sql.delete_sample.bind(1, seq).run(); !deleted) {
     return spool_error("dead-letter", deleted.error());
   }
@@ -503,7 +510,7 @@ Result<void> Spool::dead_letter(std::int64_t seq, std::string_view reason) {
   }
   if (impl_->depth && *impl_->depth > 0) --*impl_->depth;
   if (impl_->dead_letter_count) ++*impl_->dead_letter_count;
-  spdlog::warn("spool: seq {} moved to the dead-letter table: {}", seq, reason);
+  log().warn("seq {} moved to the dead-letter table: {}", seq, reason);
   return {};
 }
 
@@ -572,7 +579,7 @@ SpoolStats Spool::stats() const {
                           : !dead   ? dead.error()
                           : !oldest ? oldest.error()
                                     : newest.error();
-    spdlog::error("spool: cannot read stats: {}", failure.message);
+    log().error("cannot read stats: {}", failure.message);
   } else {
     s.depth = static_cast<std::uint64_t>(depth->value_or(0));
     s.dead_letters = static_cast<std::uint64_t>(dead->value_or(0));

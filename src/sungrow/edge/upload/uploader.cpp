@@ -6,22 +6,14 @@
 
 #include <algorithm>
 
+#include "sungrow/core/logger.hpp"
+
 namespace sungrow::edge {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> log() {
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("uploader")) return existing;
-    auto created = spdlog::default_logger()->clone("uploader");
-    try {
-      spdlog::register_logger(created);
-    } catch (const spdlog::spdlog_ex&) {
-      // Registered concurrently by someone else: theirs and ours share the default sinks.
-    }
-    return created;
-  }();
-  return logger;
+spdlog::logger& log() {
+  return component_logger("uploader");
 }
 
 // "1.5s": waits are logged for humans, and whole seconds would print sub-second waits as 0s.
@@ -66,7 +58,7 @@ UploadStep Uploader::finish_failure(UploadStep out, const PostResult& r) {
   if (r.retry_after) wait = std::max<std::chrono::milliseconds>(wait, *r.retry_after);
   if (r.status == PostStatus::unauthorized) {
     wait = std::max(wait, settings_.unauthorized_min_wait);
-    log()->error(
+    log().error(
         "INGEST REFUSED OUR CREDENTIALS ({}): uploads are paused and all data stays in the "
         "spool; check VPS_DEVICE_TOKEN and that it belongs to this device. Next try in {}",
         out.error, secs(wait));
@@ -74,15 +66,15 @@ UploadStep Uploader::finish_failure(UploadStep out, const PostResult& r) {
     wait = std::max(wait, settings_.unauthorized_min_wait);
     // The URL has passed validate_ingest_url, so it holds no credentials; the token is never
     // part of a log line.
-    log()->error(
+    log().error(
         "INGEST ENDPOINT {} ANSWERED HTTP {} — WRONG URL PATH OR A PROXY IN THE WAY? Uploads are "
         "paused and all data stays in the spool; check VPS_INGEST_URL and any proxy. Reply: {}. "
         "Next try in {}",
         client_.url(), r.http_status, r.detail.empty() ? std::string("(empty)") : r.detail,
         secs(wait));
   } else {
-    log()->warn("upload failed ({}), attempt {}, next try in {}", out.error, backoff_.failures(),
-                secs(wait));
+    log().warn("upload failed ({}), attempt {}, next try in {}", out.error, backoff_.failures(),
+               secs(wait));
   }
   out.wait = wait;
   return out;
@@ -94,7 +86,7 @@ bool Uploader::settle_pending(UploadStep& out) {
     out.ok = false;
     out.error = what;
     out.wait = backoff_.next_delay();
-    log()->error("{}; retrying in {}", what, secs(out.wait));
+    log().error("{}; retrying in {}", what, secs(out.wait));
     return false;
   };
   if (!unacked_.empty()) {
@@ -166,12 +158,12 @@ UploadStep Uploader::step() {
           out.ok = false;
           out.error = "spool ack failed: " + acked.error().message;
           out.wait = backoff_.next_delay();
-          log()->error("{} ({} delivered samples will be acked on the next step)", out.error,
-                       unacked_.size());
+          log().error("{} ({} delivered samples will be acked on the next step)", out.error,
+                      unacked_.size());
           return out;
         }
-        log()->debug("delivered {} samples (seq {}..{})", part.size(), part.front().seq,
-                     part.back().seq);
+        log().debug("delivered {} samples (seq {}..{})", part.size(), part.front().seq,
+                    part.back().seq);
         break;
       }
       case PostStatus::rejected:
@@ -180,12 +172,12 @@ UploadStep Uploader::step() {
         if (part.size() == 1) {
           const auto& s = part.front();
           std::string reason = describe(r);
-          log()->error(
+          log().error(
               "server refuses sample seq {} on its own ({}); moved to the dead-letter table", s.seq,
               reason);
           ++out.dead_lettered;
           if (auto d = spool_.dead_letter(s.seq, reason); !d) {
-            log()->error("spool dead-letter of seq {} failed: {}", s.seq, d.error().message);
+            log().error("spool dead-letter of seq {} failed: {}", s.seq, d.error().message);
             undead_lettered_.push_back(PendingDeadLetter{s.seq, std::move(reason)});
           }
           break;
@@ -194,8 +186,8 @@ UploadStep Uploader::step() {
         // batch that was just refused.
         const auto mid = part.size() / 2;
         const auto middle = part.begin() + static_cast<std::ptrdiff_t>(mid);
-        log()->warn("batch of {} (seq {}..{}) refused ({}); splitting", part.size(),
-                    part.front().seq, part.back().seq, describe(r));
+        log().warn("batch of {} (seq {}..{}) refused ({}); splitting", part.size(),
+                   part.front().seq, part.back().seq, describe(r));
         std::vector<SpooledSample> newer(std::make_move_iterator(middle),
                                          std::make_move_iterator(part.end()));
         part.erase(middle, part.end());

@@ -9,6 +9,7 @@
 #include <cctype>
 
 #include "sungrow/core/json_writer.hpp"
+#include "sungrow/core/logger.hpp"
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/server/api/query.hpp"
 #include "sungrow/server/api/series_json.hpp"
@@ -17,6 +18,12 @@
 #include "sungrow/server/rollup/series.hpp"
 
 namespace sungrow::api {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("api");
+}
+}  // namespace
 
 namespace {
 
@@ -141,19 +148,19 @@ http::Response Api::store_failure(const storage::StoreError& error, std::string_
   metrics_.add_store_error();
   switch (error.kind) {
     case storage::StoreErrorKind::unavailable: {
-      spdlog::warn("store unavailable during {}: {}", what, error.message);
+      log().warn("store unavailable during {}: {}", what, error.message);
       auto r = error_response(503, "store_unavailable",
                               "the store is temporarily unavailable; retry later");
       r.headers.push_back({"Retry-After", std::to_string(options_.retry_after.count())});
       return r;
     }
     case storage::StoreErrorKind::rejected:
-      spdlog::warn("store rejected {}: {}", what, error.message);
+      log().warn("store rejected {}: {}", what, error.message);
       return error_response(422, "rejected_by_store", error.message);
     case storage::StoreErrorKind::internal:
       break;
   }
-  spdlog::error("store failed during {}: {}", what, error.message);
+  log().error("store failed during {}: {}", what, error.message);
   return error_response(500, "internal_error", "the store failed; see the server log");
 }
 
@@ -204,7 +211,7 @@ http::Response Api::ingest(const http::Request& request) {
       metrics_.add_cache_error();
       // Debug only: the cache logs its own up/down transitions, and a per-request warning would
       // flood the log while Redis is down (the metrics count every failure).
-      spdlog::debug("realtime cache ({}) write failed: {}", cache_.kind(), put.error().message);
+      log().debug("realtime cache ({}) write failed: {}", cache_.kind(), put.error().message);
     }
   }
 
@@ -223,8 +230,8 @@ http::Response Api::realtime(const http::Request& request) {
     return json_response(realtime_json(**cached, age_seconds(now, (*cached)->ts), "cache"));
   } else if (!cached) {
     metrics_.add_cache_error();
-    spdlog::debug("realtime cache ({}) read failed, answering from the store: {}", cache_.kind(),
-                  cached.error().message);
+    log().debug("realtime cache ({}) read failed, answering from the store: {}", cache_.kind(),
+                cached.error().message);
   }
   metrics_.add_cache_miss();
 

@@ -8,7 +8,15 @@
 #include <charconv>
 #include <csignal>
 
+#include "sungrow/core/logger.hpp"
+
 namespace sungrow::app {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("test-fault");
+}
+}  // namespace
 
 namespace {
 
@@ -25,15 +33,14 @@ class FaultyStore final : public storage::SampleStore {
         ++batches_ % fault_.every == 0) {
       std::string seqs;
       for (const auto& s : samples) seqs += fmt::format("{}{}", seqs.empty() ? "" : ",", s.seq);
-      spdlog::warn("test fault: acked without storing device={} seqs={}", samples[0].device_id,
-                   seqs);
+      log().warn("acked without storing device={} seqs={}", samples[0].device_id, seqs);
       const auto n = static_cast<std::int64_t>(samples.size());
       return storage::WriteOutcome{.received = n, .inserted = n};
     }
     auto written = inner_->insert_batch(samples);
     if (fault_.kind == StoreFault::Kind::kill_after_commit && written &&
         written.value().inserted > 0 && ++batches_ % fault_.every == 0) {
-      spdlog::warn("test fault: SIGKILL after committing {} samples", written.value().inserted);
+      log().warn("SIGKILL after committing {} samples", written.value().inserted);
       spdlog::default_logger()->flush();
       std::raise(SIGKILL);
     }

@@ -15,6 +15,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "sungrow/core/logger.hpp"
 #include "sungrow/server/api/api.hpp"
 #include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/cache/make_cache.hpp"
@@ -30,6 +31,12 @@
 #endif
 
 namespace sungrow::app {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("server");
+}
+}  // namespace
 
 namespace {
 
@@ -105,12 +112,12 @@ http::ServerOptions transport_options(const ServerConfig& c) {
   const auto reserve = descriptor_reserve(c);
   o.max_connections =
       http::connection_cap(static_cast<std::size_t>(c.max_connections), limit.soft, reserve);
-  spdlog::info(
+  log().info(
       "descriptors: limit {} (was {}, hard {}); connection cap {} (MAX_CONNECTIONS {}, "
       "{} kept for the store, cache, logs and 503 answers)",
       limit.soft, limit.soft_before, limit.hard, o.max_connections, c.max_connections, reserve);
   if (o.max_connections < static_cast<std::size_t>(c.max_connections)) {
-    spdlog::warn(
+    log().warn(
         "the descriptor limit lowers the connection cap from {} to {}; raise LimitNOFILE "
         "(systemd) or ulimit -n to serve more",
         c.max_connections, o.max_connections);
@@ -176,13 +183,13 @@ int serve(const ServerConfig& c) {
   // possible null dereference.
   auto loaded = load_tokens(c);
   if (!loaded) {
-    spdlog::error("device tokens: {}", loaded.error().message);
+    log().error("device tokens: {}", loaded.error().message);
     return kExitUsage;
   }
   const auth::TokenTable tokens = std::move(loaded).value();
   auto opened = open_migrated_store(c);
   if (!opened) {
-    spdlog::error("{}", opened.error().message);
+    log().error("{}", opened.error().message);
     return kExitFailure;
   }
   OpenStore store = std::move(opened).value();
@@ -191,10 +198,10 @@ int serve(const ServerConfig& c) {
   if (const char* fault_text = std::getenv("SUNGROW_TEST_STORE_FAULT")) {
     auto fault = parse_store_fault(fault_text);
     if (!fault) {
-      spdlog::error("{}", fault.error().message);
+      log().error("{}", fault.error().message);
       return kExitUsage;
     }
-    spdlog::warn("test build: store fault {} is on", fault_text);
+    log().warn("test build: store fault {} is on", fault_text);
     store.store = with_store_fault(std::move(store.store), fault.value());
   }
 #endif
@@ -202,7 +209,7 @@ int serve(const ServerConfig& c) {
       c.redis_url.empty() ? std::nullopt : std::optional<std::string>(c.redis_url),
       std::chrono::seconds(c.cache_ttl_s));
   if (!made) {
-    spdlog::error("realtime cache: {}", made.error().message);
+    log().error("realtime cache: {}", made.error().message);
     return kExitUsage;
   }
   const std::unique_ptr<cache::RealtimeCache> cache = std::move(made).value();
@@ -217,25 +224,25 @@ int serve(const ServerConfig& c) {
 
   auto started = http::HttpServer::start(transport_options(c), make_router(api), metrics);
   if (!started) {
-    spdlog::error("{}", started.error().message);
+    log().error("{}", started.error().message);
     return kExitFailure;
   }
   const std::unique_ptr<http::HttpServer> server = std::move(started).value();
   std::jthread trimmer(
       [&server](std::stop_token stop) { return_freed_memory_after_bursts(*server, stop); });
-  spdlog::info("store: {} {}, cache: {}, {} device token(s)", store.kind,
-               c.database_url.empty() ? c.sqlite_path() : redact_url(c.database_url), cache->kind(),
-               tokens.size());
+  log().info("store: {} {}, cache: {}, {} device token(s)", store.kind,
+             c.database_url.empty() ? c.sqlite_path() : redact_url(c.database_url), cache->kind(),
+             tokens.size());
   // Tests and the demo wait for this line; stdout so it is never mixed into the log format.
   std::cout << "sungrow-server listening on " << c.listen_addr << ":" << server->port()
             << std::endl;
 
   const int sig = wait_for_stop_signal();
-  spdlog::info("signal {}: stopping (in-flight requests finish first)", sig);
+  log().info("signal {}: stopping (in-flight requests finish first)", sig);
   trimmer.request_stop();
   trimmer.join();
   server->stop();
-  spdlog::info("stopped");
+  log().info("stopped");
   return kExitOk;
 }
 

@@ -6,7 +6,15 @@
 #include <algorithm>
 #include <vector>
 
+#include "sungrow/core/logger.hpp"
+
 namespace sungrow::auth {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("auth");
+}
+}  // namespace
 
 namespace {
 constexpr auto kLogInterval = std::chrono::minutes(1);
@@ -38,7 +46,7 @@ void FailureThrottle::record_failure(std::string_view client, std::string_view r
   ++c.failures;
   ++c.unlogged;
   if (c.logged_at == Clock::time_point{} || now - c.logged_at >= kLogInterval) {
-    spdlog::warn(
+    log().warn(
         "auth: {} failed attempt(s) from {} since the last report (latest: {}); further "
         "failures from it are reported at most once a minute",
         c.unlogged, client, reason);
@@ -48,7 +56,7 @@ void FailureThrottle::record_failure(std::string_view client, std::string_view r
   const bool cooling_now = c.cooling_until > now;
   if (options_.max_failures > 0 && !cooling_now && c.failures >= options_.max_failures) {
     c.cooling_until = now + options_.cooldown;
-    spdlog::warn(
+    log().warn(
         "auth: {} failures from {} within {} s; refusing its failed attempts with 429 for "
         "{} s (requests with a valid token are still served)",
         c.failures, client, options_.window.count(), options_.cooldown.count());

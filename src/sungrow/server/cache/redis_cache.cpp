@@ -8,10 +8,17 @@
 #include <string>
 #include <utility>
 
+#include "sungrow/core/logger.hpp"
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/server/storage/precise_json.hpp"
 
 namespace sungrow::cache {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("cache");
+}
+}  // namespace
 
 namespace {
 
@@ -162,14 +169,14 @@ Error RedisCache::note_failure(Error error) {
   connect_not_before_ = std::chrono::steady_clock::now() + options_.reconnect_backoff;
   last_error_ = error.message;
   if (healthy_.exchange(false)) {
-    spdlog::warn("realtime cache unavailable, serving from the store: {}", error.message);
+    log().warn("realtime cache unavailable, serving from the store: {}", error.message);
   }
   return error;
 }
 
 void RedisCache::note_success() {
   if (!healthy_.load(std::memory_order_relaxed) && !healthy_.exchange(true)) {
-    spdlog::info("realtime cache: redis {} answers again", where_);
+    log().info("realtime cache: redis {} answers again", where_);
   }
 }
 

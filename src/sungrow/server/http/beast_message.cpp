@@ -8,9 +8,16 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include "sungrow/core/logger.hpp"
 #include "sungrow/server/http/request_head.hpp"
 
 namespace sungrow::http::detail {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("http");
+}
+}  // namespace
 
 namespace bhttp = boost::beast::http;
 
@@ -56,7 +63,7 @@ Request to_request_head(const BeastRequest& head, std::string remote_addr,
 
 BeastResponse to_beast(Response&& response, unsigned version, bool keep_alive, bool head) {
   if (response.status < 200 || response.status > 599) {
-    spdlog::error("http: a handler answered with status {}; sending 500 instead", response.status);
+    log().error("a handler answered with status {}; sending 500 instead", response.status);
     response = error_response(500, "internal", "the handler produced an invalid status");
   }
   BeastResponse out{static_cast<bhttp::status>(response.status), version};
@@ -70,7 +77,7 @@ BeastResponse to_beast(Response&& response, unsigned version, bool keep_alive, b
   for (auto& header : response.headers) {
     if (header.name.empty() || has_forbidden_byte(header.name) ||
         has_forbidden_byte(header.value)) {
-      spdlog::warn("http: dropped a response header with an empty name or a CR/LF/NUL byte");
+      log().warn("dropped a response header with an empty name or a CR/LF/NUL byte");
       continue;
     }
     if (transport_owned(header.name)) continue;

@@ -34,6 +34,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "sungrow/core/logger.hpp"
 #include "sungrow/server/http/access_log.hpp"
 #include "sungrow/server/http/beast_message.hpp"
 #include "sungrow/server/http/body_budget.hpp"
@@ -42,6 +43,12 @@
 #include "sungrow/server/metrics/metrics.hpp"
 
 namespace sungrow::http {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("http");
+}
+}  // namespace
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -103,9 +110,9 @@ Response invoke_handler(const Handler& handler, const Request& request,
   try {
     return handler(request);
   } catch (const std::exception& e) {
-    spdlog::error("http: handler of route {} threw: {}", route, e.what());
+    log().error("handler of route {} threw: {}", route, e.what());
   } catch (...) {
-    spdlog::error("http: handler of route {} threw a non-standard exception", route);
+    log().error("handler of route {} threw a non-standard exception", route);
   }
   return error_response(500, "internal", "the request failed on the server; see its log");
 }
@@ -214,11 +221,11 @@ struct HttpServer::Impl {
   void run() {
     work.emplace(ioc.get_executor());
     asio::co_spawn(accept_strand, accept_loop(), [](std::exception_ptr e) {
-      if (e) spdlog::critical("http: the accept loop ended with an exception");
+      if (e) log().critical("the accept loop ended with an exception");
     });
     for (std::size_t i = 0; i < opt.io_threads; ++i) io_threads.emplace_back([this] { ioc.run(); });
-    spdlog::info("http: listening on {} port {} ({} I/O thread(s), {} worker(s))",
-                 opt.listen_address, bound_port, opt.io_threads, opt.worker_threads);
+    log().info("listening on {} port {} ({} I/O thread(s), {} worker(s))", opt.listen_address,
+               bound_port, opt.io_threads, opt.worker_threads);
   }
 
   // ---- connections registry -------------------------------------------------------------
@@ -273,13 +280,13 @@ struct HttpServer::Impl {
         closed.set_value();
       });
       closed.get_future().wait();
-      spdlog::info("http: stopped accepting; draining open connections");
+      log().info("stopped accepting; draining open connections");
       post_to_connections([](Connection& c) {
         if (c.idle) c.stream.cancel();
       });
       if (!wait_until_no_connections(opt.drain_timeout)) {
-        spdlog::warn("http: drain timeout ({} ms) reached; closing the remaining connections",
-                     opt.drain_timeout.count());
+        log().warn("drain timeout ({} ms) reached; closing the remaining connections",
+                   opt.drain_timeout.count());
         post_to_connections([](Connection& c) { c.stream.close(); });
       }
     }
@@ -288,13 +295,13 @@ struct HttpServer::Impl {
     workers.join();
     work.reset();
     if (!wait_until_no_connections(kUnwindTime)) {
-      spdlog::warn("http: connections still open after the drain; abandoning them");
+      log().warn("connections still open after the drain; abandoning them");
     }
     ioc.stop();
     if (io_threads.empty()) return;  // never started (the bind failed)
     for (auto& t : io_threads) t.join();
     io_threads.clear();
-    spdlog::info("http: stopped");
+    log().info("stopped");
   }
 
   // ---- accept -----------------------------------------------------------------------------
@@ -312,7 +319,7 @@ struct HttpServer::Impl {
         // to close. Backing off keeps the I/O thread and the log quiet meanwhile.
         ++failures;
         if (Clock::now() - last_warning >= kAcceptWarningInterval) {
-          spdlog::warn(
+          log().warn(
               "http: accept failed: {} ({} time(s) since the last warning); retrying in "
               "{} ms",
               ec.message(), failures, retry_delay.count());
@@ -330,7 +337,7 @@ struct HttpServer::Impl {
       socket.set_option(tcp::no_delay(true), ignored);
       if (auto c = admit(socket)) {
         asio::co_spawn(c->stream.get_executor(), session(c), [](std::exception_ptr e) {
-          if (e) spdlog::error("http: a connection ended with an unexpected exception");
+          if (e) log().error("a connection ended with an unexpected exception");
         });
       } else if (refusals_in_flight.load() < ServerOptions::kMaxRefusalsInFlight) {
         ++refusals_in_flight;
@@ -363,8 +370,7 @@ struct HttpServer::Impl {
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
     auto last = last_overload_warning.load();
     if (now - last >= 10 && last_overload_warning.compare_exchange_strong(last, now)) {
-      spdlog::warn("http: connection cap ({}) reached; answering new connections 503",
-                   opt.max_connections);
+      log().warn("connection cap ({}) reached; answering new connections 503", opt.max_connections);
     }
   }
 
@@ -382,7 +388,7 @@ struct HttpServer::Impl {
         if (!first) c->stream.expires_after(opt.idle_timeout);
         auto [ec, n] = co_await c->stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
         if (ec) {
-          if (ec == beast::error::timeout) spdlog::debug("http: {} idle, closed", c->remote);
+          if (ec == beast::error::timeout) log().debug("{} idle, closed", c->remote);
           break;
         }
         buffer.commit(n);
@@ -424,7 +430,7 @@ struct HttpServer::Impl {
           co_await c.stream.async_read_some(buffer.prepare(std::min(room, kReadChunk)), kTuple);
       if (read_ec) {
         if (read_ec == beast::error::timeout) {
-          spdlog::info("http: {} too slow sending its request; closed", c.remote);
+          log().info("{} too slow sending its request; closed", c.remote);
         }
         co_return false;  // the client left or stalled: nobody to answer
       }
@@ -557,7 +563,7 @@ struct HttpServer::Impl {
   std::optional<Refusal> refusal_for(const Connection& c, const detail::RequestParser& parser,
                                      const beast::error_code& ec) const {
     if (ec == beast::error::timeout) {
-      spdlog::info("http: {} too slow sending its request; closed", c.remote);
+      log().info("{} too slow sending its request; closed", c.remote);
       return std::nullopt;
     }
     if (ec == bhttp::error::body_limit) {
@@ -601,13 +607,13 @@ struct HttpServer::Impl {
     auto [ec, n] = co_await bhttp::async_write(c.stream, out, kTuple);
     const auto latency = Clock::now() - started;
     metrics.observe_request(line.route, status, latency);
-    spdlog::info(access_log_line(AccessRecord{.remote_addr = c.remote,
-                                              .method = line.method,
-                                              .path = line.path,
-                                              .route = line.route,
-                                              .status = status,
-                                              .body_bytes = bytes,
-                                              .latency = latency}));
+    log().info(access_log_line(AccessRecord{.remote_addr = c.remote,
+                                            .method = line.method,
+                                            .path = line.path,
+                                            .route = line.route,
+                                            .status = status,
+                                            .body_bytes = bytes,
+                                            .latency = latency}));
     co_return !ec;
   }
 

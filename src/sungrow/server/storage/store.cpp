@@ -7,7 +7,15 @@
 
 #include <chrono>
 
+#include "sungrow/core/logger.hpp"
+
 namespace sungrow::storage {
+
+namespace {
+spdlog::logger& log() {
+  return component_logger("store");
+}
+}  // namespace
 
 void SampleStore::skip_row(std::string_view device_id, std::string_view why) {
   skipped_rows_.fetch_add(1);
@@ -16,7 +24,7 @@ void SampleStore::skip_row(std::string_view device_id, std::string_view why) {
                        .count();
   auto last = last_skip_log_s_.load();
   if ((last == 0 || now - last >= 60) && last_skip_log_s_.compare_exchange_strong(last, now)) {
-    spdlog::warn(
+    log().warn(
         "store: skipped a stored sample of device {} that cannot be served ({}); {} "
         "skipped since start",
         device_id, why, skipped_rows_.load());
