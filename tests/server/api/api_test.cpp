@@ -48,8 +48,8 @@ class ApiTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    ASSERT_TRUE(tokens_.add(kTokenA, std::string(kDeviceA)));
-    ASSERT_TRUE(tokens_.add(kTokenB, std::string(kDeviceB)));
+    ASSERT_TRUE(tokens_.add(kTokenA, {std::string(kDeviceA)}));
+    ASSERT_TRUE(tokens_.add(kTokenB, {std::string(kDeviceB)}));
     open(storage::SqliteOptions{});
   }
   void TearDown() override {

@@ -185,7 +185,7 @@ http::Response Api::ingest(const http::Request& request) {
     return error_response(415, "unsupported_encoding", "Content-Encoding must be gzip or absent");
   }
 
-  auto parsed = ingest::parse_ingest(json, auth.device_id, options_.ingest, options_.now());
+  auto parsed = ingest::parse_ingest(json, auth.devices, options_.ingest, options_.now());
   if (!parsed) {
     return http::Response{.status = parsed.error().status,
                           .content_type = "application/json",
