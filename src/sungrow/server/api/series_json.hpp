@@ -1,4 +1,4 @@
-// The JSON body of GET /v1/series (DESIGN.md §4): one object per bucket, local boundaries.
+// The JSON body of GET /v1/series (docs/api.md): one object per bucket, local boundaries.
 #pragma once
 
 #include <span>
