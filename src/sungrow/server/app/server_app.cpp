@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "sungrow/server/api/api.hpp"
+#include "sungrow/server/api/openapi.hpp"
 #include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/cache/make_cache.hpp"
 #include "sungrow/server/http/descriptor_limit.hpp"
@@ -153,6 +154,7 @@ http::Router make_router(api::Api& api) {
   router.add("GET", "/v1/series", [&api](const http::Request& r) { return api.series(r); });
   router.add("GET", "/health", [&api](const http::Request& r) { return api.health(r); });
   router.add("GET", "/metrics", [&api](const http::Request& r) { return api.metrics(r); });
+  router.add("GET", "/v1/openapi.json", api::openapi);
   return router;
 }
 
