@@ -38,6 +38,10 @@ bool contains(const auto& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+bool supported_keyword(std::string_view keyword) {
+  return contains(kValidationKeywords, keyword) || contains(kAnnotations, keyword);
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -176,7 +180,7 @@ class Validator {
       return;
     }
     for (const auto& kv : *s) {
-      if (!contains(kValidationKeywords, kv.key()) && !contains(kAnnotations, kv.key())) {
+      if (!supported_keyword(kv.key())) {
         out.push_back(at + ": unsupported schema keyword " + std::string(kv.key()));
       }
     }
@@ -327,7 +331,7 @@ void lint_schema(const json::value& schema, const std::string& where,
     return;
   }
   for (const auto& kv : *s) {
-    if (!contains(kValidationKeywords, kv.key()) && !contains(kAnnotations, kv.key())) {
+    if (!supported_keyword(kv.key())) {
       problems.push_back(where + ": schema keyword " + std::string(kv.key()) +
                          " is not supported by the checker");
     }
@@ -448,6 +452,12 @@ std::string escape_pointer(std::string_view token) {
 }
 
 }  // namespace
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += line + "\n";
+  return out;
+}
 
 ObservedReply observed(const HttpReply& reply) {
   return ObservedReply{.status = static_cast<int>(reply.status),

@@ -25,6 +25,9 @@ struct ObservedReply {
 ObservedReply observed(const HttpReply& reply);
 ObservedReply observed(const Reply& reply);
 
+// Problem lines as one text, a line each, for a test's failure message.
+std::string joined(const std::vector<std::string>& lines);
+
 // Validation keywords: $ref (to "#/…" in this document), type (a name or an array of names,
 // "null" and "integer" included), enum, properties, required, additionalProperties (false or a
 // schema), items, minItems, maxItems, minimum, maximum, pattern (ECMAScript, unanchored), format

@@ -6,12 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "child_process.hpp"
 #include "openapi_check.hpp"
 #include "sample_factory.hpp"
 #include "sungrow/core/field_ranges.hpp"
@@ -23,19 +22,6 @@ namespace sungrow::test {
 namespace {
 
 namespace json = boost::json;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& line : lines) out += line + "\n";
-  return out;
-}
 
 // A small document whose schemas exercise every supported keyword.
 const char* const kToyDocument = R"({
@@ -213,7 +199,7 @@ TEST_F(OpenApiCheckTest, RepliesAreCheckedForStatusMediaTypeHeadersAndBody) {
 
 class OpenApiDocumentTest : public ::testing::Test {
  protected:
-  const std::string text_ = read_file(SUNGROW_OPENAPI_JSON);
+  const std::string text_ = read_text_file(SUNGROW_OPENAPI_JSON);
   const OpenApiDocument doc_{text_};
 
   std::set<std::string> property_names(std::string_view schema) const {

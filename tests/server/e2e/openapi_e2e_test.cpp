@@ -8,14 +8,13 @@
 #include <boost/json/serialize.hpp>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "child_process.hpp"
 #include "gzip.hpp"
 #include "http_client.hpp"
 #include "openapi_check.hpp"
@@ -38,19 +37,6 @@ const std::string kToken = "contract-token-0123456789abcdef";
 const std::string kOtherToken = "contract-other-0123456789abcdef";
 const std::string kDevice = "roof-1";
 const std::string kOtherDevice = "roof-2";
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& line : lines) out += line + "\n";
-  return out;
-}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -80,7 +66,7 @@ std::string batch_with(std::string_view member, json::value value) {
 class OpenApiContractTest : public ::testing::Test {
  protected:
   static const OpenApiDocument& doc() {
-    static const OpenApiDocument document(read_file(SUNGROW_OPENAPI_JSON));
+    static const OpenApiDocument document(read_text_file(SUNGROW_OPENAPI_JSON));
     return document;
   }
 
@@ -161,7 +147,7 @@ class OpenApiContractTest : public ::testing::Test {
 // ---- the document ----------------------------------------------------------------------------
 
 TEST_F(OpenApiContractTest, TheServerServesItsDocumentByteForByteAndItIsSound) {
-  const std::string file = read_file(SUNGROW_OPENAPI_JSON);
+  const std::string file = read_text_file(SUNGROW_OPENAPI_JSON);
   ASSERT_FALSE(file.empty());
   EXPECT_TRUE(doc().problems().empty()) << joined(doc().problems());
 
