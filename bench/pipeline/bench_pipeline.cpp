@@ -1,4 +1,4 @@
-// bench_pipeline: end-to-end figures of issue 4 on real processes — a 7-day backlog drained by
+// bench_pipeline: end-to-end figures on real processes — a 7-day backlog drained by
 // sungrow-edge over TLS into PostgreSQL, and 1,000 edges held by one server — with and without
 // Caddy. Prints tables; exits 1 when a scenario lost or left rows (its figures are then void).
 #include <fmt/format.h>

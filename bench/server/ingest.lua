@@ -19,7 +19,7 @@ local mode, device, batch_size, base_epoch
 local batches_sent = 0
 local fixed_request
 
--- Every field of the wire contract (DESIGN.md §3), values of a sunny noon on an SH4.0RS; power
+-- Every field of the wire contract (docs/api.md), values of a sunny noon on an SH4.0RS; power
 -- wobbles from sample to sample, the energy counters only ever grow (5 s at the PV power).
 local function sample_json(n)
   local ts = os.date("!%Y-%m-%dT%H:%M:%S", base_epoch + n * 5) .. ".000Z"

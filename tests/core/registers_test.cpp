@@ -83,9 +83,9 @@ TEST(RegisterMap, RecommendedRegistersAreAtTheDocumentedWireAddresses) {
 }
 
 TEST(Words, ThirtyTwoBitValuesAreLowWordFirst) {
-  // DOC example 4.2: words 2BF6 000B → 0x000B2BF6 = 732150.
+  // The protocol's example: words 2BF6 000B → 0x000B2BF6 = 732150.
   EXPECT_EQ(words::u32(0x2BF6, 0x000B), 732150U);
-  // Real capture (SL-DUMP): meter 5601-5602 = [58222, 65535] = −7314 W.
+  // A real SH8.0RT-20 read over WiNet-S: meter 5601-5602 = [58222, 65535] = −7314 W.
   EXPECT_EQ(words::s32(58222, 65535), -7314);
   EXPECT_EQ(words::from_s32(-7314), (std::array<std::uint16_t, 2>{58222, 65535}));
   EXPECT_EQ(words::s16(0xFFFF), -1);

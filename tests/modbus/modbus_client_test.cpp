@@ -26,7 +26,7 @@ ModbusClient connect_to(std::uint16_t port, int unit = 1,
   return std::move(*c);
 }
 
-// Reference §7: WiNet-S answers with MBAP length 2 but sends unit, function and code. libmodbus
+// A WiNet-S answers with MBAP length 2 but sends unit, function and code. libmodbus
 // 3.1.6 sizes an exception reply from the function byte (always 9 bytes in total) and ignores
 // the MBAP length, so it consumes the whole frame: the next reply on the same connection must be
 // read correctly, with the right words.

@@ -78,7 +78,7 @@ inline Bytes reply(const RawRequest& r, const std::function<std::uint16_t(std::u
   return out;
 }
 
-// The WiNet-S frame of reference §7: MBAP length 2 although unit, function and code (3 bytes)
+// The malformed WiNet-S exception frame: MBAP length 2 although unit, function and code (3 bytes)
 // follow.
 inline Bytes malformed_exception(const RawRequest& r, std::uint8_t code = 2) {
   return {hi(r.tid), lo(r.tid), 0, 0, 0, 2, r.unit, static_cast<std::uint8_t>(r.function | 0x80U),

@@ -87,7 +87,7 @@ TEST(Normalizer, FullRealisticImageFillsEveryMeasurementWithoutWarnings) {
 }
 
 TEST(Normalizer, HoldingTableWordsAtTheSameNumbersAreIgnored) {
-  // Reference §1: input and holding tables overlap in numbers (13000 = start/stop in holding).
+  // Input and holding tables overlap in numbers (13000 = start/stop in holding).
   RegisterImage image;
   image.set(RegisterTable::holding, reg(running_state).wire(), 0xCF);
   image.set(RegisterTable::holding, reg(battery_soc).wire(), 500);
@@ -108,7 +108,7 @@ TEST(NormalizerTypes, U16IsScaledByDivisionSoValuesAreExactDecimals) {
 TEST(NormalizerTypes, S16IsTwosComplement) {
   const auto n = run(image_of({{inverter_temperature, -55}, {battery_temperature, -1}}));
   EXPECT_THAT(n.sample.inverter_temperature_c, Optional(-5.5));
-  // 0xFFFF is −1 for an S16, not a sentinel (SunGather loses it, reference §8)
+  // 0xFFFF is −1 for an S16, not a sentinel (a decoder that treats it as one loses the value)
   EXPECT_THAT(n.sample.battery_temperature_c, Optional(-0.1));
   EXPECT_THAT(n.warnings, IsEmpty());
 }
@@ -121,7 +121,7 @@ TEST(NormalizerTypes, U32IsLowWordFirstAsInDocExample4_2) {
 
 TEST(NormalizerTypes, S32IsLowWordFirstRealMeterCapture) {
   RegisterImage image;
-  put_words(image, meter_power, {58222, 65535});  // SL-DUMP afternoon
+  put_words(image, meter_power, {58222, 65535});  // a real SH8.0RT-20, afternoon
   EXPECT_THAT(run(image).sample.grid_power_w, Optional(-7314.0));
 }
 
@@ -204,7 +204,7 @@ TEST(NormalizerRange, BoundsThemselvesAreValid) {
 // ---- grid power ----------------------------------------------------------------------------
 
 TEST(NormalizerGrid, MeterIsPreferredAndPositiveMeansImport) {
-  // SL-DUMP afternoon: meter −7314 while the export register says +7314.
+  // A real SH8.0RT-20 in the afternoon: meter −7314 while the export register says +7314.
   const auto n = run(image_of({{meter_power, -7314}, {export_power, 7314}}));
   EXPECT_THAT(n.sample.grid_power_w, Optional(-7314.0));
   EXPECT_EQ(n.sample.grid_power_source, GridPowerSource::meter);
@@ -214,7 +214,7 @@ TEST(NormalizerGrid, ExportRegisterIsNegatedWhenTheMeterIsMissing) {
   const auto exporting = run(image_of({{export_power, 7314}}));
   EXPECT_THAT(exporting.sample.grid_power_w, Optional(-7314.0));
   EXPECT_EQ(exporting.sample.grid_power_source, GridPowerSource::inverter);
-  const auto importing = run(image_of({{export_power, -224}}));  // SL-DUMP: meter +224
+  const auto importing = run(image_of({{export_power, -224}}));  // real: meter +224
   EXPECT_THAT(importing.sample.grid_power_w, Optional(224.0));
   EXPECT_EQ(importing.sample.grid_power_source, GridPowerSource::inverter);
 }
@@ -234,7 +234,7 @@ TEST(NormalizerGrid, OutOfRangeMeterWarnsAndFallsBackToTheExportRegister) {
 }
 
 TEST(NormalizerGrid, MeterReadingZeroWhileTheInverterSeesAFlowMeansNoMeter) {
-  // Unsupported registers can read 0 inside a block (reference §7): trust the export register.
+  // Unsupported registers can read 0 inside a block: trust the export register.
   const auto no_meter = run(image_of({{meter_power, 0}, {export_power, 1200}}));
   EXPECT_THAT(no_meter.sample.grid_power_w, Optional(-1200.0));
   EXPECT_EQ(no_meter.sample.grid_power_source, GridPowerSource::inverter);
@@ -268,7 +268,8 @@ TEST(NormalizerGrid, NullWithoutSourceWhenAnEstimateInputIsMissing) {
 // ---- battery power -------------------------------------------------------------------------
 
 TEST(NormalizerBattery, Register5214IsSignedNegativeCharging) {
-  // SL-DUMP morning: −4985 W with flow 0xA3 (charging); night: +332 W with flow 0x2C.
+  // A real SH8.0RT-20: −4985 W with flow 0xA3 (charging) in the morning; +332 W with flow 0x2C
+  // at night.
   const auto morning = run(image_of({{battery_power, -4985}, {power_flow, 0xA3}}));
   // Every bit of 13001 is kept: bit 7 decoded, the word itself alongside.
   ASSERT_TRUE(morning.sample.power_flow);
@@ -310,7 +311,7 @@ TEST(NormalizerBattery, LegacyIsUsedWhen5214IsOutOfRangeWithAWarning) {
 }
 
 TEST(NormalizerBattery, SignedLegacyFirmwareIsNotNegatedTwice) {
-  // evcc#17598: charging bit set and a value already negative must stay negative.
+  // Charging bit set and a value already negative (signed firmware): it must stay negative.
   const auto n = run(image_of({{battery_power_legacy, -700}, {power_flow, 0x2B}}));
   EXPECT_THAT(n.sample.battery_power_w, Optional(-700.0));
   const auto with_current =
@@ -332,7 +333,7 @@ TEST(NormalizerBattery, NegativeLegacyCurrentIsUsedWhen5631IsMissing) {
 }
 
 TEST(NormalizerBattery, StuckFlowBitsWithoutCurrentCompareAcOutputWithPv) {
-  // openWB fallback: the inverter draws AC (−4667 W, SL-DUMP morning) → charging.
+  // Flow bits stuck at 0: the inverter draws AC (−4667 W, a real morning) → charging.
   const auto charging = run(image_of({{battery_power_legacy, 4985},
                                       {power_flow, 0},
                                       {total_active_power, -4667},
@@ -347,7 +348,7 @@ TEST(NormalizerBattery, StuckFlowBitsWithoutCurrentCompareAcOutputWithPv) {
 }
 
 TEST(NormalizerBattery, StuckFlowBitsWithAPositiveCurrentStillCompareAcWithPv) {
-  // +2.8 A was observed while charging (reference §2 5631), so a positive current proves nothing.
+  // +2.8 A was observed on 5631 while charging, so a positive current proves nothing.
   const auto n = run(image_of({{battery_power_legacy, 716},
                                {battery_current, 28},
                                {power_flow, 0},
@@ -394,10 +395,10 @@ TEST(NormalizerBattery, LegacyOutOfRangeIsNullWithAWarning) {
 // ---- battery current -----------------------------------------------------------------------
 
 TEST(NormalizerBatteryCurrent, FollowsTheSignOfBatteryPower) {
-  // SL-DUMP 2026: −14.5 A with −4985 W
+  // A real SH8.0RT-20 (2026): −14.5 A with −4985 W
   const auto a = run(image_of({{battery_power, -4985}, {battery_current, -145}}));
   EXPECT_THAT(a.sample.battery_current_a, Optional(-14.5));
-  // HASG Dec 2023: +2.8 A while 5214 = −716 W
+  // A real inverter over LAN (Dec 2023): +2.8 A while 5214 = −716 W
   const auto b = run(image_of({{battery_power, -716}, {battery_current, 28}}));
   EXPECT_THAT(b.sample.battery_current_a, Optional(-2.8));
   const auto c = run(image_of({{battery_power, 332}, {battery_current, -30}}));
@@ -432,7 +433,7 @@ TEST(NormalizerFrequency, LegacyRegisterWithItsDocumentedResolution) {
 }
 
 TEST(NormalizerFrequency, LegacyRegisterWithTheWinetSHundredthsQuirk) {
-  // HASG winets dump: 4994 where the LAN port said 499
+  // A real inverter over WiNet-S: 4994 where its LAN port said 499
   const auto n = run(image_of({{grid_frequency_legacy, 4994}}));
   EXPECT_THAT(n.sample.grid_frequency_hz, Optional(49.94));
   EXPECT_THAT(n.warnings, IsEmpty());

@@ -164,7 +164,7 @@ TEST(EncodeValue, RoundsAndSaturatesPerType) {
   EXPECT_EQ(encode_value(RegisterType::u16, 1, -5), std::vector<std::uint16_t>{0});
   EXPECT_EQ(encode_value(RegisterType::s16, 1, 40000), std::vector<std::uint16_t>{0x7FFF});
   EXPECT_EQ(encode_value(RegisterType::s16, 10, -1.5), std::vector<std::uint16_t>{0xFFF1});
-  // 32-bit: low word first (DOC example 4.2: 732150 → 2BF6 000B).
+  // 32-bit: low word first (the protocol's example: 732150 → 2BF6 000B).
   EXPECT_EQ(encode_value(RegisterType::u32, 10, 73215.0),
             (std::vector<std::uint16_t>{0x2BF6, 0x000B}));
   // Meter −7314 W as captured: [58222, 65535].

@@ -1,4 +1,4 @@
-// HttpsReceiver: Beast + Asio SSL on C++20 coroutines; the ingest rules of DESIGN.md §4,
+// HttpsReceiver: Beast + Asio SSL on C++20 coroutines; the ingest rules of docs/api.md,
 // scriptable.
 #include "https_receiver.hpp"
 
@@ -238,7 +238,7 @@ struct HttpsReceiver::Impl {
     return d;
   }
 
-  // The server's rules (DESIGN.md §4), in the order it applies them. Caller holds `mu`.
+  // The server's rules (docs/api.md), in the order it applies them. Caller holds `mu`.
   Reply default_reply(const http::request<http::string_body>& req, const RequestRecord& rec,
                       Batch& batch) {
     Reply r;

@@ -88,7 +88,7 @@ struct ReceiverOptions {
 };
 
 // Listens on options.address (127.0.0.1) at an ephemeral port, on its own thread, from construction
-// until stop() or destruction. Without a script it behaves like POST /v1/ingest of DESIGN.md §4:
+// until stop() or destruction. Without a script it behaves like POST /v1/ingest (docs/api.md):
 // 401 on a bad token, 403 on another device, 413 over max_body_bytes, 400 on malformed JSON, 422 on
 // an invalid sample (or one whose seq is in reject_seqs), else 200 with dedupe. Thread-safe.
 class HttpsReceiver {

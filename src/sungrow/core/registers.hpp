@@ -1,4 +1,5 @@
-// The SH4.0RS register map as data (facts and sources: reference/sungrow-registers.md).
+// The SH4.0RS register map as data, from Sungrow's "Communication Protocol of Residential Hybrid
+// Inverter" (the protocol) and what WiNet-S dongles were seen to answer.
 #pragma once
 
 #include <array>
@@ -70,7 +71,7 @@ struct ReadGroup {
 struct RegisterDef {
   RegisterId id;
   std::string_view name;
-  std::uint16_t doc;  // document number, 1-based; the wire address is doc − 1 (DOC §1.2 (4))
+  std::uint16_t doc;  // document number, 1-based; the wire address is doc − 1 (protocol §1.2)
   RegisterTable table;
   RegisterType type;
   std::uint8_t words;     // 1 for 16-bit, 2 for 32-bit, N for strings
@@ -86,7 +87,7 @@ struct RegisterDef {
 inline constexpr std::uint16_t kMaxRegistersPerRead = 100;
 inline constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 
-// Groups avoid every range that failed over WiNet-S (reference §6.1) — see kWinetUnsafeRanges.
+// Groups avoid every range that failed over WiNet-S — see kWinetUnsafeRanges.
 inline constexpr std::array kReadGroups{
     ReadGroup{"device_info", RegisterTable::input, 4990, 13, true},       // 0: SN, type, rating
     ReadGroup{"output", RegisterTable::input, 5003, 6, false},            // 1: stops before 5009

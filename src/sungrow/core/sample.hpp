@@ -1,4 +1,4 @@
-// The sample: one poll of the inverter, in physical units (wire contract v1, DESIGN.md §3).
+// The sample: one poll of the inverter, in physical units (wire contract v1, docs/api.md).
 #pragma once
 
 #include <array>
@@ -18,7 +18,7 @@ enum class GridPowerSource { meter, inverter, estimate };
 std::string_view to_string(GridPowerSource s);
 std::optional<GridPowerSource> grid_power_source_from_string(std::string_view s);
 
-// Bits of register 13001 (DOC Appendix 3), decoded.
+// Bits of register 13001 (Sungrow's hybrid inverter protocol, Appendix 3), decoded.
 struct PowerFlow {
   bool pv = false;
   bool charging = false;
@@ -137,7 +137,8 @@ inline constexpr std::array kMeasurementFields{
     MeasurementField{"load_energy_today_kwh", &Sample::load_energy_today_kwh},
 };
 
-// Human text for a running-state code (DOC Appendix 2); "unknown (0x….)" for codes not listed.
+// Human text for a running-state code (the protocol's Appendix 2); "unknown (0x….)" for codes
+// not listed.
 std::string running_state_text(std::uint16_t code);
 // Every text running_state_text gives for a listed code, each once, in table order.
 std::vector<std::string_view> running_state_texts();

@@ -1,4 +1,5 @@
-// Register word encodings: 16-bit big-endian words, 32-bit values low word first (DOC §1.1).
+// Register word encodings: 16-bit big-endian words, 32-bit values low word first (Sungrow's
+// hybrid inverter protocol, section 1.1).
 #pragma once
 
 #include <array>
@@ -31,7 +32,7 @@ constexpr std::uint16_t from_s16(std::int16_t v) {
   return static_cast<std::uint16_t>(v);
 }
 
-// The "not available" markers of DOC §1.2 (5) for each type.
+// The "not available" markers the protocol defines for each type (section 1.2).
 constexpr bool is_sentinel(RegisterType type, std::span<const std::uint16_t> w) {
   switch (type) {
     case RegisterType::u16:

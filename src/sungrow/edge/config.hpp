@@ -1,4 +1,4 @@
-// Edge configuration: the seed's environment variables (each also a CLI flag) and their validation.
+// Edge configuration: the environment variables (each also a CLI flag) and their validation.
 #pragma once
 
 #include <chrono>
@@ -33,7 +33,7 @@ struct EdgeConfig {
   int upload_interval_s = 10;
 
   // Local state.
-  std::string device_id;  // default: the inverter host, as in the seed
+  std::string device_id;  // default: the inverter host
   std::string spool_path = "/data/spool.db";
   int spool_max_mb = 0;  // 0 = no cap besides the disk
   std::string health_path = "/data/health.json";

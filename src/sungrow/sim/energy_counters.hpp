@@ -6,7 +6,7 @@ namespace sungrow::sim {
 // Cumulative energies in Wh. Doubles, because steps integrate fractions of a watt-hour.
 struct EnergyTotals {
   double pv = 0;
-  double output = 0;  // PV + battery discharge (registers 5003/5004, DOC remark)
+  double output = 0;  // PV + battery discharge (registers 5003/5004, as the protocol defines them)
   double grid_import = 0;
   double grid_export = 0;
   double battery_charge = 0;

@@ -49,7 +49,7 @@ struct HouseholdState {
   EnergyToday today;
 };
 
-// Power-flow status word (register 13001, reference §3.2), from powers rounded to whole watts
+// Power-flow status word (register 13001, bits as in PowerFlow), from powers rounded to whole watts
 // so that the bits agree with the power registers a client reads next to them.
 std::uint16_t power_flow_bits(const HouseholdState& s);
 

@@ -14,15 +14,15 @@ namespace sungrow::sim {
 
 namespace {
 
-// Input ranges: the map's read groups plus the neighbours a real SH-RS fills. The WiNet-S gaps
-// of reference §6.1 (5009–5010, 5015–5016, …) are deliberately left out.
+// Input ranges: the map's read groups plus the neighbours a real SH-RS fills. The ranges a WiNet-S
+// was seen to refuse (5009–5010, 5015–5016, …, kWinetUnsafeRanges) are deliberately left out.
 constexpr std::array kInputRanges{
     DocRange{4990, 5008},   DocRange{5011, 5014}, DocRange{5017, 5021}, DocRange{5033, 5036},
     DocRange{5214, 5215},   DocRange{5242, 5242}, DocRange{5601, 5602}, DocRange{5622, 5623},
     DocRange{5628, 5628},   DocRange{5631, 5631}, DocRange{5635, 5636}, DocRange{5639, 5639},
     DocRange{13000, 13099},
 };
-// Holding: the clock, EMS mode, max/min SoC (reference §5).
+// Holding: the clock (5000–5005), EMS mode (13050), max/min SoC (13058–13059).
 constexpr std::array kHoldingRanges{DocRange{5000, 5005}, DocRange{13050, 13050},
                                     DocRange{13058, 13059}};
 

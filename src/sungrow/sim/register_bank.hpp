@@ -18,7 +18,7 @@ namespace sungrow::sim {
 // What the nameplate registers say.
 struct DeviceIdentity {
   std::string serial{kDefaultSerial};
-  std::uint16_t device_type = 0x0D18;  // SH4.0RS (DOC Appendix 1)
+  std::uint16_t device_type = 0x0D18;  // SH4.0RS (the protocol's device type table)
   std::uint16_t nominal_power = 40;    // 0.1 kW
 };
 

@@ -200,7 +200,7 @@ struct Poller::Impl {
     if (transport_error) {
       client.reset();
       if (any) {
-        // The link worked this cycle; reconnect on the next one (the dongle drops sessions, §7).
+        // The link worked this cycle; reconnect on the next one (a WiNet-S drops sessions).
         backoff.reset();
         log().warn("{}; connection closed after a partial read, reconnecting next cycle",
                    *transport_error);
@@ -226,7 +226,7 @@ struct Poller::Impl {
       if (!pace(stop)) return fail("modbus: scan stopped");
       ScannedRegister entry{def.doc, std::nullopt, {}, false};
       const ReadRequest r{def.table, def.doc, def.words, def.group};
-      // One reconnect per broken connection, so a dongle dropping the session mid-scan (§7)
+      // One reconnect per broken connection, so a WiNet-S dropping the session mid-scan
       // costs a retry, not the rest of the scan; inside the backoff window this fails at once.
       const auto attempt = [&] {
         if (auto c = ensure_connected(); !c) return ReadOutcome::transport_error(c.error().message);

@@ -27,8 +27,8 @@ struct ReadRequest {
 // register are dropped (no point asking for words nobody decodes).
 // `fragmented` groups (indexes into kReadGroups) are those a device refused as a block although
 // each of their registers reads alone — it refuses a word between them that is not in the map
-// (reference §6: one unsupported word spoils the block). Their requests are cut further into
-// register_runs, so no word outside the map is ever asked for again.
+// (a WiNet-S can refuse a whole block for one unsupported word in it). Their requests are cut
+// further into register_runs, so no word outside the map is ever asked for again.
 std::vector<ReadRequest> build_read_plan(const std::set<std::uint16_t>& skip,
                                          const std::set<std::uint8_t>& fragmented = {});
 

@@ -1,4 +1,5 @@
-// The normalizer: decodes a register image into a Sample with DESIGN.md §3's sign conventions.
+// The normalizer: decodes a register image into a Sample with the wire contract's sign conventions
+// (positive = power into the home: grid import, battery discharge).
 #include "sungrow/edge/normalize/normalizer.hpp"
 
 #include <fmt/format.h>
@@ -17,7 +18,7 @@ namespace {
 using Warnings = std::vector<std::string>;
 using enum RegisterId;
 
-// DOC Appendix 3, bit 1 "battery charging" of register 13001.
+// Register 13001, bit 1: "battery charging" (Sungrow's hybrid inverter protocol, Appendix 3).
 constexpr std::uint16_t kFlowChargingBit = 0x02;
 // No grid runs above this; a larger 5036 reading is the old WiNet-S 0.01 Hz encoding.
 constexpr double kMaxPlausibleHz = 100.0;
@@ -100,7 +101,8 @@ std::optional<double> battery_current_as_read(const RegisterImage& image, Warnin
   return value(image, battery_current_legacy, warnings);
 }
 
-// + discharging, − charging. Reference §4: 5214 first, else legacy 13022 with a derived sign.
+// + discharging, − charging. 5214 (S32, signed by the protocol) first, else legacy 13022 with a
+// derived sign.
 std::optional<double> battery_power_w(const RegisterImage& image, std::optional<std::uint16_t> flow,
                                       std::optional<double> current_as_read,
                                       std::optional<double> pv_w, Warnings& warnings) {
@@ -108,14 +110,17 @@ std::optional<double> battery_power_w(const RegisterImage& image, std::optional<
   const auto legacy = value(image, battery_power_legacy, warnings);
   if (!legacy) return std::nullopt;
   const double v = *legacy;
-  // Signed firmware already reports charging as negative; negating again was evcc#17598.
+  // Signed firmware already reports charging as negative; negating it again would show every
+  // charge as a discharge.
   if (v <= 0.0) return v;
-  // Magnitude-only firmware (SH8.0RT-20, reference §2 13022): EVCC's rule (§4.2).
+  // Magnitude-only firmware (seen on an SH8.0RT-20): charging when the flow word's charging bit is
+  // set or the battery current is negative.
   const bool charging_bit = flow && (*flow & kFlowChargingBit) != 0;
   const bool current_negative = current_as_read && *current_as_read < 0.0;
   if (charging_bit || current_negative) return -v;
-  // Flow bits can be stuck at 0 (§4.3), and a non-negative current proves nothing (+2.8 A while
-  // charging, §2 5631), so fall back to openWB's test: AC output above PV DC means discharging.
+  // Flow bits can be stuck at 0 (some WiNet-S and firmware versions), and a non-negative current
+  // proves nothing (+2.8 A on 5631 was seen while charging), so compare AC output with PV DC
+  // power: above it, the battery is discharging.
   if (!flow || *flow == 0) {
     const auto ac_w = value(image, total_active_power, warnings);
     if (ac_w && pv_w) return *ac_w > *pv_w ? v : -v;
@@ -123,7 +128,8 @@ std::optional<double> battery_power_w(const RegisterImage& image, std::optional<
   return v;
 }
 
-// Same sign as battery power (DESIGN §3); the current's own sign is firmware-dependent (§2 5631).
+// Same sign as battery power (the wire contract); the current's own sign on 5631 depends on the
+// firmware.
 std::optional<double> battery_current_a(std::optional<double> current_as_read,
                                         std::optional<double> power_w) {
   if (!current_as_read || !power_w || *power_w == 0.0 || *current_as_read == 0.0)
@@ -136,10 +142,10 @@ struct GridPower {
   std::optional<GridPowerSource> source;
 };
 
-// + import, − export: meter 5601 (>0 buy), else 13010 (>0 export, the opposite sign, §4 end),
+// + import, − export: meter 5601 (>0 buy), else 13010 (>0 export: the opposite sign),
 // else the balance load − pv − battery.
 // A meter reading of exactly 0 while the inverter reports a flow is taken as "no meter": an
-// unsupported register can read 0 inside a multi-register block (reference §7).
+// unsupported register can read 0 inside a multi-register block.
 GridPower grid_power(const RegisterImage& image, const Sample& s, Warnings& warnings) {
   const auto meter = value(image, meter_power, warnings);
   const auto exported = value(image, export_power, warnings);
@@ -153,14 +159,14 @@ GridPower grid_power(const RegisterImage& image, const Sample& s, Warnings& warn
   return {est, GridPowerSource::estimate};
 }
 
-// 5242 (0.01 Hz) first; 5036 only as a fallback, with the WiNet-S quirk of §2 row 5036.
+// 5242 (0.01 Hz) first; 5036 only as a fallback, with the resolution quirk of old WiNet-S firmware.
 std::optional<double> grid_frequency_hz(const RegisterImage& image, Warnings& warnings) {
   if (auto f = value(image, grid_frequency, warnings)) return f;
   const auto r = raw(image, grid_frequency_legacy);
   if (!r) return std::nullopt;
   const auto& def = reg(grid_frequency_legacy);
   double hz = static_cast<double>(*r) / def.divisor;
-  // Old WiNet-S firmware sends 0.01 Hz resolution here (4994 for 49.94 Hz, reference §2 5036).
+  // Old WiNet-S firmware sends 0.01 Hz resolution here (4994 for 49.94 Hz).
   if (hz > kMaxPlausibleHz) hz = static_cast<double>(*r) / (10.0 * def.divisor);
   return in_range(def, *r, hz, warnings);
 }

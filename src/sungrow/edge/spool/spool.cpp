@@ -67,7 +67,7 @@ std::int64_t clamp_to_int64(std::uint64_t n) {
 
 std::string_view synchronous_pragma(SpoolSync mode) {
   // FULL in production. In WAL mode NORMAL syncs only at checkpoints, so a power cut can roll back
-  // the last commits, and the polls that produced them cannot be repeated (reliability.md §1.1).
+  // the last commits, and the polls that produced them cannot be repeated.
   // FULL adds one fsync of the WAL per commit: at one sample per 5 s that cost is negligible (see
   // bench/spool for the figures). A kill -9 loses nothing in either mode; power loss is the
   // difference.

@@ -26,7 +26,7 @@ struct UploaderSettings {
   std::size_t batch_size = 30;                // normal pace
   std::size_t max_batch_size = 1'000;         // catch-up batches while a backlog exists
   std::chrono::milliseconds upload_interval{10'000};
-  // Retry schedule for 408/429/5xx/network errors (reliability.md §1.1: 1 s doubling to 300 s).
+  // Retry schedule for 408/429/5xx/network errors: 1 s doubling to 300 s, with jitter.
   std::chrono::milliseconds backoff_base{1'000};
   std::chrono::milliseconds backoff_cap{300'000};
   // 401/403 and misconfigured answers (404, 405, proxy errors…) will not heal by themselves

@@ -1,4 +1,5 @@
-// The bodies of GET /v1/series: JSON (one object per bucket, local boundaries), or CSV.
+// The bodies of GET /v1/series (docs/api.md): JSON (one object per bucket, local boundaries), or
+// CSV.
 #pragma once
 
 #include <span>

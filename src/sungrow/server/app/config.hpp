@@ -1,4 +1,4 @@
-// Server configuration: the seed's VPS variables plus listen address, limits and timeouts.
+// Server configuration: store, cache and token settings plus listen address, limits and timeouts.
 #pragma once
 
 #include <map>
@@ -16,13 +16,13 @@ class App;
 namespace sungrow::app {
 
 struct ServerConfig {
-  // Storage and cache (the seed's names). Empty = the embedded defaults: SQLite under data_dir,
+  // Storage and cache. Empty = the embedded defaults: SQLite under data_dir,
   // an in-process cache.
   std::string database_url;
   std::string redis_url;
   std::string device_tokens;       // "token:device_id,…"
   std::string device_tokens_file;  // one pair per line; preferred (no secrets in the process env)
-  int cache_ttl_s = 5;             // the seed's default
+  int cache_ttl_s = 5;             // seconds a realtime entry lives
 
   std::string listen_addr = "127.0.0.1";  // behind Caddy; set 0.0.0.0 only with a firewall
   int port = 8000;

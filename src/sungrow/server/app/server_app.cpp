@@ -17,6 +17,7 @@
 
 #include "sungrow/core/logger.hpp"
 #include "sungrow/server/api/api.hpp"
+#include "sungrow/server/api/openapi.hpp"
 #include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/cache/make_cache.hpp"
 #include "sungrow/server/http/descriptor_limit.hpp"
@@ -172,6 +173,7 @@ http::Router make_router(api::Api& api) {
   router.add("GET", "/v1/me", [&api](const http::Request& r) { return api.me(r); });
   router.add("GET", "/health", [&api](const http::Request& r) { return api.health(r); });
   router.add("GET", "/metrics", [&api](const http::Request& r) { return api.metrics(r); });
+  router.add("GET", "/v1/openapi.json", api::openapi);
   return router;
 }
 
