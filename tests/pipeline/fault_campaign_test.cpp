@@ -82,7 +82,8 @@ TEST(FaultCampaign, ServerKilledAfterItsCommitBeforeItsReply) {
   ASSERT_EQ(kills, 3) << p.server_log();
   // Each kill came right after a commit whose reply never left: those samples are in the
   // database, the edge has them unacked and must re-send them.
-  const auto killed = lines_after(p.server_log(), "test fault: SIGKILL after committing ");
+  const auto killed =
+      lines_after(p.server_log(), "[test-fault] [warning] SIGKILL after committing ");
   ASSERT_EQ(killed.size(), 3U);
   // Caddy answers a request whose upstream died mid-way with 502: to the edge, a failed upload.
   EXPECT_NE(p.edge_log().find("upload failed"), std::string::npos) << p.edge_log();
@@ -102,9 +103,10 @@ TEST(FaultCampaign, ServerKilledAfterItsCommitBeforeItsReply) {
   ASSERT_TRUE(drained) << p.edge_log();
   ASSERT_EQ(p.stop_edge(), 0);
   const auto report = p.oracle();
-  std::cout << "[campaign] server SIGKILL after commit x"
-            << lines_after(p.server_log(), "test fault: SIGKILL after committing ").size() << ": "
-            << report.summary() << std::endl;
+  std::cout
+      << "[campaign] server SIGKILL after commit x"
+      << lines_after(p.server_log(), "[test-fault] [warning] SIGKILL after committing ").size()
+      << ": " << report.summary() << std::endl;
   EXPECT_TRUE(report.clean()) << report.summary();
   EXPECT_EQ(report.stored_rows, report.committed);
 }

@@ -119,7 +119,8 @@ class Pipeline {
   int edge_starts_ = 0;
 };
 
-// Every line of `log` after `marker`, up to the end of the line (for "test fault: …" lines).
+// Every line of `log` after `marker`, up to the end of the line (for the "[test-fault] …" lines of
+// the fault store).
 std::vector<std::string> lines_after(const std::string& log, const std::string& marker);
 
 }  // namespace sungrow::test

@@ -29,8 +29,8 @@ struct StoreFault {
 // "kill_after_commit:N" or "ack_without_commit:N" (N >= 1), from SUNGROW_TEST_STORE_FAULT.
 Result<StoreFault> parse_store_fault(std::string_view text);
 
-// Wraps `inner`; each batch the fault drops is logged at warn as "test fault: acked without
-// storing device=D seqs=a,b,…" so a test knows exactly what was lost.
+// Wraps `inner`; each batch the fault drops is logged at warn by the "test-fault" logger as "acked
+// without storing device=D seqs=a,b,…" so a test knows exactly what was lost.
 std::unique_ptr<storage::SampleStore> with_store_fault(std::unique_ptr<storage::SampleStore> inner,
                                                        StoreFault fault);
 
