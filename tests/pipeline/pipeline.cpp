@@ -178,23 +178,9 @@ void Pipeline::stop_sim() {
   sim_->signal(SIGTERM);
   sim_->wait(10s);
   sim_.reset();
-  // A health file written before the last successful poll would say "drained" while that
-  // poll's sample still waits: from here on only the report of a poll that started after the
-  // simulator was gone counts (it failed, so every sample is in the spool by then).
   if (!edge_running()) return;
-  const auto stopped = now_utc();
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto h = edge_health()) {
-      const auto& poll = h->at("poll");
-      const auto at = poll.at("last_at").is_string()
-                          ? parse_rfc3339(std::string_view(poll.at("last_at").as_string()))
-                          : std::nullopt;
-      if (at && *at > stopped && !poll.at("ok").as_bool()) return;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  throw std::runtime_error("the edge never reported a failed poll after the simulator stopped");
+  if (!wait_for_edge_report(health_path(), EdgeLoop::poll, false, now_utc(), 30s))
+    throw std::runtime_error("the edge never reported a failed poll after the simulator stopped");
 }
 
 std::string Pipeline::ingest_url() const {
@@ -213,11 +199,11 @@ Pipeline::Reply Pipeline::get(const std::string& path_and_query) const {
 }
 
 std::optional<boost::json::value> Pipeline::edge_health() const {
-  return read_edge_health(dir_ / "health.json");
+  return read_edge_health(health_path());
 }
 
 bool Pipeline::wait_until_drained(std::chrono::seconds timeout) const {
-  return wait_until_edge_drained(dir_ / "health.json", timeout);
+  return wait_until_edge_drained(health_path(), timeout);
 }
 
 bool Pipeline::wait_for_backlog(std::uint64_t depth, std::chrono::seconds timeout) const {

@@ -60,6 +60,7 @@ class Pipeline {
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& sim_port() const { return sim_port_; }
   std::filesystem::path spool_path() const;
+  std::filesystem::path health_path() const { return dir_ / "health.json"; }
 
   void start_edge();
   void kill_edge();  // SIGKILL, reaped
