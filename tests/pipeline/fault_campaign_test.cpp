@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -196,6 +197,7 @@ class TmpfsMount {
   explicit TmpfsMount(const fs::path& where) : where_(where) {
     fs::create_directories(where_);
     mounted_ = ::mount("tmpfs", where_.c_str(), "tmpfs", 0, "size=1m") == 0;
+    if (!mounted_) error_ = errno;
   }
   ~TmpfsMount() {
     if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
@@ -203,10 +205,12 @@ class TmpfsMount {
     fs::remove_all(where_, ec);
   }
   bool mounted() const { return mounted_; }
+  int error() const { return error_; }  // errno of the failed mount
 
  private:
   fs::path where_;
   bool mounted_ = false;
+  int error_ = 0;
 };
 
 void fill_up(const fs::path& ballast) {
@@ -218,11 +222,17 @@ void fill_up(const fs::path& ballast) {
 }
 
 TEST(FaultCampaign, SpoolFileSystemFullThenFreed) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root (CI runs as root)";
   const fs::path mount_point =
       fs::temp_directory_path() / ("sungrow-spoolfs-" + std::to_string(::getpid()));
   TmpfsMount fs_mount(mount_point);
-  ASSERT_TRUE(fs_mount.mounted()) << "mount -t tmpfs failed: " << std::strerror(errno);
+  // Not root, or root in a container without CAP_SYS_ADMIN: no file system to fill, and the
+  // campaign says so instead of passing. Any other failure is a failure.
+  if (!fs_mount.mounted() && fs_mount.error() == EPERM) {
+    GTEST_SKIP() << "mounting a tmpfs needs CAP_SYS_ADMIN (root, outside an unprivileged "
+                    "container; CI runs as root): mount: "
+                 << std::strerror(fs_mount.error());
+  }
+  ASSERT_TRUE(fs_mount.mounted()) << "mount -t tmpfs failed: " << std::strerror(fs_mount.error());
   Pipeline p({.spool_dir = mount_point});
   p.start_edge();
   ASSERT_TRUE(p.wait_until_drained(30s)) << p.edge_log();
