@@ -88,6 +88,10 @@ fs::path Pipeline::spool_path() const {
   return (options_.spool_dir.empty() ? dir_ : options_.spool_dir) / "spool.db";
 }
 
+double Pipeline::wall_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - built_).count();
+}
+
 void Pipeline::start_server() {
   server_.reset();  // a server that died by itself is reaped here
   std::vector<std::string> args{"--database-url",  conninfo_,

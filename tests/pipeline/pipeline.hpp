@@ -61,6 +61,8 @@ class Pipeline {
   const std::string& sim_port() const { return sim_port_; }
   std::filesystem::path spool_path() const;
   std::filesystem::path health_path() const { return dir_ / "health.json"; }
+  // Seconds since the pipeline was built: a campaign's wall time.
+  double wall_seconds() const;
 
   void start_edge();
   void kill_edge();  // SIGKILL, reaped
@@ -118,6 +120,7 @@ class Pipeline {
   std::string sim_port_;
   std::unique_ptr<ChildProcess> edge_;
   int edge_starts_ = 0;
+  std::chrono::steady_clock::time_point built_ = std::chrono::steady_clock::now();
 };
 
 // Every line of `log` after `marker`, up to the end of the line (for "test fault: …" lines).
