@@ -336,16 +336,19 @@ TEST(FaultCampaign, SpoolFileSystemFullThenFreed) {
   std::this_thread::sleep_for(1s);
   fill_up(mount_point / "ballast");
   // The edge keeps polling; samples it cannot commit stay in memory, in order, seq assigned.
-  bool held_in_memory = false;
-  for (int i = 0; i < 100 && !held_in_memory; ++i) {
-    std::this_thread::sleep_for(100ms);
-    if (auto h = p.edge_health())
-      held_in_memory = h->at("spool").at("pending_in_memory").as_int64() >= 5;
-  }
-  ASSERT_TRUE(held_in_memory) << p.edge_log();
+  const auto pending = [](const boost::json::value& h) {
+    return h.at("spool").at("pending_in_memory").as_int64();
+  };
+  ASSERT_TRUE(p.wait_for_health([&](const auto& h) { return pending(h) >= 5; }, 10s))
+      << p.edge_log();
   // Samples only in memory: the health file says so loudly.
   EXPECT_EQ(p.edge_health().value().at("status").as_string(), "failing");
   fs::remove(mount_point / "ballast");
+  // With room again, the next poll's write takes the held samples to disk first. Only then may
+  // the simulator go: the edge retries held samples when it writes a new one (or when it exits),
+  // so without a new sample they would stay in memory and "drained" would never come.
+  ASSERT_TRUE(p.wait_for_health([&](const auto& h) { return pending(h) == 0; }, 30s))
+      << p.edge_log();
   p.caddy().start();
   const auto report = drain_and_check(p, "spool file system full, then freed");
   EXPECT_GE(report.committed, 10);

@@ -210,18 +210,24 @@ bool Pipeline::wait_until_drained(std::chrono::seconds timeout) const {
   return wait_until_edge_drained(health_path(), timeout);
 }
 
-bool Pipeline::wait_for_backlog(std::uint64_t depth, std::chrono::seconds timeout) const {
+bool Pipeline::wait_for_health(const std::function<bool(const boost::json::value&)>& ready,
+                               std::chrono::seconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (auto h = edge_health()) {
-      const auto& spool = h->at("spool");
-      if (static_cast<std::uint64_t>(spool.at("depth").as_int64() +
-                                     spool.at("pending_in_memory").as_int64()) >= depth)
-        return true;
-    }
+    if (auto h = edge_health(); h && ready(*h)) return true;
     std::this_thread::sleep_for(100ms);
   }
   return false;
+}
+
+bool Pipeline::wait_for_backlog(std::uint64_t depth, std::chrono::seconds timeout) const {
+  return wait_for_health(
+      [depth](const boost::json::value& h) {
+        const auto& spool = h.at("spool");
+        return static_cast<std::uint64_t>(spool.at("depth").as_int64() +
+                                          spool.at("pending_in_memory").as_int64()) >= depth;
+      },
+      timeout);
 }
 
 std::string Pipeline::edge_log() const {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +96,9 @@ class Pipeline {
   std::optional<boost::json::value> edge_health() const;
   // Until the edge reports an empty spool, nothing in memory and a successful last upload.
   bool wait_until_drained(std::chrono::seconds timeout) const;
+  // Until the edge's health file satisfies `ready`.
+  bool wait_for_health(const std::function<bool(const boost::json::value&)>& ready,
+                       std::chrono::seconds timeout) const;
   // Until the edge's health shows at least `depth` samples waiting.
   bool wait_for_backlog(std::uint64_t depth, std::chrono::seconds timeout) const;
 
