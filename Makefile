@@ -1,5 +1,5 @@
 # Front door: every target installs what it needs (scripts/install-deps), then builds with CMake presets.
-.PHONY: deps build release test test-asan fuzz bench demo package-check format format-check clean
+.PHONY: deps build release test test-asan fuzz bench demo soak package-check format format-check clean
 
 JOBS ?= 2
 
@@ -35,6 +35,15 @@ demo: deps
 	@cmake --preset dev >/dev/null
 	@cmake --build --preset dev -j $(JOBS) --target sungrow-edge sungrow-sim sungrow-server
 	@./scripts/demo
+
+# The fault campaigns at soak counts (README, "No sample lost"): about 13 minutes, so never part
+# of test or CI. SUNGROW_SOAK=N multiplies the soak counts.
+SOAK_KILLS = FaultCampaign.EdgeKilled*:FaultCampaign.ServerKilled*:FaultCampaign.PostgresRestarted*
+SOAK_LINK = FaultCampaign.CaddyStopped*:FaultCampaign.CaddyDown*
+soak: deps
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS) --target pipeline_fault_test
+	@SUNGROW_SOAK=$${SUNGROW_SOAK:-1} build/bin/pipeline_fault_test --gtest_filter='$(SOAK_KILLS):$(SOAK_LINK)'
 
 # Builds the .debs (release preset), installs them with apt-get, runs them, checks the deployment
 # files (compose, Caddyfile, units), purges them. Needs root or sudo.

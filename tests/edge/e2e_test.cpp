@@ -102,6 +102,21 @@ bool wait_until_drained(const fs::path& dir, std::chrono::seconds timeout) {
   return wait_until_edge_drained(dir / "health.json", timeout);
 }
 
+// Takes the inverter away for good and returns once the edge has reported a poll that failed
+// after that: from then on every sample it will ever commit is in its spool, so the next
+// "drained" means drained.
+::testing::AssertionResult stop_sim(ChildProcess& sim, const fs::path& dir) {
+  sim.signal(SIGTERM);
+  if (const auto status = sim.wait(5s); status != 0)
+    return ::testing::AssertionFailure()
+           << "sungrow-sim exited with " << (status ? std::to_string(*status) : "no status");
+  if (!wait_for_edge_report(dir / "health.json", EdgeLoop::poll, false, now_utc(), 30s))
+    return ::testing::AssertionFailure()
+           << "the edge never reported a failed poll after the simulator stopped:\n"
+           << read_file(dir / "edge.log");
+  return ::testing::AssertionSuccess();
+}
+
 ReceiverOptions receiver_options(const TestPki& pki) {
   ReceiverOptions o;
   o.cert_file = pki.server_cert();
@@ -168,8 +183,7 @@ TEST(EndToEnd, EveryPolledSampleArrivesExactlyOnceThroughKillsAndFaults) {
   // let the backlog drain.
   auto edge = start_edge(args);
   std::this_thread::sleep_for(2s);
-  sim->signal(SIGTERM);
-  ASSERT_EQ(sim->wait(5s), 0);
+  ASSERT_TRUE(stop_sim(*sim, tmp.path));
   receiver.set_responder(nullptr);
   ASSERT_TRUE(wait_until_drained(tmp.path, 90s)) << read_file(tmp.path / "edge.log");
   edge->signal(SIGTERM);
@@ -236,8 +250,7 @@ TEST(EndToEnd, TheOracleSeesALossWhenTheServerAcksWithoutStoring) {
   auto [sim, sim_port] = start_sim(tmp.path, {});
   auto edge = start_edge({sim_port, receiver.url(), pki.ca_cert(), tmp.path});
   std::this_thread::sleep_for(4s);
-  sim->signal(SIGTERM);
-  ASSERT_EQ(sim->wait(5s), 0);
+  ASSERT_TRUE(stop_sim(*sim, tmp.path));
   receiver.set_responder(nullptr);
   ASSERT_TRUE(wait_until_drained(tmp.path, 60s)) << read_file(tmp.path / "edge.log");
   edge->signal(SIGTERM);

@@ -88,6 +88,10 @@ fs::path Pipeline::spool_path() const {
   return (options_.spool_dir.empty() ? dir_ : options_.spool_dir) / "spool.db";
 }
 
+double Pipeline::wall_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - built_).count();
+}
+
 void Pipeline::start_server() {
   server_.reset();  // a server that died by itself is reaped here
   std::vector<std::string> args{"--database-url",  conninfo_,
@@ -178,23 +182,9 @@ void Pipeline::stop_sim() {
   sim_->signal(SIGTERM);
   sim_->wait(10s);
   sim_.reset();
-  // A health file written before the last successful poll would say "drained" while that
-  // poll's sample still waits: from here on only the report of a poll that started after the
-  // simulator was gone counts (it failed, so every sample is in the spool by then).
   if (!edge_running()) return;
-  const auto stopped = now_utc();
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto h = edge_health()) {
-      const auto& poll = h->at("poll");
-      const auto at = poll.at("last_at").is_string()
-                          ? parse_rfc3339(std::string_view(poll.at("last_at").as_string()))
-                          : std::nullopt;
-      if (at && *at > stopped && !poll.at("ok").as_bool()) return;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  throw std::runtime_error("the edge never reported a failed poll after the simulator stopped");
+  if (!wait_for_edge_report(health_path(), EdgeLoop::poll, false, now_utc(), 30s))
+    throw std::runtime_error("the edge never reported a failed poll after the simulator stopped");
 }
 
 std::string Pipeline::ingest_url() const {
@@ -213,25 +203,31 @@ Pipeline::Reply Pipeline::get(const std::string& path_and_query) const {
 }
 
 std::optional<boost::json::value> Pipeline::edge_health() const {
-  return read_edge_health(dir_ / "health.json");
+  return read_edge_health(health_path());
 }
 
 bool Pipeline::wait_until_drained(std::chrono::seconds timeout) const {
-  return wait_until_edge_drained(dir_ / "health.json", timeout);
+  return wait_until_edge_drained(health_path(), timeout);
 }
 
-bool Pipeline::wait_for_backlog(std::uint64_t depth, std::chrono::seconds timeout) const {
+bool Pipeline::wait_for_health(const std::function<bool(const boost::json::value&)>& ready,
+                               std::chrono::seconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (auto h = edge_health()) {
-      const auto& spool = h->at("spool");
-      if (static_cast<std::uint64_t>(spool.at("depth").as_int64() +
-                                     spool.at("pending_in_memory").as_int64()) >= depth)
-        return true;
-    }
+    if (auto h = edge_health(); h && ready(*h)) return true;
     std::this_thread::sleep_for(100ms);
   }
   return false;
+}
+
+bool Pipeline::wait_for_backlog(std::uint64_t depth, std::chrono::seconds timeout) const {
+  return wait_for_health(
+      [depth](const boost::json::value& h) {
+        const auto& spool = h.at("spool");
+        return static_cast<std::uint64_t>(spool.at("depth").as_int64() +
+                                          spool.at("pending_in_memory").as_int64()) >= depth;
+      },
+      timeout);
 }
 
 std::string Pipeline::edge_log() const {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,9 @@ class Pipeline {
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& sim_port() const { return sim_port_; }
   std::filesystem::path spool_path() const;
+  std::filesystem::path health_path() const { return dir_ / "health.json"; }
+  // Seconds since the pipeline was built: a campaign's wall time.
+  double wall_seconds() const;
 
   void start_edge();
   void kill_edge();  // SIGKILL, reaped
@@ -92,6 +96,9 @@ class Pipeline {
   std::optional<boost::json::value> edge_health() const;
   // Until the edge reports an empty spool, nothing in memory and a successful last upload.
   bool wait_until_drained(std::chrono::seconds timeout) const;
+  // Until the edge's health file satisfies `ready`.
+  bool wait_for_health(const std::function<bool(const boost::json::value&)>& ready,
+                       std::chrono::seconds timeout) const;
   // Until the edge's health shows at least `depth` samples waiting.
   bool wait_for_backlog(std::uint64_t depth, std::chrono::seconds timeout) const;
 
@@ -117,6 +124,7 @@ class Pipeline {
   std::string sim_port_;
   std::unique_ptr<ChildProcess> edge_;
   int edge_starts_ = 0;
+  std::chrono::steady_clock::time_point built_ = std::chrono::steady_clock::now();
 };
 
 // Every line of `log` after `marker`, up to the end of the line (for the "[test-fault] …" lines of

@@ -66,30 +66,44 @@ fs::path CaddyInstance::root_ca() const {
 
 void CaddyInstance::start() {
   if (process_) return;
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{kCaddy, "run", "--config", (dir_ / "Caddyfile").string(),
-                               "--adapter", "caddyfile"},
-      log_path(),
-      std::vector<std::string>{"XDG_DATA_HOME=" + (dir_ / "data").string(),
-                               "XDG_CONFIG_HOME=" + (dir_ / "config").string(),
-                               "HOME=" + dir_.string()});
-  // Ready when a request verified against Caddy's own root gets any HTTP answer (502 is fine:
-  // the upstream may not be up yet).
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!process_->running()) break;
-    if (fs::exists(root_ca())) {
-      HttpRequest probe;
-      probe.url = url("/health");
-      probe.ca_file = root_ca().string();
-      probe.timeout = 2s;
-      if (http_call(probe).status != 0) return;
+  // Caddy 2.6 cleans its storage at start-up while it issues the first certificate; now and
+  // then it deletes the certificate's folder while the new key file is still empty ("because key
+  // is empty"), and the issuance then waits 60 s before it tries again. Such a start is abandoned
+  // and made again (the race is Caddy's and rare; the issuance itself is not under test).
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    const auto log_before = read_text_file(log_path()).size();
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{kCaddy, "run", "--config", (dir_ / "Caddyfile").string(),
+                                 "--adapter", "caddyfile"},
+        log_path(),
+        std::vector<std::string>{"XDG_DATA_HOME=" + (dir_ / "data").string(),
+                                 "XDG_CONFIG_HOME=" + (dir_ / "config").string(),
+                                 "HOME=" + dir_.string()});
+    // Ready when a request verified against Caddy's own root gets any HTTP answer (502 is fine:
+    // the upstream may not be up yet).
+    bool issuance_postponed = false;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline && !issuance_postponed) {
+      if (!process_->running()) break;
+      if (fs::exists(root_ca())) {
+        HttpRequest probe;
+        probe.url = url("/health");
+        probe.ca_file = root_ca().string();
+        probe.timeout = 2s;
+        if (http_call(probe).status != 0) return;
+      }
+      issuance_postponed =
+          read_text_file(log_path())
+              .substr(log_before)
+              .find(R"("logger":"tls.obtain","msg":"will retry")") != std::string::npos;
+      if (!issuance_postponed) std::this_thread::sleep_for(100ms);
     }
-    std::this_thread::sleep_for(100ms);
+    process_.reset();
+    if (issuance_postponed && attempt < kAttempts) continue;
+    throw std::runtime_error("caddy did not come up on port " + std::to_string(port_) + ":\n" +
+                             read_text_file(log_path()));
   }
-  const auto log = read_text_file(log_path());
-  process_.reset();
-  throw std::runtime_error("caddy did not come up on port " + std::to_string(port_) + ":\n" + log);
 }
 
 void CaddyInstance::stop() {

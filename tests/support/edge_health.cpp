@@ -32,4 +32,21 @@ bool wait_until_edge_drained(const std::filesystem::path& health_file,
   return false;
 }
 
+bool wait_for_edge_report(const std::filesystem::path& health_file, EdgeLoop loop, bool ok,
+                          Timestamp since, std::chrono::milliseconds timeout) {
+  const char* key = loop == EdgeLoop::poll ? "poll" : "upload";
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto h = read_edge_health(health_file)) {
+      const auto& report = h->at(key);
+      const auto at = report.at("last_at").is_string()
+                          ? parse_rfc3339(std::string_view(report.at("last_at").as_string()))
+                          : std::nullopt;
+      if (at && *at > since && report.at("ok").as_bool() == ok) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 }  // namespace sungrow::test
