@@ -120,11 +120,20 @@ ALTER TABLE samples ADD COLUMN power_flow_raw integer
   CHECK (power_flow_raw BETWEEN 0 AND 65535);
 )sql";
 
+// Where each sample's ts came from (the edge's clock, synchronized or not, the inverter's clock, or
+// a bump by the spool) and what was added to the edge clock's reading.
+constexpr std::string_view kTsSource = R"sql(
+ALTER TABLE samples ADD COLUMN ts_source text
+  CHECK (ts_source IN ('ntp', 'inverter', 'unsynced', 'bumped'));
+ALTER TABLE samples ADD COLUMN ts_adjust_ms bigint;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "samples and base_buckets", kCreateTables},
     Migration{2, "samples as a TimescaleDB hypertable when available", kTimescale},
     Migration{3, "hour_spans and day_spans, filled from base_buckets", kCreateSpans},
     Migration{4, "power_flow_raw, and bit 7 in power_flow", kPowerFlowRaw},
+    Migration{6, "ts_source and ts_adjust_ms", kTsSource},
 };
 constexpr std::int64_t kSpansMigration = 3;
 
