@@ -207,7 +207,8 @@ TEST(ClockE2E, ARestartWithoutNtpTakesSampleTimesFromTheInverterUntilNtpSyncs) {
   const auto& reference = before->at("clock").at("reference");
   ASSERT_TRUE(reference.is_object()) << json::serialize(*before);
   // Kathmandu is UTC+05:45; the simulated inverter keeps real time.
-  EXPECT_NEAR(reference.at("inverter_utc_offset_s").to_number<double>(), 5 * 3600 + 45 * 60, 2.0)
+  EXPECT_NEAR(reference.at("inverter_utc_offset_ms").to_number<double>(),
+              (5 * 3600 + 45 * 60) * 1000.0, 2000.0)
       << json::serialize(*before);
   const auto measured_at = reference.at("measured_at").as_string();
   rig.stop_edge();
@@ -232,8 +233,8 @@ TEST(ClockE2E, ARestartWithoutNtpTakesSampleTimesFromTheInverterUntilNtpSyncs) {
   EXPECT_EQ(clock.at("ts_source").as_string(), "inverter") << json::serialize(clock);
   // The reference came from the spool: measured before the restart, not since.
   EXPECT_EQ(clock.at("reference").at("measured_at").as_string(), measured_at);
-  EXPECT_NEAR(clock.at("inverter").at("minus_edge_s").to_number<double>(),
-              5 * 3600 + 45 * 60 + std::chrono::seconds{kBehind}.count(), 2.0);
+  EXPECT_NEAR(clock.at("inverter").at("minus_edge_ms").to_number<double>(),
+              (5 * 3600 + 45 * 60 + std::chrono::seconds{kBehind}.count()) * 1000.0, 2000.0);
 
   // NTP syncs: the clock steps to the truth and is synchronized from then on.
   rig.set_clock("+0");

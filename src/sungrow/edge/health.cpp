@@ -49,9 +49,10 @@ json::value text_or_null(const std::string& s) {
   return json::value(s);
 }
 
-json::value seconds_or_null(const std::optional<std::chrono::milliseconds>& d) {
+// Whole milliseconds: exact, and Boost.JSON would print a double such as 0.242 as 2.42E-1.
+json::value ms_or_null(const std::optional<std::chrono::milliseconds>& d) {
   if (!d) return nullptr;
-  return json::value(static_cast<double>(d->count()) / 1000.0);
+  return json::value(d->count());
 }
 
 // Which clock the samples' times come from, and what the inverter's clock said.
@@ -61,15 +62,14 @@ json::object clock_json(const HealthState& s) {
       {"checked", c.checking},
       {"read_at", time_or_null(c.inverter_read_at)},
       {"reads", text_or_null(c.inverter_reads)},
-      {"minus_edge_s", seconds_or_null(c.inverter_minus_edge)},
+      {"minus_edge_ms", ms_or_null(c.inverter_minus_edge)},
       {"consecutive_failures", c.consecutive_failures},
       {"last_error", text_or_null(c.last_error)},
   };
   json::value reference = nullptr;
   if (c.reference)
-    reference =
-        json::object{{"inverter_utc_offset_s", seconds_or_null(c.reference->inverter_offset)},
-                     {"measured_at", format_rfc3339(c.reference->measured_at)}};
+    reference = json::object{{"inverter_utc_offset_ms", ms_or_null(c.reference->inverter_offset)},
+                             {"measured_at", format_rfc3339(c.reference->measured_at)}};
   return json::object{
       {"synchronized", c.synchronized},
       {"ts_source",
