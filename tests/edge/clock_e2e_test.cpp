@@ -237,6 +237,9 @@ TEST(ClockE2E, ARestartWithoutNtpTakesSampleTimesFromTheInverterUntilNtpSyncs) {
               (5 * 3600 + 45 * 60 + std::chrono::seconds{kBehind}.count()) * 1000.0, 2000.0);
 
   // NTP syncs: the clock steps to the truth and is synchronized from then on.
+  // The clock steps first, its status follows: a poll in between is stamped from the inverter
+  // with the edge clock already right.
+  const auto t_stepped = real_now();
   rig.set_clock("+0");
   rig.set_synchronized(true);
   const auto t_synced = real_now();
@@ -250,32 +253,44 @@ TEST(ClockE2E, ARestartWithoutNtpTakesSampleTimesFromTheInverterUntilNtpSyncs) {
   const auto by_seq = rig.received();
   expect_each_once_rising(by_seq, rig.receiver());
   std::size_t inverter = 0;
+  std::size_t bumped = 0;
   for (const auto& [seq, s] : by_seq) {
     // No sample carries the faked time: every ts lies within the real span of the test.
     EXPECT_GE(s.ts, t_start - kInverterResolution) << text(s);
     EXPECT_LE(s.ts, t_end + kInverterResolution) << text(s);
     ASSERT_TRUE(s.ts_source) << text(s);
-    EXPECT_NE(*s.ts_source, TsSource::bumped) << text(s);
     EXPECT_NE(*s.ts_source, TsSource::unsynced) << text(s);
-    if (*s.ts_source != TsSource::inverter) {
+    if (*s.ts_source == TsSource::ntp) {
       EXPECT_FALSE(s.ts_adjust_ms) << text(s);
       continue;
     }
-    ++inverter;
-    EXPECT_GE(s.ts, t_restart - kInverterResolution) << text(s);
-    EXPECT_LE(s.ts, t_synced + kInverterResolution) << text(s);
-    // ts − ts_adjust_ms is what the edge's clock said: half an hour behind.
+    // The inverter's clock shows whole seconds, so where one clock takes over from the other (the
+    // restart, NTP syncing) a poll may lie up to a second before the previous one: the spool then
+    // moves it just past that one, and says so.
+    if (*s.ts_source == TsSource::bumped) {
+      ++bumped;
+    } else {
+      ++inverter;
+      EXPECT_GE(s.ts, t_restart - kInverterResolution) << text(s);
+      EXPECT_LE(s.ts, t_synced + kInverterResolution) << text(s);
+    }
+    // ts − ts_adjust_ms is what the edge's clock said: half an hour behind, or right once it
+    // stepped (a poll between the step and NTP's "synchronized").
     ASSERT_TRUE(s.ts_adjust_ms) << text(s);
-    EXPECT_NEAR(static_cast<double>(*s.ts_adjust_ms),
-                static_cast<double>(std::chrono::milliseconds{kBehind}.count()),
-                static_cast<double>(kInverterResolution.count()))
-        << text(s);
+    const auto adjust = std::chrono::milliseconds{*s.ts_adjust_ms};
+    const bool behind = std::chrono::abs(adjust - kBehind) <= kInverterResolution;
+    const bool stepped =
+        s.ts >= t_stepped - kInverterResolution && std::chrono::abs(adjust) <= kInverterResolution;
+    EXPECT_TRUE(behind || stepped) << text(s);
   }
   EXPECT_GE(inverter, 8U);
-  std::cout << "[ figures  ] first sample stamped from the inverter's clock "
+  EXPECT_LE(bumped, 6U);  // polls 400 ms apart, within the clock's resolution, at two hand-overs
+  std::cout << "[ figures  ] restarted " << kBehind.count()
+            << " min behind without NTP: no sample unsynced, the first inverter-stamped one at the "
+               "receiver after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(first_corrected).count()
-            << " ms after the edge started with its clock " << kBehind.count() << " min behind; "
-            << inverter << " samples so stamped\n";
+            << " ms (upload every 1 s); " << inverter << " inverter-stamped, " << bumped
+            << " bumped at the hand-overs\n";
 }
 
 // No inverter clock to check against (the registers are refused): after the same restart the
