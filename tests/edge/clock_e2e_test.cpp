@@ -13,12 +13,12 @@
 #include <functional>
 #include <iostream>
 #include <map>
-#include <regex>
 #include <thread>
 
 #include "child_process.hpp"
 #include "edge_health.hpp"
 #include "https_receiver.hpp"
+#include "sim_child.hpp"
 #include "test_ca.hpp"
 
 namespace sungrow::test {
@@ -49,20 +49,12 @@ class ClockRig {
     set_clock("+0");
     set_synchronized(true);
     // Real time (scale 1) in a zone 5:45 ahead of UTC, so no whole-hour guess could pass.
-    std::vector<std::string> argv{
-        kBinDir + "/sungrow-sim", "--port", "0", "--time-scale", "1", "--tz", "Asia/Kathmandu"};
-    argv.insert(argv.end(), sim_flags.begin(), sim_flags.end());
-    sim_ = std::make_unique<ChildProcess>(argv, dir_ / "sim.log");
-    const auto text = wait_for_text(dir_ / "sim.log", "listening on", 10s);
-    std::smatch m;
-    static const std::regex kPort(R"(listening on [0-9.]+:([0-9]+))");
-    if (!text || !std::regex_search(*text, m, kPort))
-      throw std::runtime_error("sungrow-sim did not start: " + read_text_file(dir_ / "sim.log"));
-    sim_port_ = m[1].str();
+    sim_flags.insert(sim_flags.begin(), {"--tz", "Asia/Kathmandu"});
+    sim_ = start_sim(kBinDir, dir_ / "sim.log", sim_flags, "1");
   }
   ~ClockRig() {
     edge_.reset();
-    sim_.reset();
+    sim_.process.reset();
     if (!::testing::Test::HasFailure()) fs::remove_all(dir_);
   }
   ClockRig(const ClockRig&) = delete;
@@ -82,7 +74,7 @@ class ClockRig {
                                  "--host",
                                  "127.0.0.1",
                                  "--port",
-                                 sim_port_,
+                                 sim_.port,
                                  "--device-id",
                                  kDevice,
                                  "--ingest-url",
@@ -157,8 +149,7 @@ class ClockRig {
   fs::path dir_;
   TestPki pki_;
   HttpsReceiver receiver_;
-  std::unique_ptr<ChildProcess> sim_;
-  std::string sim_port_;
+  SimChild sim_;
   std::unique_ptr<ChildProcess> edge_;
 };
 

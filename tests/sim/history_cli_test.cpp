@@ -7,13 +7,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <filesystem>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "child_process.hpp"
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "sim_child.hpp"
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/edge/clock/inverter_clock.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
@@ -156,17 +156,12 @@ TEST_F(HistoryCliTest, TheLiveSimulatorContinuesTheHistorysHouseholdAtRealTime) 
   const Sample last = latest();
   ASSERT_EQ(last.ts, end - std::chrono::minutes{1});
 
-  ChildProcess sim({kBinDir + "/sungrow-sim", "--port", "0", "--since", format_rfc3339(first),
-                    "--tz", "Europe/Berlin"},
-                   dir_ / "sim.log");
-  const auto listening = wait_for_text(dir_ / "sim.log", "listening on", 30s);
-  std::smatch port;
-  ASSERT_TRUE(listening &&
-              std::regex_search(*listening, port, std::regex(R"(listening on [0-9.]+:([0-9]+))")))
-      << read_text_file(dir_ / "sim.log");
+  // As scripts/demo starts it: real time, the household from the history's first sample on.
+  const auto sim = start_sim(kBinDir, dir_ / "sim.log",
+                             {"--since", format_rfc3339(first), "--tz", "Europe/Berlin"}, "1");
   edge::ModbusSettings modbus;
   modbus.host = "127.0.0.1";
-  modbus.port = static_cast<std::uint16_t>(std::stoi(port[1].str()));
+  modbus.port = static_cast<std::uint16_t>(std::stoi(sim.port));
   edge::Poller poller(modbus, 1);
   const auto polled_at = now_utc();
   const auto image = poller.poll();
