@@ -15,6 +15,7 @@
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/core/version.hpp"
 #include "sungrow/edge/agent.hpp"
+#include "sungrow/edge/clock/clock_sync.hpp"
 #include "sungrow/edge/config.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
 #include "sungrow/edge/normalize/normalizer.hpp"
@@ -44,7 +45,9 @@ int cmd_once(const EdgeConfig& c) {
               << c.sungrow_port << ": " << image.error().message << "\n";
     return kExitFailure;
   }
-  const auto n = normalize(*image, ts, c.effective_device_id());
+  auto n = normalize(*image, ts, c.effective_device_id());
+  // One sample, no spool and no reference to check against: the kernel's word only.
+  n.sample.ts_source = system_clock_synchronized() ? TsSource::ntp : TsSource::unsynced;
   for (const auto& w : n.warnings) spdlog::warn("Value discarded: {}", w);
   std::cout << to_json_text(n.sample) << std::endl;
   return 0;

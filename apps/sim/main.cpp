@@ -47,6 +47,9 @@ sungrow::Result<DocRange> parse_range(const std::string& text) {
 struct CliArgs {
   sungrow::sim::SimOptions options;
   std::string start;
+  std::string since;
+  std::string clock_fault = "none";
+  int clock_offset_s = 0;
   std::vector<std::string> exception_ranges;
   unsigned slow_reply_ms = 0;
   bool verbose = false;
@@ -61,6 +64,9 @@ void bind_flags(CLI::App& app, CliArgs& a) {
   app.add_option("--time-scale", o.time_scale, "Simulated seconds per real second")
       ->capture_default_str();
   app.add_option("--start", a.start, "Simulated start time, RFC 3339 (default: now)");
+  app.add_option("--since", a.since,
+                 "When the household began, RFC 3339: its counters and SoC carry on from a "
+                 "`history` generated from then (default: the start's day)");
   app.add_option("--tz", o.tz, "IANA time zone for daily counter resets")->capture_default_str();
   app.add_option("--seed", o.seed, "Seed of clouds and load")->capture_default_str();
   app.add_option("--serial", o.serial, "Serial number the nameplate registers report")
@@ -83,6 +89,12 @@ void bind_flags(CLI::App& app, CliArgs& a) {
   app.add_flag("--flow-bits-stuck", faults.flow_bits_stuck, "Fault: register 13001 always 0");
   app.add_flag("--no-battery-power-register", faults.no_battery_power_register,
                "Fault: old firmware, 5214-5215 answer exception 02");
+  app.add_option("--clock-offset-s", a.clock_offset_s,
+                 "Fault: the inverter's clock (holding 5000-5005) runs this many seconds off");
+  app.add_option("--clock-fault", a.clock_fault,
+                 "Fault: the inverter's clock registers are unsupported (exception 02), "
+                 "intermittent (every second read fails) or garbage (0xFFFF)")
+      ->capture_default_str();
   app.add_option("--counter-glitch-every", faults.counter_glitch_every,
                  "Fault: every Nth read of the lifetime energy counters returns them glitched "
                  "(0, 0xFFFF in a word, or +1000 kWh, in turn)");
@@ -97,6 +109,18 @@ sungrow::Result<void> finish_options(CliArgs& a) {
     auto range = parse_range(text);
     if (!range) return range.error();
     o.faults.exception_ranges.push_back(range.value());
+  }
+  o.faults.clock_offset = std::chrono::seconds{a.clock_offset_s};
+  const auto clock_fault = sungrow::sim::clock_fault_from_string(a.clock_fault);
+  if (!clock_fault)
+    return sungrow::fail("--clock-fault '" + a.clock_fault +
+                         "': expected none, unsupported, intermittent or garbage");
+  o.faults.clock_fault = *clock_fault;
+  if (!a.since.empty()) {
+    o.since = sungrow::parse_rfc3339(a.since);
+    if (!o.since)
+      return sungrow::fail("--since '" + a.since +
+                           "' is not an RFC 3339 time (e.g. 2026-05-21T10:00:00Z)");
   }
   if (!a.start.empty()) {
     o.start = sungrow::parse_rfc3339(a.start);

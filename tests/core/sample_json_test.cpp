@@ -20,6 +20,8 @@ Sample full_sample() {
   s.running_state = 0x0040;
   s.power_flow = PowerFlow::from_bits(0x2B);
   s.power_flow_raw = 0x2B;
+  s.ts_source = TsSource::inverter;
+  s.ts_adjust_ms = 3'600'500;
   return s;
 }
 
@@ -46,7 +48,60 @@ TEST(SampleJson, WireTextIsByteStable) {
       R"("battery_discharge_total_kwh":34.5,"load_energy_today_kwh":36,)"
       R"("grid_power_source":"meter","running_state":64,"running_state_text":"Running",)"
       R"("power_flow":{"pv":true,"charging":true,"discharging":false,"load":true,)"
-      R"("exporting":false,"importing":true,"negative_load":false},"power_flow_raw":43})");
+      R"("exporting":false,"importing":true,"negative_load":false},"power_flow_raw":43,)"
+      R"("ts_source":"inverter","ts_adjust_ms":3600500})");
+}
+
+// How ts was obtained travels with every sample: the four sources round-trip, the adjustment only
+// with a corrected or bumped ts, and a sample from an edge that does not say is still accepted.
+TEST(SampleJson, TsSourceAndAdjustmentRoundTripAndAreChecked) {
+  for (const auto source :
+       {TsSource::ntp, TsSource::inverter, TsSource::unsynced, TsSource::bumped}) {
+    Sample s = full_sample();
+    s.ts_source = source;
+    const bool adjusted = source == TsSource::inverter || source == TsSource::bumped;
+    s.ts_adjust_ms = adjusted ? std::optional<std::int64_t>{-12} : std::nullopt;
+    const auto back = sample_from_json(boost::json::parse(to_json_text(s)));
+    ASSERT_TRUE(back.sample) << to_string(source);
+    EXPECT_EQ(*back.sample, s);
+    EXPECT_EQ(ts_source_from_string(to_string(source)), source);
+  }
+  const auto problem_of = [](boost::json::object o) {
+    const auto decoded = sample_from_json(o);
+    EXPECT_FALSE(decoded.sample);
+    return decoded.problems.empty() ? FieldProblem{} : decoded.problems.front();
+  };
+  auto o = to_json(full_sample());
+  o["ts_source"] = "gps";
+  EXPECT_EQ(problem_of(o).field, "ts_source");
+  o["ts_source"] = 1;
+  EXPECT_EQ(problem_of(o).field, "ts_source");
+  o["ts_source"] = "inverter";
+  o["ts_adjust_ms"] = 1.5;
+  EXPECT_EQ(problem_of(o).field, "ts_adjust_ms");
+  o["ts_adjust_ms"] = "100";
+  EXPECT_EQ(problem_of(o).field, "ts_adjust_ms");
+  o["ts_adjust_ms"] = kMaxTsAdjustMs + 1;
+  EXPECT_EQ(problem_of(o).field, "ts_adjust_ms");
+  o["ts_adjust_ms"] = -kMaxTsAdjustMs;
+  EXPECT_TRUE(sample_from_json(o).sample);
+  // A synchronized or unchecked clock's reading is ts itself: an adjustment there is a
+  // contradiction.
+  o["ts_source"] = "ntp";
+  const auto contradiction = problem_of(o);
+  EXPECT_EQ(contradiction.field, "ts_adjust_ms");
+  EXPECT_NE(contradiction.reason.find("inverter or bumped"), std::string::npos);
+  o.erase("ts_source");
+  EXPECT_EQ(problem_of(o).field, "ts_adjust_ms");
+  // An edge from before these fields sends neither: still accepted, and they read back as unset.
+  o.erase("ts_adjust_ms");
+  const auto old = sample_from_json(o);
+  ASSERT_TRUE(old.sample);
+  EXPECT_FALSE(old.sample->ts_source);
+  EXPECT_FALSE(old.sample->ts_adjust_ms);
+  o["ts_source"] = nullptr;
+  o["ts_adjust_ms"] = nullptr;
+  EXPECT_TRUE(sample_from_json(o).sample);
 }
 
 // Register 13001 keeps every bit: bit 7 (negative load power) is decoded, and the raw word travels

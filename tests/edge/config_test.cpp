@@ -115,6 +115,24 @@ TEST(EdgeConfig, TestPollIntervalOnlyAgainstALoopbackSimulator) {
   EXPECT_EQ(c.poll_interval(), std::chrono::milliseconds{200});
 }
 
+TEST(EdgeConfig, TheInverterClockIsReadRarelyOrNever) {
+  EXPECT_EQ(parse({}).clock_check_interval_s, 600);
+  ::setenv("CLOCK_CHECK_INTERVAL_S", "0", 1);
+  const auto off = parse({});
+  ::unsetenv("CLOCK_CHECK_INTERVAL_S");
+  EXPECT_EQ(off.clock_check_interval_s, 0);
+  auto c = valid();
+  c.clock_check_interval_s = 0;
+  EXPECT_TRUE(validate(c, Needs::inverter_and_upload).empty());
+  c.clock_check_interval_s = 60;
+  EXPECT_TRUE(validate(c, Needs::inverter_and_upload).empty());
+  c.clock_check_interval_s = 5;
+  const auto problems = validate(c, Needs::inverter_and_upload);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_TRUE(mentions(problems, "CLOCK_CHECK_INTERVAL_S"));
+  EXPECT_TRUE(mentions(problems, "or 0"));
+}
+
 TEST(EdgeConfig, OnceNeedsOnlyTheInverter) {
   EdgeConfig c;
   c.sungrow_host = "192.168.1.50";

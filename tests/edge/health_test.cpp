@@ -49,6 +49,39 @@ TEST(Health, FileIsReplacedAtomicallyAndParses) {
   std::filesystem::remove_all(dir);
 }
 
+// The clock section: whether the edge clock is synchronized, where the last sample's time came
+// from, what the inverter's clock read, and the reference measured against it.
+TEST(Health, TheClockSectionSaysWhereSampleTimesComeFrom) {
+  HealthState s;
+  const auto fresh = boost::json::parse(health_json(s, now_utc())).at("clock");
+  EXPECT_FALSE(fresh.at("synchronized").as_bool());
+  EXPECT_TRUE(fresh.at("ts_source").is_null());
+  EXPECT_TRUE(fresh.at("reference").is_null());
+  EXPECT_TRUE(fresh.at("inverter").at("read_at").is_null());
+
+  const Timestamp at{std::chrono::milliseconds{1'700'000'000'000}};
+  s.clock.synchronized = false;
+  s.clock.inverter_read_at = at;
+  s.clock.inverter_reads = "2023-11-14T23:13:20";
+  s.clock.inverter_minus_edge = std::chrono::milliseconds{3'600'500};
+  s.clock.consecutive_failures = 2;
+  s.clock.last_error = "modbus: holding 5000×6: exception 2";
+  s.clock.reference = ClockReference{std::chrono::milliseconds{3'600'250}, at};
+  s.last_ts_source = TsSource::inverter;
+  s.last_ts_adjust_ms = 10'800'000;
+  const auto c = boost::json::parse(health_json(s, now_utc())).at("clock");
+  EXPECT_EQ(c.at("ts_source").as_string(), "inverter");
+  EXPECT_EQ(c.at("ts_adjust_ms").as_int64(), 10'800'000);
+  EXPECT_TRUE(c.at("inverter").at("checked").as_bool());
+  EXPECT_EQ(c.at("inverter").at("reads").as_string(), "2023-11-14T23:13:20");
+  EXPECT_EQ(c.at("inverter").at("minus_edge_ms").as_int64(), 3'600'500);
+  EXPECT_EQ(c.at("inverter").at("consecutive_failures").as_int64(), 2);
+  EXPECT_EQ(c.at("reference").at("measured_at").as_string(), "2023-11-14T22:13:20.000Z");
+  EXPECT_EQ(c.at("reference").at("inverter_utc_offset_ms").as_int64(), 3'600'250);
+  // A clock that is not synchronized is no failure to capture: the status stays ok.
+  EXPECT_EQ(classify(s), HealthStatus::ok);
+}
+
 TEST(Health, UnwritableDirectoryIsAnError) {
   HealthState s;
   const auto r = write_health_file("/nonexistent-dir/health.json", s, now_utc());

@@ -109,6 +109,64 @@ TEST(PollerSim, NormalPollReadsEveryRegisterOverOneConnection) {
   EXPECT_TRUE(poller.unsupported().empty());
 }
 
+// The inverter's clock is read on the poll's own connection (a WiNet-S serves one client).
+TEST(PollerSim, ReadExtraReadsTheInverterClockOnThePollsConnection) {
+  auto server = start_sim();
+  Poller poller(settings_for(server->port()), 1);
+  ASSERT_TRUE(poller.poll());
+  const auto& c = kInverterClockRegisters;
+  const auto clock = poller.read_extra(c.table, c.first_doc, c.count);
+  ASSERT_TRUE(clock) << clock.error().message;
+  // 10:00Z on 21 June is noon in Amsterdam (the simulator's zone), and its clock stands still.
+  EXPECT_EQ(*clock, (std::vector<std::uint16_t>{2026, 6, 21, 12, 0, 0}));
+  EXPECT_EQ(server->stats().connections, 1U);
+  EXPECT_EQ(server->stats().requests, kReadGroups.size() + 1);
+}
+
+// A dongle that refuses the clock registers (with WiNet-S style exception frames) costs one
+// refused request per attempt and nothing else: the connection stays, every poll reads the whole
+// map, and no register or group is marked unsupported or fragmented, however often it happens.
+TEST(PollerSim, AnUnsupportedClockReadLeavesPollingUndisturbed) {
+  Faults f;
+  f.clock_fault = sim::ClockFault::unsupported;
+  f.malformed_exception = true;
+  auto server = start_sim(f);
+  Poller poller(settings_for(server->port()), 1);
+  const auto& c = kInverterClockRegisters;
+  for (int cycle = 1; cycle <= 5; ++cycle) {
+    const auto image = poller.poll();
+    ASSERT_TRUE(image) << image.error().message;
+    EXPECT_EQ(expect_matches_reference(*image), kRegisters.size()) << cycle;
+    const auto clock = poller.read_extra(c.table, c.first_doc, c.count);
+    ASSERT_FALSE(clock);
+    EXPECT_NE(clock.error().message.find("exception 2"), std::string::npos)
+        << clock.error().message;
+    EXPECT_TRUE(poller.connected());
+  }
+  EXPECT_TRUE(poller.unsupported().empty());
+  EXPECT_TRUE(poller.fragmented_groups().empty());
+  EXPECT_EQ(server->stats().connections, 1U);
+  EXPECT_EQ(server->stats().exceptions, 5U);
+}
+
+// A clock read that breaks the connection closes it; the next poll connects again at once (no
+// backoff: the link worked a moment ago) and reads everything.
+TEST(PollerSim, AClockReadThatDropsTheConnectionCostsOneReconnect) {
+  Faults f;
+  f.drop_every = static_cast<std::uint32_t>(kReadGroups.size()) + 1;  // the read after the poll
+  auto server = start_sim(f);
+  Poller poller(settings_for(server->port()), 1);
+  ASSERT_TRUE(poller.poll());
+  const auto& c = kInverterClockRegisters;
+  EXPECT_FALSE(poller.read_extra(c.table, c.first_doc, c.count));
+  EXPECT_FALSE(poller.connected());
+  const auto image = poller.poll();
+  ASSERT_TRUE(image) << image.error().message;
+  EXPECT_EQ(expect_matches_reference(*image), kRegisters.size());
+  EXPECT_EQ(server->stats().connections, 2U);
+  EXPECT_TRUE(poller.unsupported().empty());
+}
+
 TEST(PollerSim, InterReadDelayBoundsTheCycle) {
   auto server = start_sim();
   auto s = settings_for(server->port());

@@ -1,5 +1,6 @@
 // `sungrow-sim history` against a real sungrow-server: the series show the days, re-runs are
-// no-ops.
+// no-ops, and a live simulator started the way the demo starts it continues the history's
+// household at real time.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,11 @@
 #include "child_process.hpp"
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "sim_child.hpp"
+#include "sungrow/core/sample_json.hpp"
+#include "sungrow/edge/clock/inverter_clock.hpp"
+#include "sungrow/edge/modbus/poller.hpp"
+#include "sungrow/edge/normalize/normalizer.hpp"
 
 namespace sungrow::test {
 namespace {
@@ -127,6 +133,103 @@ TEST_F(HistoryCliTest, TwoDaysShowAsTwoDayBucketsWithPlausibleEnergyAndAReRunIns
   EXPECT_NE(again.output.find("history: sent 2880 samples, inserted 0 (2880 already there)"),
             std::string::npos)
       << again.output;
+}
+
+// The demo's hand-over: a day of history up to the current minute, then the live simulator started
+// with --since the history's first sample (real time, as scripts/demo runs it). Its first sample,
+// read and normalized the way the edge does, continues every lifetime counter, today's counters
+// and the battery within what the minutes between them allow, its inverter clock shows real local
+// time, and the server sees no counter anomaly around the hand-over.
+TEST_F(HistoryCliTest, TheLiveSimulatorContinuesTheHistorysHouseholdAtRealTime) {
+  using std::chrono::floor;
+  const auto end = floor<std::chrono::minutes>(now_utc());
+  const auto first = end - std::chrono::days{1};
+  const auto run = history("handover", {{"--days", "1"}, {"--end", format_rfc3339(end)}});
+  ASSERT_EQ(run.status, 0) << run.output;
+  const auto latest = [&] {
+    const auto reply = http_get(server_->base_url() + "/v1/realtime?device_id=" + kDevice, kToken);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    auto decoded = sample_from_json(json::parse(reply.body));
+    EXPECT_TRUE(decoded.sample) << reply.body;
+    return decoded.sample.value_or(Sample{});
+  };
+  const Sample last = latest();
+  ASSERT_EQ(last.ts, end - std::chrono::minutes{1});
+
+  // As scripts/demo starts it: real time, the household from the history's first sample on.
+  const auto sim = start_sim(kBinDir, dir_ / "sim.log",
+                             {"--since", format_rfc3339(first), "--tz", "Europe/Berlin"}, "1");
+  edge::ModbusSettings modbus;
+  modbus.host = "127.0.0.1";
+  modbus.port = static_cast<std::uint16_t>(std::stoi(sim.port));
+  edge::Poller poller(modbus, 1);
+  const auto polled_at = now_utc();
+  const auto image = poller.poll();
+  ASSERT_TRUE(image) << image.error().message;
+  auto live = edge::normalize(*image, polled_at, kDevice).sample;
+  const auto& c = kInverterClockRegisters;
+  const auto clock_words = poller.read_extra(c.table, c.first_doc, c.count);
+  const auto read_at = now_utc();
+  ASSERT_TRUE(clock_words) << clock_words.error().message;
+
+  // Real time: the inverter's clock shows Berlin's local time now (UTC+1 or +2), to the second.
+  const auto inverter_local = edge::decode_inverter_clock(*clock_words);
+  ASSERT_TRUE(inverter_local) << inverter_local.error().message;
+  const auto ahead = inverter_local->time_since_epoch() - read_at.time_since_epoch();
+  const auto zone = std::chrono::round<std::chrono::hours>(ahead);
+  EXPECT_TRUE(zone == std::chrono::hours{1} || zone == std::chrono::hours{2})
+      << edge::format_local(*inverter_local) << " at " << format_rfc3339(read_at);
+  EXPECT_LT(std::chrono::abs(ahead - zone), 3s)
+      << edge::format_local(*inverter_local) << " at " << format_rfc3339(read_at);
+
+  // Continuity: nothing steps down, and nothing grows faster than the house can (6 kW on any
+  // flow, 3 kW into or out of the 9.6 kWh battery) over the minutes since the last history sample,
+  // plus one 0.1 kWh tick of the counters.
+  const double hours = std::chrono::duration<double, std::ratio<3600>>(live.ts - last.ts).count();
+  ASSERT_GT(hours, 0.0);
+  ASSERT_LT(hours, 0.25) << "the history took too long for a meaningful bound";
+  // Today's counters reset at Berlin's midnight: compared only when no midnight lies between.
+  const auto same_local_day =
+      floor<std::chrono::days>(last.ts + zone) == floor<std::chrono::days>(live.ts + zone);
+  for (const auto& f : kMeasurementFields) {
+    const std::string name{f.name};
+    const bool lifetime = name.ends_with("_total_kwh");
+    const bool today = name.ends_with("_today_kwh");
+    if (!lifetime && !(today && same_local_day)) continue;
+    ASSERT_TRUE(last.*f.member && live.*f.member) << name;
+    EXPECT_GE(*(live.*f.member), *(last.*f.member)) << name << " stepped down at the hand-over";
+    EXPECT_LE(*(live.*f.member) - *(last.*f.member), 6.0 * hours + 0.1001) << name;
+  }
+  ASSERT_TRUE(last.battery_soc_pct && live.battery_soc_pct);
+  EXPECT_LE(std::abs(*live.battery_soc_pct - *last.battery_soc_pct),
+            100.0 * 3.0 * hours / 9.6 + 0.11);
+
+  // The server's view of the hours around the hand-over: the live sample continues the series.
+  live.seq = 1;  // the live spool's own numbering starts again; the server keys on ts
+  const std::vector<Sample> batch{live};
+  const auto posted =
+      http_post_json(server_->base_url() + "/v1/ingest", batch_to_json_text(batch), kToken);
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  const auto from = floor<std::chrono::hours>(end) - std::chrono::hours{2};
+  const auto to = floor<std::chrono::hours>(live.ts) + std::chrono::hours{1};
+  const auto reply =
+      http_get(server_->base_url() + "/v1/series?frame=hour&tz=UTC&from=" + format_rfc3339(from) +
+                   "&to=" + format_rfc3339(to),
+               kToken);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const auto series = json::parse(reply.body);
+  ASSERT_FALSE(series.at("buckets").as_array().empty()) << reply.body;
+  for (const auto& value : series.at("buckets").as_array()) {
+    const auto& b = value.as_object();
+    EXPECT_EQ(b.at("counter_anomalies").as_int64(), 0) << json::serialize(b);
+    for (const char* name : {"pv_energy_kwh", "grid_import_kwh", "grid_export_kwh",
+                             "battery_charge_kwh", "battery_discharge_kwh", "load_energy_kwh"}) {
+      const auto& kwh = b.at(name);
+      if (kwh.is_null()) continue;
+      EXPECT_GE(kwh.to_number<double>(), 0.0) << name << " " << json::serialize(b);
+      EXPECT_LE(kwh.to_number<double>(), 6.1) << name << " " << json::serialize(b);
+    }
+  }
 }
 
 TEST_F(HistoryCliTest, AWrongTokenExitsOneWithTheServersAnswer) {

@@ -150,6 +150,29 @@ TEST(RegisterBank, HoldingClockIsLocalTimeAndSocWindowIsSet) {
   EXPECT_EQ(word(13059), 50);
 }
 
+// The inverter's own clock can be set wrong (it then runs off the simulated time by the offset)
+// or read garbage; either way only the six clock words change.
+TEST(RegisterBank, ClockOffsetAndGarbageFaultsChangeOnlyTheClockWords) {
+  Faults late;
+  late.clock_offset = std::chrono::seconds{-3 * 3600 - 61};
+  const auto normal = encode_at("2026-01-31T23:30:45Z");
+  const auto off = encode_at("2026-01-31T23:30:45Z", late);
+  const auto clock = [](const Encoded& e) {
+    std::vector<std::uint16_t> w;
+    for (std::uint16_t doc = 5000; doc <= 5005; ++doc)
+      w.push_back(e.bank.word(RegisterTable::holding, doc).value());
+    return w;
+  };
+  EXPECT_EQ(clock(normal), (std::vector<std::uint16_t>{2026, 2, 1, 0, 30, 45}));
+  EXPECT_EQ(clock(off), (std::vector<std::uint16_t>{2026, 1, 31, 21, 29, 44}));
+  Faults garbage;
+  garbage.clock_fault = ClockFault::garbage;
+  EXPECT_EQ(clock(encode_at("2026-01-31T23:30:45Z", garbage)),
+            std::vector<std::uint16_t>(6, 0xFFFF));
+  for (const auto& def : kRegisters)
+    EXPECT_EQ(words_of(off.bank, def), words_of(normal.bank, def)) << def.name;
+}
+
 TEST(RegisterBank, FlowBitsStuckFault) {
   Faults faults;
   faults.flow_bits_stuck = true;
@@ -236,6 +259,15 @@ TEST(AnswerRead, RulesForCountsAddressesAndFaults) {
             ModbusException::illegal_data_address);
   EXPECT_EQ(words_or_fail(answer_read(e.bank, old_firmware, in, 13021, 1)).size(), 1U);
 
+  Faults no_clock;
+  no_clock.clock_fault = ClockFault::unsupported;
+  EXPECT_EQ(exception_of(answer_read(e.bank, no_clock, RegisterTable::holding, 4999, 6)),
+            ModbusException::illegal_data_address);
+  EXPECT_EQ(exception_of(answer_read(e.bank, no_clock, RegisterTable::holding, 5004, 1)),
+            ModbusException::illegal_data_address);
+  EXPECT_EQ(words_or_fail(answer_read(e.bank, no_clock, RegisterTable::holding, 13057, 2)).size(),
+            2U);
+  EXPECT_EQ(words_or_fail(answer_read(e.bank, no_clock, RegisterTable::input, 4999, 6)).size(), 6U);
   EXPECT_EQ(exception_of(answer_read(e.bank, {}, RegisterTable::holding, 5005, 1)),
             ModbusException::illegal_data_address);
 }

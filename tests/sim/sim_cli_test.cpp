@@ -147,6 +147,11 @@ TEST(SimCli, BadFlagsExitTwoWithAClearMessage) {
       {{"--no-such-flag"}, "--no-such-flag"},
       {{"--serial", "has space"}, "serial 'has space'"},
       {{"--counter-glitch-every", "-3"}, "--counter-glitch-every"},
+      {{"--clock-fault", "sometimes"}, "--clock-fault 'sometimes'"},
+      {{"--clock-offset-s", "soon"}, "--clock-offset-s"},
+      {{"--since", "last month"}, "--since 'last month'"},
+      {{"--since", "2026-06-02T00:00:00Z", "--start", "2026-06-01T00:00:00Z"},
+       "is after the start"},
   };
   for (const auto& [args, message] : cases) {
     SimProcess sim{args};

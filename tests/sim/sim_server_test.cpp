@@ -202,6 +202,60 @@ TEST(SimServer, HoldingRegistersAndTheirGaps) {
   EXPECT_EQ(errno, EMBXILADD);
 }
 
+// As seen through a WiNet-S: every second read of the clock registers fails, the others answer.
+TEST(SimServer, FaultIntermittentClockFailsEverySecondClockRead) {
+  Faults faults;
+  faults.clock_fault = ClockFault::intermittent;
+  auto sim = start_sim(faults);
+  auto client = connect_client(sim->port());
+  std::array<std::uint16_t, 6> clock{};
+  for (int i = 0; i < 4; ++i) {
+    const int rc = modbus_read_registers(client.get(), 4999, 6, clock.data());
+    if (i % 2 == 0) {
+      EXPECT_EQ(rc, 6) << i;
+      EXPECT_EQ(clock[0], 2026);
+    } else {
+      EXPECT_EQ(rc, -1) << i;
+      EXPECT_EQ(errno, EMBXILADD);
+    }
+  }
+  std::array<std::uint16_t, 2> soc{};
+  EXPECT_EQ(modbus_read_registers(client.get(), 13057, 2, soc.data()), 2);  // not the clock
+  EXPECT_EQ(sim->stats().exceptions, 2U);
+}
+
+// `since`: the household began days before the start, so its counters and battery carry on from
+// a history generated from then; the same start without it begins from the plausible install.
+TEST(SimServer, SinceContinuesTheHouseholdThatBeganThen) {
+  const auto start = parse_rfc3339("2026-06-21T10:00:00Z").value();
+  const auto read_pv_total = [](std::optional<Timestamp> since, Timestamp at) {
+    SimOptions o;
+    o.port = 0;
+    o.start = at;
+    o.since = since;
+    o.time_scale = 1e-9;
+    auto server = SimServer::start(std::move(o));
+    EXPECT_TRUE(server) << (server ? "" : server.error().message);
+    if (!server) return 0.0;
+    auto client = connect_client(server.value()->port());
+    const auto w = read_input(client.get(), 13003, 2);
+    EXPECT_EQ(w.size(), 2U);
+    return w.size() == 2 ? static_cast<double>(words::u32(w[0], w[1])) / 10.0 : 0.0;
+  };
+  const double fresh = read_pv_total(std::nullopt, start);
+  const double continued = read_pv_total(start - std::chrono::days{30}, start);
+  // A June month of a 4.5 kWp roof: hundreds of kWh more than a household that began today.
+  EXPECT_GT(continued - fresh, 200.0);
+  EXPECT_LT(continued - fresh, 1200.0);
+
+  SimOptions after;
+  after.start = start;
+  after.since = start + 1s;
+  EXPECT_FALSE(validate(after));
+  after.since = start - std::chrono::days{kMaxSinceDays + 1};
+  EXPECT_FALSE(validate(after));
+}
+
 TEST(SimServer, UnknownAddressIsException02AndTheConnectionSurvives) {
   auto sim = start_sim();
   auto client = connect_client(sim->port());

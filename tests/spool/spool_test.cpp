@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <fstream>
 #include <vector>
 
@@ -116,6 +117,66 @@ TEST_F(SpoolTest, TsIsBumpedWhenTheClockGoesBackOrRepeats) {
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[2].ts, at_ms(kT0 + 2));
   EXPECT_EQ(decode_body(rows[2].json).ts, at_ms(kT0 + 2));  // the body carries the bumped ts
+}
+
+// A bumped ts is no clock's reading, and the sample says so: ts_source bumped, and ts_adjust_ms
+// grown by the bump (on top of a correction the edge made), so ts − ts_adjust_ms is still what
+// the edge's clock said.
+TEST_F(SpoolTest, ABumpedSampleSaysSoAndKeepsTheClockReadingRecoverable) {
+  auto spool = open_or_die(path);
+  auto first = make_sample("inv-1", kT0);
+  first.ts_source = TsSource::ntp;
+  EXPECT_EQ(spool.enqueue(first).stored.ts_source, TsSource::ntp);
+
+  auto behind = make_sample("inv-1", kT0 - 3'600'000);
+  behind.ts_source = TsSource::unsynced;
+  const auto bumped = spool.enqueue(behind).stored;
+  EXPECT_EQ(bumped.ts, at_ms(kT0 + 1));
+  EXPECT_EQ(bumped.ts_source, TsSource::bumped);
+  EXPECT_EQ(bumped.ts_adjust_ms, 3'600'001);
+  EXPECT_EQ(bumped.ts - std::chrono::milliseconds{*bumped.ts_adjust_ms}, behind.ts);
+
+  auto corrected = make_sample("inv-1", kT0 - 500);  // an inverter-corrected ts, still behind
+  corrected.ts_source = TsSource::inverter;
+  corrected.ts_adjust_ms = 20'000;
+  const auto twice = spool.enqueue(corrected).stored;
+  EXPECT_EQ(twice.ts, at_ms(kT0 + 2));
+  EXPECT_EQ(twice.ts_source, TsSource::bumped);
+  EXPECT_EQ(twice.ts_adjust_ms, 20'000 + 502);
+
+  auto later = make_sample("inv-1", kT0 + 5'000);
+  later.ts_source = TsSource::ntp;
+  const auto own = spool.enqueue(later).stored;
+  EXPECT_EQ(own.ts_source, TsSource::ntp);
+  EXPECT_FALSE(own.ts_adjust_ms);
+
+  const auto rows = peek_all(spool);
+  ASSERT_EQ(rows.size(), 4u);
+  const auto body = decode_body(rows[1].json);  // what the server receives
+  EXPECT_EQ(body.ts_source, TsSource::bumped);
+  EXPECT_EQ(body.ts_adjust_ms, 3'600'001);
+}
+
+// Notes: small integers kept with the spool across restarts, written together, apart from seq.
+TEST_F(SpoolTest, NotesSurviveReopenAreWrittenTogetherAndNeverTouchSeq) {
+  {
+    auto spool = open_or_die(path);
+    EXPECT_EQ(spool.note("clock.a").value(), std::nullopt);
+    const std::array<Spool::Note, 2> notes{Spool::Note{"clock.a", -7},
+                                           Spool::Note{"clock.b", 1'800'000'000'000}};
+    ASSERT_TRUE(spool.set_notes(notes));
+    const std::array<Spool::Note, 1> seq_like{Spool::Note{"last_seq", 99}};
+    ASSERT_TRUE(spool.set_notes(seq_like));
+    spool.enqueue(make_sample("inv-1", kT0));
+  }
+  auto spool = open_or_die(path);
+  EXPECT_EQ(spool.note("clock.a").value(), -7);
+  EXPECT_EQ(spool.note("clock.b").value(), 1'800'000'000'000);
+  EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0 + 5'000)).stored.seq, 2);
+  const std::array<Spool::Note, 1> erase{Spool::Note{"clock.a", std::nullopt}};
+  ASSERT_TRUE(spool.set_notes(erase));
+  EXPECT_EQ(spool.note("clock.a").value(), std::nullopt);
+  EXPECT_EQ(spool.note("clock.b").value(), 1'800'000'000'000);
 }
 
 TEST_F(SpoolTest, TsBumpHoldsAcrossReopenAfterEverythingWasAcked) {

@@ -8,8 +8,9 @@
 namespace sungrow::test {
 
 SimChild start_sim(const std::string& bin_dir, const std::filesystem::path& log,
-                   const std::vector<std::string>& extra) {
-  std::vector<std::string> argv{bin_dir + "/sungrow-sim", "--port", "0", "--time-scale", "60"};
+                   const std::vector<std::string>& extra, const std::string& time_scale) {
+  std::vector<std::string> argv{bin_dir + "/sungrow-sim", "--port", "0", "--time-scale",
+                                time_scale};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto sim = std::make_unique<ChildProcess>(argv, log);
   const auto text = wait_for_text(log, "listening on", std::chrono::seconds{10});

@@ -101,6 +101,12 @@ inline constexpr std::array kReadGroups{
     ReadGroup{"state", RegisterTable::input, 13000, 50, false},           // 9: 13000–13049
 };
 
+// The inverter's own clock: holding registers 5000–5005 = year, month, day, hour, minute, second of
+// its local time (FC 0x03). Not a poll group: a WiNet-S does not support frequent periodic reads
+// of holding registers, so the edge reads it rarely and on its own (edge/clock).
+inline constexpr ReadGroup kInverterClockRegisters{"inverter_clock", RegisterTable::holding, 5000,
+                                                   6, false};
+
 // Document-number ranges (inclusive, input table) that failed or upset a WiNet-S; never read.
 struct DocRange {
   std::uint16_t first;

@@ -28,6 +28,28 @@ std::optional<GridPowerSource> grid_power_source_from_string(std::string_view s)
   return std::nullopt;
 }
 
+std::string_view to_string(TsSource s) {
+  switch (s) {
+    case TsSource::ntp:
+      return "ntp";
+    case TsSource::inverter:
+      return "inverter";
+    case TsSource::unsynced:
+      return "unsynced";
+    case TsSource::bumped:
+      return "bumped";
+  }
+  return "unsynced";
+}
+
+std::optional<TsSource> ts_source_from_string(std::string_view s) {
+  if (s == "ntp") return TsSource::ntp;
+  if (s == "inverter") return TsSource::inverter;
+  if (s == "unsynced") return TsSource::unsynced;
+  if (s == "bumped") return TsSource::bumped;
+  return std::nullopt;
+}
+
 std::uint16_t PowerFlow::bits() const {
   unsigned out = 0;
   for (const auto& bit : kPowerFlowBits) {

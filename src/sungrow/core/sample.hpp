@@ -18,6 +18,21 @@ enum class GridPowerSource { meter, inverter, estimate };
 std::string_view to_string(GridPowerSource s);
 std::optional<GridPowerSource> grid_power_source_from_string(std::string_view s);
 
+// Where a sample's `ts` came from, so a consumer can tell a trusted time from a best guess.
+//   ntp      the edge's clock, synchronized (the kernel says so)
+//   inverter the edge's clock was not synchronized: ts is the inverter's own clock, converted to
+//            UTC with the offset last measured while the edge's clock was synchronized
+//   unsynced the edge's clock, not synchronized and not checked against anything
+//   bumped   no clock's reading: the clock went back, so the spool set ts 1 ms after the
+//            previous sample to keep ts strictly rising
+enum class TsSource { ntp, inverter, unsynced, bumped };
+
+std::string_view to_string(TsSource s);
+std::optional<TsSource> ts_source_from_string(std::string_view s);
+
+// ts_adjust_ms beyond this (about 100 years) is no clock correction but corrupted input.
+inline constexpr std::int64_t kMaxTsAdjustMs = 3'155'760'000'000;
+
 // Bits of register 13001 (Sungrow's hybrid inverter protocol, Appendix 3), decoded.
 struct PowerFlow {
   bool pv = false;
@@ -97,6 +112,13 @@ struct Sample {
   std::optional<PowerFlow> power_flow;
   // Register 13001 exactly as read, every bit kept (power_flow decodes the documented ones).
   std::optional<std::uint16_t> power_flow_raw;
+
+  // How ts was obtained (null: not said, e.g. an edge from before this field).
+  std::optional<TsSource> ts_source;
+  // What was added to the edge clock's reading to give ts (inverter: the correction; bumped: the
+  // correction plus the bump), so ts − ts_adjust_ms is what the edge's clock said. Set only with
+  // ts_source inverter or bumped.
+  std::optional<std::int64_t> ts_adjust_ms;
 
   bool operator==(const Sample&) const = default;
 };

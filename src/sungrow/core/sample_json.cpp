@@ -55,6 +55,8 @@ json::object to_json(const Sample& s) {
       s.power_flow ? json::value(power_flow_json(*s.power_flow)) : json::value(nullptr);
   o["power_flow_raw"] =
       s.power_flow_raw ? json::value(std::int64_t{*s.power_flow_raw}) : json::value(nullptr);
+  o["ts_source"] = s.ts_source ? json::value(to_string(*s.ts_source)) : json::value(nullptr);
+  o["ts_adjust_ms"] = s.ts_adjust_ms ? json::value(*s.ts_adjust_ms) : json::value(nullptr);
   return o;
 }
 
@@ -86,6 +88,18 @@ void write_sample_fields(JsonWriter& w, const Sample& s) {
   w.key("power_flow_raw");
   if (s.power_flow_raw) {
     w.value(std::int64_t{*s.power_flow_raw});
+  } else {
+    w.null();
+  }
+  w.key("ts_source");
+  if (s.ts_source) {
+    w.value(to_string(*s.ts_source));
+  } else {
+    w.null();
+  }
+  w.key("ts_adjust_ms");
+  if (s.ts_adjust_ms) {
+    w.value(*s.ts_adjust_ms);
   } else {
     w.null();
   }
@@ -210,6 +224,29 @@ DecodedSample sample_from_json(const json::value& v) {
       }
     } else {
       problems.push_back({"power_flow_raw", "must be an integer 0..65535"});
+    }
+  }
+
+  if (const auto* src = obj->if_contains("ts_source"); src && !src->is_null()) {
+    const auto parsed = src->is_string() ? ts_source_from_string(src->get_string()) : std::nullopt;
+    if (parsed) {
+      s.ts_source = parsed;
+    } else {
+      problems.push_back({"ts_source", "must be one of ntp, inverter, unsynced, bumped"});
+    }
+  }
+
+  if (const auto* adj = obj->if_contains("ts_adjust_ms"); adj && !adj->is_null()) {
+    const auto n = as_number(*adj);
+    const auto limit = static_cast<double>(kMaxTsAdjustMs);
+    if (!n || std::floor(*n) != *n || *n < -limit || *n > limit) {
+      problems.push_back(
+          {"ts_adjust_ms", fmt::format("must be an integer within ±{} (ms)", kMaxTsAdjustMs)});
+    } else if (s.ts_source != TsSource::inverter && s.ts_source != TsSource::bumped) {
+      // Only a corrected or bumped ts differs from the edge clock's reading.
+      problems.push_back({"ts_adjust_ms", "is only sent with ts_source inverter or bumped"});
+    } else {
+      s.ts_adjust_ms = static_cast<std::int64_t>(*n);
     }
   }
 

@@ -9,10 +9,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +24,8 @@
 
 #include "sungrow/core/logger.hpp"
 #include "sungrow/core/unique_fd.hpp"
+#include "sungrow/edge/clock/clock_sync.hpp"
+#include "sungrow/edge/clock/edge_clock.hpp"
 #include "sungrow/edge/health.hpp"
 #include "sungrow/edge/modbus/poller.hpp"
 #include "sungrow/edge/mqtt/home_assistant.hpp"
@@ -121,15 +126,101 @@ EdgeHealth edge_health(const HealthState& h, Timestamp now) {
   return out;
 }
 
-void poll_once(Poller& poller, LoadEnergyHold& load_hold, Spool& spool, Health& health,
-               HomeAssistantFeed* ha, const std::string& device_id, std::stop_token stop) {
-  const auto ts = now_utc();
-  auto image = poller.poll(stop);
+// The clock reference lives in the spool's notes: it must survive exactly the restarts during
+// which there is nothing to measure it against.
+constexpr std::string_view kNoteInverterOffset = "clock.inverter_offset_ms";
+constexpr std::string_view kNoteMeasuredAt = "clock.measured_at_ms";
+
+std::optional<ClockReference> load_clock_reference(Spool& spool) {
+  auto offset = spool.note(kNoteInverterOffset);
+  auto at = spool.note(kNoteMeasuredAt);
+  if (!offset || !at) {
+    log().warn("Clock reference not read from the spool: {}",
+               (!offset ? offset.error() : at.error()).message);
+    return std::nullopt;
+  }
+  if (!*offset || !*at) return std::nullopt;
+  return ClockReference{std::chrono::milliseconds{**offset},
+                        Timestamp{std::chrono::milliseconds{**at}}};
+}
+
+void keep_clock_reference(Spool& spool, const std::optional<ClockReference>& ref) {
+  const std::array<Spool::Note, 2> notes{
+      Spool::Note{kNoteInverterOffset,
+                  ref ? std::optional{ref->inverter_offset.count()} : std::nullopt},
+      Spool::Note{kNoteMeasuredAt,
+                  ref ? std::optional{unix_millis(ref->measured_at)} : std::nullopt}};
+  // Kept in memory either way; only a restart before the next measurement would miss it.
+  if (auto kept = spool.set_notes(notes); !kept)
+    log().warn("Clock reference not written to the spool: {}", kept.error().message);
+}
+
+// Whether the edge's clock is synchronized: the kernel's word, or a test's file in its place.
+std::function<bool()> sync_status(const EdgeConfig& config) {
+  if (config.test_clock_sync_file.empty()) return system_clock_synchronized;
+  return [path = config.test_clock_sync_file] {
+    std::ifstream in(path);
+    std::string word;
+    in >> word;
+    return word == "synced";
+  };
+}
+
+std::string_view describe(TsSource source) {
+  switch (source) {
+    case TsSource::ntp:
+      return "the edge's clock, synchronized";
+    case TsSource::inverter:
+      return "the inverter's clock (the edge's clock is not synchronized)";
+    case TsSource::unsynced:
+      return "the edge's clock, NOT synchronized and not checked (marked ts_source=unsynced)";
+    case TsSource::bumped:
+      break;
+  }
+  return "the spool (bumped)";
+}
+
+// What the poll loop works with, besides the spool and health it shares with the upload loop.
+struct PollParts {
+  Poller& poller;
+  LoadEnergyHold& load_hold;
+  EdgeClock& clock;
+  std::function<bool()> synchronized;
+  HomeAssistantFeed* ha;
+  std::string device_id;
+  std::optional<TsSource> last_source{};  // of the previous stamp, to log changes once
+};
+
+// Reads holding registers 5000–5005 on the poll's connection; the outcome only ever changes how
+// samples are stamped, never whether they are taken.
+void check_inverter_clock(PollParts& p, Spool& spool, std::stop_token stop) {
+  const auto& r = kInverterClockRegisters;
+  const auto words = p.poller.read_extra(r.table, r.first_doc, r.count, stop);
+  const auto before = p.clock.health().consecutive_failures;
+  const bool changed = p.clock.observe_read(words, now_utc(), Clock::now(), p.synchronized());
+  const auto& h = p.clock.health();
+  if (h.consecutive_failures > 0) {
+    if (h.consecutive_failures == 1 || h.consecutive_failures % 10 == 0)
+      log().warn("Inverter clock not usable ({} in a row): {}", h.consecutive_failures,
+                 h.last_error);
+  } else {
+    if (before > 0) log().info("Inverter clock read again after {} failure(s)", before);
+    log().debug("Inverter clock reads {} (inverter − edge = {} ms)", h.inverter_reads,
+                h.inverter_minus_edge ? h.inverter_minus_edge->count() : 0);
+  }
+  if (changed) keep_clock_reference(spool, h.reference);
+}
+
+void poll_once(PollParts& p, Spool& spool, Health& health, std::stop_token stop) {
+  const auto edge_now = now_utc();
+  const auto steady_now = Clock::now();
+  const bool synchronized = p.synchronized();
+  auto image = p.poller.poll(stop);
   if (!image) {
-    if (ha != nullptr) ha->poll_failed();
+    if (p.ha != nullptr) p.ha->poll_failed();
     health.update(
         [&](HealthState& h) {
-          h.last_poll_at = ts;
+          h.last_poll_at = edge_now;
           h.last_poll_ok = false;
           ++h.consecutive_poll_failures;
           h.last_poll_error = image.error().message;
@@ -140,23 +231,43 @@ void poll_once(Poller& poller, LoadEnergyHold& load_hold, Spool& spool, Health& 
         spool);
     return;
   }
-  auto normalized = normalize(*image, ts, device_id);
-  load_hold.apply(normalized.sample);
+  // After the poll's reads, so the inverter is asked only while it answers; the stamp is still
+  // the poll's own instant.
+  if (p.clock.read_due(steady_now)) check_inverter_clock(p, spool, stop);
+  const auto stamp = p.clock.stamp(edge_now, steady_now, synchronized);
+  if (stamp.source != p.last_source) {
+    const auto off = stamp.adjust_ms ? fmt::format(" (the edge's clock is {:+.3f} s off)",
+                                                   -static_cast<double>(*stamp.adjust_ms) / 1000.0)
+                                     : std::string{};
+    if (stamp.source == TsSource::ntp)
+      log().info("Sample times come from {}", describe(stamp.source));
+    else
+      log().warn("Sample times come from {}{}", describe(stamp.source), off);
+    p.last_source = stamp.source;
+  }
+
+  auto normalized = normalize(*image, stamp.ts, p.device_id);
+  normalized.sample.ts_source = stamp.source;
+  normalized.sample.ts_adjust_ms = stamp.adjust_ms;
+  p.load_hold.apply(normalized.sample);
   for (const auto& w : normalized.warnings) log().warn("Value discarded: {}", w);
   const auto outcome = spool.enqueue(std::move(normalized.sample));
   // Debug only: the spool reports a failing disk itself, at first and then about hourly.
   if (!outcome.durable)
     log().debug("sample seq={} kept in memory: the spool refused the write", outcome.stored.seq);
-  if (ha != nullptr) ha->polled(outcome.stored, *image);
+  if (p.ha != nullptr) p.ha->polled(outcome.stored, *image);
   health.update(
       [&](HealthState& h) {
         if (h.consecutive_poll_failures > 0)
           log().info("Poll recovered after {} failures", h.consecutive_poll_failures);
-        h.last_poll_at = ts;
+        h.last_poll_at = edge_now;
         h.last_poll_ok = true;
         h.consecutive_poll_failures = 0;
         h.last_poll_error.clear();
-        h.unsupported_registers = poller.unsupported().size();
+        h.unsupported_registers = p.poller.unsupported().size();
+        h.clock = p.clock.health();
+        h.last_ts_source = outcome.stored.ts_source;
+        h.last_ts_adjust_ms = outcome.stored.ts_adjust_ms;
       },
       spool);
 }
@@ -240,6 +351,11 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
 
   Health health(config.health_path);
   Poller poller(modbus_settings(config));
+  EdgeClock clock(
+      ClockSettings{.check_interval = std::chrono::seconds{config.clock_check_interval_s},
+                    .first_retry = std::chrono::seconds{60},
+                    .edge_zone = system_zone_offset()},
+      load_clock_reference(*spool));
   auto created = Uploader::create(uploader_settings(config), *spool);
   if (!created) return created.error();
   Uploader& uploader = *created;
@@ -274,8 +390,14 @@ Result<void> run_agent(const EdgeConfig& config, std::stop_token stop) {
   const auto interval = std::chrono::duration_cast<Clock::duration>(config.poll_interval());
   const auto start = Clock::now();
   LoadEnergyHold load_hold;
+  PollParts parts{.poller = poller,
+                  .load_hold = load_hold,
+                  .clock = clock,
+                  .synchronized = sync_status(config),
+                  .ha = ha ? &*ha : nullptr,
+                  .device_id = device_id};
   while (!stop.stop_requested()) {
-    poll_once(poller, load_hold, *spool, health, ha ? &*ha : nullptr, device_id, stop);
+    poll_once(parts, *spool, health, stop);
     if (ha) ha->health(edge_health(health.snapshot(), now_utc()));
     sleep_until(next_tick<Clock>(start, interval, Clock::now()), stop);
   }

@@ -76,6 +76,8 @@ void bind_options(CLI::App& app, EdgeConfig& c) {
       "Milliseconds between register-group reads (>= 20)");
   opt("--modbus-timeout", c.modbus_timeout_ms, "MODBUS_TIMEOUT_MS",
       "Modbus response timeout in milliseconds");
+  opt("--clock-check-interval", c.clock_check_interval_s, "CLOCK_CHECK_INTERVAL_S",
+      "Seconds between reads of the inverter's clock (60-86400; 0 = never)");
   opt("--ingest-url", c.vps_ingest_url, "VPS_INGEST_URL", "Server ingest URL (https://…)");
   opt("--token", c.vps_device_token, "VPS_DEVICE_TOKEN", "Bearer token for the server");
   opt("--ca-file", c.vps_ca_file, "VPS_CA_FILE", "PEM CA bundle for a self-hosted server");
@@ -111,6 +113,9 @@ void bind_options(CLI::App& app, EdgeConfig& c) {
   app.add_option("--test-mqtt-keepalive-s", c.test_mqtt_keepalive_s,
                  "Tests only: MQTT keepalive in seconds (5-30)")
       ->group("");
+  app.add_option("--test-clock-sync-file", c.test_clock_sync_file,
+                 "Tests only: a file saying synced or unsynced, read instead of the kernel")
+      ->group("");
 #endif
 }
 
@@ -127,6 +132,9 @@ std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
   if (needs == Needs::inverter_and_upload) {
     check_range(problems, "POLL_INTERVAL_S", c.poll_interval_s, 5, 86'400,
                 " (the WiNet-S is not polled faster than every 5 s)");
+    if (c.clock_check_interval_s != 0)
+      check_range(problems, "CLOCK_CHECK_INTERVAL_S", c.clock_check_interval_s, 60, 86'400,
+                  ", or 0 to never read it (a WiNet-S does not support frequent holding reads)");
     if (c.test_poll_interval_ms != 0) {
       if (!is_loopback_host(c.sungrow_host))
         problems.emplace_back(

@@ -21,6 +21,8 @@ struct EdgeConfig {
   int poll_interval_s = 5;
   int inter_register_delay_ms = 20;
   int modbus_timeout_ms = 3'000;
+  // Seconds between reads of the inverter's clock (holding registers, so rarely); 0 = never.
+  int clock_check_interval_s = 600;
 
   // Upload (VPS_*).
   std::string vps_ingest_url;
@@ -52,6 +54,9 @@ struct EdgeConfig {
   int test_poll_interval_ms = 0;
   // Only for tests: a shorter MQTT keepalive, so a hung broker is noticed within a short test.
   int test_mqtt_keepalive_s = 0;
+  // Only for tests: a file saying "synced" or "unsynced", read at every poll in place of the
+  // kernel's clock status (no test can make the kernel's answer change).
+  std::string test_clock_sync_file;
 
   std::chrono::milliseconds poll_interval() const;
   std::string effective_device_id() const { return device_id.empty() ? sungrow_host : device_id; }

@@ -49,6 +49,38 @@ json::value text_or_null(const std::string& s) {
   return json::value(s);
 }
 
+// Whole milliseconds: exact, and Boost.JSON would print a double such as 0.242 as 2.42E-1.
+json::value ms_or_null(const std::optional<std::chrono::milliseconds>& d) {
+  if (!d) return nullptr;
+  return json::value(d->count());
+}
+
+// Which clock the samples' times come from, and what the inverter's clock said.
+json::object clock_json(const HealthState& s) {
+  const auto& c = s.clock;
+  json::object inverter{
+      {"checked", c.checking},
+      {"read_at", time_or_null(c.inverter_read_at)},
+      {"reads", text_or_null(c.inverter_reads)},
+      {"minus_edge_ms", ms_or_null(c.inverter_minus_edge)},
+      {"consecutive_failures", c.consecutive_failures},
+      {"last_error", text_or_null(c.last_error)},
+  };
+  json::value reference = nullptr;
+  if (c.reference)
+    reference = json::object{{"inverter_utc_offset_ms", ms_or_null(c.reference->inverter_offset)},
+                             {"measured_at", format_rfc3339(c.reference->measured_at)}};
+  return json::object{
+      {"synchronized", c.synchronized},
+      {"ts_source",
+       s.last_ts_source ? json::value(to_string(*s.last_ts_source)) : json::value(nullptr)},
+      {"ts_adjust_ms",
+       s.last_ts_adjust_ms ? json::value(*s.last_ts_adjust_ms) : json::value(nullptr)},
+      {"inverter", std::move(inverter)},
+      {"reference", std::move(reference)},
+  };
+}
+
 }  // namespace
 
 std::string health_json(const HealthState& s, Timestamp now) {
@@ -73,6 +105,7 @@ std::string health_json(const HealthState& s, Timestamp now) {
         {"dead_letters", s.dead_letters},
         {"lost_in_memory", s.lost_in_memory},
         {"last_error", text_or_null(s.spool_error)}}},
+      {"clock", clock_json(s)},
   };
   return json::serialize(o);
 }

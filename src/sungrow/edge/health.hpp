@@ -7,7 +7,9 @@
 #include <string>
 
 #include "sungrow/core/result.hpp"
+#include "sungrow/core/sample.hpp"
 #include "sungrow/core/time.hpp"
+#include "sungrow/edge/clock/edge_clock.hpp"
 
 namespace sungrow::edge {
 
@@ -31,6 +33,11 @@ struct HealthState {
   std::uint64_t dead_letters = 0;
   std::uint64_t lost_in_memory = 0;
   std::string spool_error;
+
+  ClockHealth clock;
+  // How the last spooled sample's ts was obtained (after the spool's own rule).
+  std::optional<TsSource> last_ts_source;
+  std::optional<std::int64_t> last_ts_adjust_ms;
 };
 
 // failing: nothing is being captured (≥ 3 poll failures in a row) or samples are not durable;

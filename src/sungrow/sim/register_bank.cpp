@@ -27,6 +27,7 @@ constexpr std::array kHoldingRanges{DocRange{5000, 5005}, DocRange{13050, 13050}
                                     DocRange{13058, 13059}};
 
 constexpr DocRange kBatteryPowerRegister{5214, 5215};
+constexpr DocRange kClockRegisters{5000, 5005};
 
 constexpr std::array kLifetimeCounters{
     RegisterId::pv_energy_total, RegisterId::battery_discharge_total, RegisterId::grid_import_total,
@@ -241,19 +242,18 @@ RegisterBank RegisterBank::encode(const HouseholdState& s,
 
   // Holding: the inverter's clock in local time, EMS self-consumption, SoC window.
   constexpr auto hold = RegisterTable::holding;
-  const auto day = date::floor<date::days>(
-      date::local_time<std::chrono::milliseconds>{local_now.time_since_epoch()});
+  const auto clock_now = local_now.time_since_epoch() + faults.clock_offset;
+  const auto day = date::floor<date::days>(date::local_time<std::chrono::milliseconds>{clock_now});
   const date::year_month_day ymd{day};
-  const date::hh_mm_ss hms{
-      date::floor<std::chrono::seconds>(local_now.time_since_epoch() - day.time_since_epoch())};
-  const std::array<std::uint16_t, 6> clock{
-      static_cast<std::uint16_t>(static_cast<int>(ymd.year())),
-      static_cast<std::uint16_t>(static_cast<unsigned>(ymd.month())),
-      static_cast<std::uint16_t>(static_cast<unsigned>(ymd.day())),
-      static_cast<std::uint16_t>(hms.hours().count()),
-      static_cast<std::uint16_t>(hms.minutes().count()),
-      static_cast<std::uint16_t>(hms.seconds().count())};
-  bank.put(hold, 5000, clock);
+  const date::hh_mm_ss hms{date::floor<std::chrono::seconds>(clock_now - day.time_since_epoch())};
+  std::array<std::uint16_t, 6> clock{static_cast<std::uint16_t>(static_cast<int>(ymd.year())),
+                                     static_cast<std::uint16_t>(static_cast<unsigned>(ymd.month())),
+                                     static_cast<std::uint16_t>(static_cast<unsigned>(ymd.day())),
+                                     static_cast<std::uint16_t>(hms.hours().count()),
+                                     static_cast<std::uint16_t>(hms.minutes().count()),
+                                     static_cast<std::uint16_t>(hms.seconds().count())};
+  if (faults.clock_fault == ClockFault::garbage) clock.fill(0xFFFF);
+  bank.put(hold, kClockRegisters.first, clock);
   bank.put(hold, 13050, encode_value(u16, 1, 0));  // self-consumption mode
   bank.put(hold, 13058, encode_value(u16, 10, c.battery_max_soc * 100.0));
   bank.put(hold, 13059, encode_value(u16, 10, c.battery_min_soc * 100.0));
@@ -265,6 +265,12 @@ std::optional<std::uint16_t> RegisterBank::word(RegisterTable table, std::uint16
   const auto& bank = table == RegisterTable::input ? input_ : holding_;
   const auto it = bank.find(doc);
   return it == bank.end() ? std::uint16_t{0} : it->second;
+}
+
+bool touches_clock(std::uint16_t first_doc, std::size_t count) {
+  if (count == 0) return false;
+  const auto last = std::min<std::size_t>(std::size_t{first_doc} + count - 1, 0xFFFF);
+  return overlaps(kClockRegisters, first_doc, static_cast<std::uint32_t>(last));
 }
 
 bool covers_lifetime_counter(std::uint16_t first_doc, std::size_t count) {
@@ -312,6 +318,9 @@ ReadReply answer_read(const RegisterBank& bank, const Faults& faults, RegisterTa
       if (overlaps(r, first_doc, last_doc)) return ModbusException::illegal_data_address;
     if (faults.no_battery_power_register && overlaps(kBatteryPowerRegister, first_doc, last_doc))
       return ModbusException::illegal_data_address;
+  } else if (faults.clock_fault == ClockFault::unsupported &&
+             overlaps(kClockRegisters, first_doc, last_doc)) {
+    return ModbusException::illegal_data_address;
   }
 
   std::vector<std::uint16_t> out;

@@ -35,6 +35,10 @@ enum class ModbusException : std::uint8_t {
 enum class CounterGlitch : std::uint8_t { zero, low_word_ffff, high_word_ffff, spike };
 inline constexpr std::size_t kCounterGlitchKinds = 4;
 
+// Whether a holding read of `count` (≥ 1) words from document number `first_doc` touches the
+// clock registers 5000–5005.
+bool touches_clock(std::uint16_t first_doc, std::size_t count);
+
 // Whether a read of `count` words from document number `first_doc` covers a whole lifetime
 // counter (PV, grid import/export, battery charge/discharge).
 bool covers_lifetime_counter(std::uint16_t first_doc, std::size_t count);
@@ -57,7 +61,8 @@ std::span<const DocRange> implemented_ranges(RegisterTable table);
 class RegisterBank {
  public:
   // Encodes every register of kRegisters (with its type and divisor, via words.hpp) plus the
-  // other implemented registers a real unit fills. Only `flow_bits_stuck` of `faults` matters here.
+  // other implemented registers a real unit fills. Of `faults`, `flow_bits_stuck`, `clock_offset`
+  // and a garbage `clock_fault` matter here.
   static RegisterBank encode(const HouseholdState& state,
                              std::chrono::local_time<std::chrono::milliseconds> local_now,
                              const HouseholdConfig& config, const DeviceIdentity& identity,
@@ -80,7 +85,8 @@ std::vector<std::uint16_t> encode_value(RegisterType type, std::uint16_t divisor
 using ReadReply = std::variant<std::vector<std::uint16_t>, ModbusException>;
 
 // Applies the read rules (count limit, unimplemented registers, exception/ffff faults, missing
-// 5214 on old firmware) to one FC 0x03/0x04 request at wire address `first_wire`.
+// 5214 on old firmware, an unsupported clock) to one FC 0x03/0x04 request at wire address
+// `first_wire`.
 ReadReply answer_read(const RegisterBank& bank, const Faults& faults, RegisterTable table,
                       std::uint16_t first_wire, std::uint16_t count);
 

@@ -188,6 +188,7 @@ class Server final : public SimServer {
   HouseholdConfig config_;
   std::vector<Client> clients_;
   std::uint64_t counter_reads_ = 0;  // replies covering a lifetime counter (counter_glitch_every)
+  std::uint64_t clock_reads_ = 0;    // holding reads touching the clock (intermittent clock fault)
 
   std::thread thread_;
   std::mutex stop_mutex_;
@@ -334,6 +335,10 @@ bool Server::serve_request(Client& client) {
     const auto bank = RegisterBank::encode(household_.state(), household_.local_time(), config_,
                                            identity_, options_.faults);
     reply = answer_read(bank, options_.faults, table, first_wire, words);
+    if (table == RegisterTable::holding && words > 0 &&
+        touches_clock(static_cast<std::uint16_t>(first_wire + 1), words) &&
+        options_.faults.clock_fault == ClockFault::intermittent && ++clock_reads_ % 2 == 0)
+      reply = ModbusException::illegal_data_address;
     if (auto* values = std::get_if<std::vector<std::uint16_t>>(&reply);
         values != nullptr && table == RegisterTable::input)
       maybe_glitch(*values, static_cast<std::uint16_t>(first_wire + 1));
@@ -359,7 +364,33 @@ bool Server::serve_request(Client& client) {
 
 }  // namespace
 
+std::string_view to_string(ClockFault f) {
+  switch (f) {
+    case ClockFault::none:
+      return "none";
+    case ClockFault::unsupported:
+      return "unsupported";
+    case ClockFault::intermittent:
+      return "intermittent";
+    case ClockFault::garbage:
+      return "garbage";
+  }
+  return "none";
+}
+
+std::optional<ClockFault> clock_fault_from_string(std::string_view s) {
+  for (const auto f :
+       {ClockFault::none, ClockFault::unsupported, ClockFault::intermittent, ClockFault::garbage})
+    if (s == to_string(f)) return f;
+  return std::nullopt;
+}
+
 Result<void> validate(const SimOptions& o) {
+  if (o.since && o.start && *o.since > *o.start)
+    return fail("since (" + format_rfc3339(*o.since) + ") is after the start (" +
+                format_rfc3339(*o.start) + ")");
+  if (o.since && *o.since < o.start.value_or(now_utc()) - std::chrono::days{kMaxSinceDays})
+    return fail("since lies more than " + std::to_string(kMaxSinceDays) + " days before the start");
   if (o.unit_id < 1 || o.unit_id > 247)
     return fail("unit id must be 1–247, got " + std::to_string(o.unit_id));
   if (!std::isfinite(o.time_scale) || o.time_scale <= 0 || o.time_scale > 1e6)
@@ -385,9 +416,13 @@ Result<void> validate(const SimOptions& o) {
 
 Result<std::unique_ptr<SimServer>> SimServer::start(SimOptions options) {
   if (auto ok = validate(options); !ok) return ok.error();
+  const auto start = options.start.value_or(now_utc());
+  // From `since` the household lives through every step a history generated from there did, so
+  // the counters and the battery carry on where that history ends.
   auto household = Household::create(HouseholdConfig{}, options.seed,
-                                     options.start.value_or(now_utc()), options.tz);
+                                     std::min(options.since.value_or(start), start), options.tz);
   if (!household) return household.error();
+  household.value().advance_to(start);
   auto listener = open_listener(options.listen, options.port);
   if (!listener) return listener.error();
 

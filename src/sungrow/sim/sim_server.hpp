@@ -15,6 +15,17 @@
 
 namespace sungrow::sim {
 
+// How the inverter's own clock (holding registers 5000–5005) misbehaves, if at all.
+enum class ClockFault : std::uint8_t {
+  none,
+  unsupported,   // every read touching 5000–5005 answers exception 02
+  intermittent,  // every second such read answers exception 02 (as seen through a WiNet-S)
+  garbage,       // the six registers read 0xFFFF
+};
+
+std::string_view to_string(ClockFault f);
+std::optional<ClockFault> clock_fault_from_string(std::string_view s);
+
 // Faults switchable by flag; all off by default.
 struct Faults {
   std::uint32_t drop_every = 0;             // close the connection on every Nth request
@@ -27,17 +38,27 @@ struct Faults {
   bool no_battery_power_register = false;   // old firmware: 5214–5215 raise exception 02
   // Every Nth read of the lifetime energy counters returns them glitched (see CounterGlitch).
   std::uint32_t counter_glitch_every = 0;
+  std::chrono::seconds clock_offset{
+      0};  // the inverter's clock runs this far from the simulated time
+  ClockFault clock_fault = ClockFault::none;
 };
+
+// How far back `since` may lie: the household is simulated from there at start-up (10 years).
+inline constexpr int kMaxSinceDays = 3660;
 
 // What the nameplate says unless told otherwise: 11 characters, like real SH-RS units.
 inline constexpr std::string_view kDefaultSerial = "A2350415770";
 
 struct SimOptions {
   std::string listen = "127.0.0.1";
-  std::uint16_t port = 502;             // 0 = pick a free port (see SimServer::port())
-  int unit_id = 1;                      // requests for any other unit id get no reply at all
-  double time_scale = 1.0;              // simulated seconds per real second
-  std::optional<Timestamp> start;       // simulated start time; default now
+  std::uint16_t port = 502;        // 0 = pick a free port (see SimServer::port())
+  int unit_id = 1;                 // requests for any other unit id get no reply at all
+  double time_scale = 1.0;         // simulated seconds per real second
+  std::optional<Timestamp> start;  // simulated start time; default now
+  // When the household began (its counters and battery integrate from the local midnight of that
+  // day), so a live simulator continues a history generated from that instant: same counters,
+  // same SoC. Default: the start's own day. Not after start, at most kMaxSinceDays before it.
+  std::optional<Timestamp> since;
   std::string tz = "Europe/Amsterdam";  // for daily counter resets at local midnight
   std::uint64_t seed = 1;
   std::string serial{kDefaultSerial};  // registers 4990–4999: 1–20 printable ASCII characters

@@ -170,8 +170,8 @@ TEST_F(PgStoreTest, ConcurrentMigrationsFromSeveralInstancesApplyEachVersionOnce
   for (auto& th : threads) th.join();
   test::PgSession raw(db);
   EXPECT_EQ(raw.rows("SELECT version FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1", "2", "3", "4", "5", "6"}));
-  EXPECT_EQ(stores[0]->schema_version().value(), 6);
+            (std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7"}));
+  EXPECT_EQ(stores[0]->schema_version().value(), 7);
   EXPECT_EQ(stores[3]->insert_batch(series_of("dev", kDay, 5)).value(), (WriteOutcome{5, 5}));
 }
 
@@ -193,12 +193,14 @@ TEST_F(PgStoreTest, TheSpansMigrationFillsSpansFromExistingBaseBuckets) {
   EXPECT_EQ(maintained.size(), 4U + 2U + 1U + 1U);
   // Back to version 2: exactly what migrations 1 and 2 leave.
   raw.rows("DROP TABLE hour_spans, day_spans");
-  raw.rows("ALTER TABLE samples DROP COLUMN power_flow_raw");
+  raw.rows(
+      "ALTER TABLE samples DROP COLUMN power_flow_raw, DROP COLUMN ts_source, "
+      "DROP COLUMN ts_adjust_ms");
   raw.rows("DROP TABLE sessions");
   raw.rows("DELETE FROM schema_migrations WHERE version >= 3");
   auto upgraded = open_migrated(db);
   ASSERT_TRUE(upgraded);
-  EXPECT_EQ(upgraded->schema_version().value(), 6);
+  EXPECT_EQ(upgraded->schema_version().value(), 7);
   EXPECT_EQ(raw.rows(spans_sql), maintained);
 }
 
@@ -219,6 +221,36 @@ TEST_F(PgStoreTest, SamplesAreRealColumnsThatSqlUsersCanQuery) {
   EXPECT_EQ(raw.rows("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
                      "WHERE conrelid = 'samples'::regclass AND contype = 'p'"),
             (std::vector<std::string>{"PRIMARY KEY (device_id, ts)"}));
+}
+
+// Migration 7 on its own: a database at version 6 gains ts_source and ts_adjust_ms; rows stored
+// before read back without them, new rows keep them, and the column refuses an unknown source.
+TEST_F(PgStoreTest, TheTsSourceMigrationAddsNullableColumnsToExistingRows) {
+  const auto db = shared_postgres().fresh_database("tssource");
+  auto store = open_migrated(db);
+  ASSERT_TRUE(store);
+  test::PgSession raw(db);
+  raw.rows("ALTER TABLE samples DROP COLUMN ts_source, DROP COLUMN ts_adjust_ms");
+  raw.rows("DELETE FROM schema_migrations WHERE version = 7");
+  raw.rows(
+      "INSERT INTO samples (device_id, ts, seq, pv_power_w) "
+      "VALUES ('dev', '2026-03-01T00:00:00Z', 1, 10)");
+  auto upgraded = open_migrated(db);
+  ASSERT_TRUE(upgraded);
+  EXPECT_EQ(upgraded->schema_version().value(), 7);
+  auto old = upgraded->latest("dev");
+  ASSERT_TRUE(old && old.value());
+  EXPECT_FALSE(old.value()->ts_source);
+  EXPECT_FALSE(old.value()->ts_adjust_ms);
+
+  auto later = series_of("dev", kDay + 1h, 2);
+  later[1].ts_source = TsSource::bumped;
+  later[1].ts_adjust_ms = 10'800'002;
+  ASSERT_TRUE(upgraded->insert_batch(later));
+  EXPECT_EQ(upgraded->latest("dev").value().value(), later[1]);
+  EXPECT_EQ(raw.rows("SELECT ts_source, ts_adjust_ms FROM samples ORDER BY ts"),
+            (std::vector<std::string>{"NULL|NULL", "NULL|NULL", "bumped|10800002"}));
+  EXPECT_THROW(raw.rows("UPDATE samples SET ts_source = 'gps'"), std::runtime_error);
 }
 
 TEST_F(PgStoreTest, WithoutTimescaleDbTheMigrationIsRecordedAndSamplesStaysAPlainTable) {

@@ -78,8 +78,12 @@ TEST_P(StoreContractTest, MigrateTwiceIsIdempotentAndRecorded) {
   const auto latest = backend_->latest_schema_version();
   EXPECT_EQ(backend_->schema_version(store).value(), latest);
   const auto recorded = backend_->migrations("store");
-  ASSERT_EQ(recorded.size(), static_cast<std::size_t>(latest));
+  ASSERT_FALSE(recorded.empty());
   EXPECT_EQ(recorded.front(), "1");
+  EXPECT_EQ(recorded.back(), std::to_string(latest));
+  EXPECT_TRUE(std::is_sorted(recorded.begin(), recorded.end(), [](const auto& a, const auto& b) {
+    return std::stoll(a) < std::stoll(b);
+  }));
   // A second instance (another connection) finds the migrations recorded and adds nothing.
   auto other = backend_->open("store");
   ASSERT_TRUE(other) << other.error().message;
@@ -100,6 +104,9 @@ TEST_P(StoreContractTest, InsertThenLatestRoundTripsTheNewestSample) {
   samples[9].power_flow = PowerFlow::from_bits(0b111111);
   samples[9].grid_power_source = GridPowerSource::estimate;
   samples[9].running_state = 0xFFFF;
+  samples[8].ts_source = TsSource::ntp;
+  samples[9].ts_source = TsSource::inverter;
+  samples[9].ts_adjust_ms = -3'600'250;
   std::reverse(samples.begin(), samples.end());  // newest first: latest is by ts, not by order
   auto outcome = store->insert_batch(samples);
   ASSERT_TRUE(outcome) << outcome.error().message;

@@ -217,6 +217,24 @@ struct Poller::Impl {
     return fail("modbus: no register could be read (every request answered with an exception)");
   }
 
+  Result<std::vector<std::uint16_t>> read_extra(RegisterTable table, std::uint16_t first_doc,
+                                                std::uint16_t count, const std::stop_token& stop) {
+    if (auto c = ensure_connected(); !c) return c.error();
+    if (!pace(stop)) return fail("modbus: read stopped");
+    ++stats.requests;
+    auto outcome = client->read(table, static_cast<std::uint16_t>(first_doc - 1), count);
+    last_request_end = Clock::now();
+    if (outcome.ok()) return std::move(outcome.words);
+    if (outcome.kind == ReadOutcome::Kind::transport) {
+      client.reset();
+      log().warn("{} (reading {} from {}); connection closed, reconnecting on the next poll",
+                 outcome.error, count, first_doc);
+    }
+    return fail(fmt::format("modbus: {} {}×{}: {}",
+                            table == RegisterTable::holding ? "holding" : "input", first_doc, count,
+                            outcome.error));
+  }
+
   Result<std::vector<ScannedRegister>> scan(const std::stop_token& stop) {
     stats = {};
     if (auto c = ensure_connected(); !c) return c.error();
@@ -266,6 +284,10 @@ Poller::~Poller() = default;
 
 Result<RegisterImage> Poller::poll(std::stop_token stop) {
   return impl_->poll(stop);
+}
+Result<std::vector<std::uint16_t>> Poller::read_extra(RegisterTable table, std::uint16_t first_doc,
+                                                      std::uint16_t count, std::stop_token stop) {
+  return impl_->read_extra(table, first_doc, count, stop);
 }
 Result<std::vector<ScannedRegister>> Poller::scan(std::stop_token stop) {
   return impl_->scan(stop);

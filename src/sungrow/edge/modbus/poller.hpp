@@ -66,6 +66,14 @@ class Poller {
   // Honors `stop` between reads.
   Result<RegisterImage> poll(std::stop_token stop = {});
 
+  // One read outside the poll plan, e.g. the inverter's clock (kInverterClockRegisters), on the
+  // same connection and with the same pacing as the poll's reads. Connects only when no backoff
+  // window is open. An exception reply keeps the connection; a broken one is closed, to be opened
+  // again by the next poll without a backoff (the link was fine a moment ago). Neither touches
+  // the poll's bookkeeping of unsupported registers and fragmented groups.
+  Result<std::vector<std::uint16_t>> read_extra(RegisterTable table, std::uint16_t first_doc,
+                                                std::uint16_t count, std::stop_token stop = {});
+
   // Reads every register of the map one by one (for `sungrow-edge scan`).
   Result<std::vector<ScannedRegister>> scan(std::stop_token stop = {});
 

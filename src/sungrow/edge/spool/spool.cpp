@@ -234,6 +234,8 @@ struct Spool::Impl {
     }
     ++clock.bumped_in_a_row;
     ++clock.last_ts_ms;
+    sample.ts_adjust_ms = sample.ts_adjust_ms.value_or(0) + (clock.last_ts_ms - wanted_ms);
+    sample.ts_source = TsSource::bumped;
     sample.ts = from_ms(clock.last_ts_ms);
   }
 
@@ -528,6 +530,45 @@ Result<std::vector<DeadLetter>> Spool::dead_letters(std::size_t limit) {
                              std::string(stmt.column_text(2)), std::string(stmt.column_text(3)),
                              from_ms(stmt.column_int64(4))});
   }
+}
+
+namespace {
+
+// Notes share the meta table with last_seq under their own prefix, so no name can touch it.
+std::string note_key(std::string_view name) {
+  return fmt::format("note:{}", name);
+}
+
+}  // namespace
+
+Result<std::optional<std::int64_t>> Spool::note(std::string_view name) {
+  std::lock_guard lock(impl_->mutex);
+  auto stmt = impl_->db.prepare("SELECT value FROM meta WHERE key = ?");
+  if (!stmt) return spool_error("read note", stmt.error());
+  stmt->bind(1, note_key(name));
+  auto value = query_optional_int64(*stmt);
+  if (!value) return spool_error("read note", value.error());
+  return *value;
+}
+
+Result<void> Spool::set_notes(std::span<const Note> notes) {
+  std::lock_guard lock(impl_->mutex);
+  auto& db = impl_->db;
+  auto tx = sqlite::Transaction::begin(db);
+  if (!tx) return spool_error("write notes", tx.error());
+  auto put = db.prepare(
+      "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2");
+  if (!put) return spool_error("write notes", put.error());
+  auto erase = db.prepare("DELETE FROM meta WHERE key = ?");
+  if (!erase) return spool_error("write notes", erase.error());
+  for (const auto& [name, value] : notes) {
+    const auto key = note_key(name);
+    auto done = value ? put->bind(1, key).bind(2, *value).run() : erase->bind(1, key).run();
+    if (!done) return spool_error("write notes", done.error());
+  }
+  if (auto committed = tx->commit(); !committed)
+    return spool_error("write notes", committed.error());
+  return {};
 }
 
 Result<void> Spool::set_max_pages(std::uint64_t max_pages) {

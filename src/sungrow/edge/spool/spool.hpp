@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sungrow/core/result.hpp"
@@ -78,7 +79,8 @@ class Spool {
   ~Spool();
 
   // Assigns seq (strictly increasing across restarts) and bumps ts to last_ts + 1 ms if the clock
-  // went backwards, then commits (synchronous=FULL) before returning. On a write failure the
+  // went backwards (saying so: ts_source bumped, ts_adjust_ms grown by the bump), then commits
+  // (synchronous=FULL) before returning. On a write failure the
   // sample stays in memory, `durable` is false, and later calls retry it first, in order.
   EnqueueOutcome enqueue(Sample sample);
   // Retries writing samples kept in memory. Ok when nothing is pending any more.
@@ -94,6 +96,13 @@ class Spool {
 
   // The oldest `limit` dead letters, in seq order.
   Result<std::vector<DeadLetter>> dead_letters(std::size_t limit);
+
+  // Small durable integers kept with the spool by name (the edge's clock reference), apart from
+  // the samples. An unset name reads as nullopt; set_notes writes all in one transaction, nullopt
+  // erasing a name.
+  using Note = std::pair<std::string_view, std::optional<std::int64_t>>;
+  Result<std::optional<std::int64_t>> note(std::string_view name);
+  Result<void> set_notes(std::span<const Note> notes);
 
   // Changes the page cap at run time (0 = the SQLite maximum), e.g. after an operator freed space.
   Result<void> set_max_pages(std::uint64_t max_pages);

@@ -15,13 +15,13 @@ namespace {
 // Fixed columns before and after the measurements; the measurement columns are named after
 // kMeasurementFields.
 constexpr std::size_t kLeadingColumns = 3;  // device_id, ts, seq
-constexpr std::size_t kColumnCount = kLeadingColumns + kMeasurementFields.size() + 4;
+constexpr std::size_t kColumnCount = kLeadingColumns + kMeasurementFields.size() + 6;
 
 std::string build_columns(bool ts_as_ms) {
   std::string out =
       ts_as_ms ? "device_id, (extract(epoch FROM ts) * 1000)::int8, seq" : "device_id, ts, seq";
   for (const auto& f : kMeasurementFields) fmt::format_to(std::back_inserter(out), ", {}", f.name);
-  out += ", grid_power_source, running_state, power_flow, power_flow_raw";
+  out += ", grid_power_source, running_state, power_flow, power_flow_raw, ts_source, ts_adjust_ms";
   return out;
 }
 
@@ -31,6 +31,8 @@ struct TailValues {
   std::optional<std::string> state;
   std::optional<std::string> flow;
   std::optional<std::string> flow_raw;
+  std::optional<std::string> ts_source;
+  std::optional<std::string> ts_adjust;
 };
 
 TailValues tail_of(const Sample& s) {
@@ -39,6 +41,8 @@ TailValues tail_of(const Sample& s) {
   if (s.running_state) t.state = std::to_string(*s.running_state);
   if (s.power_flow) t.flow = std::to_string(s.power_flow->bits());
   if (s.power_flow_raw) t.flow_raw = std::to_string(*s.power_flow_raw);
+  if (s.ts_source) t.ts_source = std::string(to_string(*s.ts_source));
+  if (s.ts_adjust_ms) t.ts_adjust = std::to_string(*s.ts_adjust_ms);
   return t;
 }
 
@@ -106,8 +110,9 @@ const std::string& pg_sample_unnest_args() {
     for (std::size_t i = 0; i < kMeasurementFields.size(); ++i) {
       fmt::format_to(std::back_inserter(out), ", ${}::float8[]", ++n);
     }
-    fmt::format_to(std::back_inserter(out), ", ${}::text[], ${}::int4[], ${}::int2[], ${}::int4[]",
-                   n + 1, n + 2, n + 3, n + 4);
+    fmt::format_to(std::back_inserter(out),
+                   ", ${}::text[], ${}::int4[], ${}::int2[], ${}::int4[], ${}::text[], ${}::int8[]",
+                   n + 1, n + 2, n + 3, n + 4, n + 5, n + 6);
     return out;
   }();
   return args;
@@ -157,6 +162,8 @@ PgParams pg_sample_arrays(std::span<const Sample* const> samples) {
     put_optional(columns[kTail + 1], tail.state);
     put_optional(columns[kTail + 2], tail.flow);
     put_optional(columns[kTail + 3], tail.flow_raw);
+    put_optional(columns[kTail + 4], tail.ts_source);
+    put_optional(columns[kTail + 5], tail.ts_adjust);
   }
   PgParams params;
   for (auto& column : columns) {
@@ -192,6 +199,8 @@ std::string pg_sample_copy_text(std::span<const Sample* const> samples) {
     put_optional(tail.state);
     put_optional(tail.flow);
     put_optional(tail.flow_raw);
+    put_optional(tail.ts_source);
+    put_optional(tail.ts_adjust);
     out += '\n';
   }
   return out;
@@ -245,6 +254,15 @@ StoreResult<Sample> pg_sample_from_row(const PGresult* result, int row, int firs
     const auto word = parse_number<std::uint16_t>(*v);
     if (!word) return bad_row("power_flow_raw", "is not a 16-bit word");
     s.power_flow_raw = *word;
+  }
+  if (const auto v = text(kTail + 4)) {
+    s.ts_source = ts_source_from_string(*v);
+    if (!s.ts_source) return bad_row("ts_source", "is unknown");
+  }
+  if (const auto v = text(kTail + 5)) {
+    const auto adjust = parse_number<std::int64_t>(*v);
+    if (!adjust) return bad_row("ts_adjust_ms", "is not an integer");
+    s.ts_adjust_ms = *adjust;
   }
   return s;
 }

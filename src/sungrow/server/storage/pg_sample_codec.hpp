@@ -12,8 +12,8 @@
 
 namespace sungrow::storage {
 
-// "device_id, ts, seq, pv_power_w, …, power_flow, power_flow_raw": one real column per field of the
-// wire contract, so SQL users query samples directly.
+// "device_id, ts, seq, pv_power_w, …, power_flow_raw, ts_source, ts_adjust_ms": one real column per
+// field of the wire contract, so SQL users query samples directly.
 const std::string& pg_sample_columns();
 
 // The same list with ts read back as epoch milliseconds, for pg_sample_from_row.

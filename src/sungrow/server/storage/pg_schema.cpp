@@ -133,6 +133,14 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_expiry ON sessions (expires);
 )sql";
 
+// Where each sample's ts came from (the edge's clock, synchronized or not, the inverter's clock, or
+// a bump by the spool) and what was added to the edge clock's reading.
+constexpr std::string_view kTsSource = R"sql(
+ALTER TABLE samples ADD COLUMN ts_source text
+  CHECK (ts_source IN ('ntp', 'inverter', 'unsynced', 'bumped'));
+ALTER TABLE samples ADD COLUMN ts_adjust_ms bigint;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "samples and base_buckets", kCreateTables},
     Migration{2, "samples as a TimescaleDB hypertable when available", kTimescale},
@@ -141,6 +149,7 @@ constexpr std::array kMigrations{
     Migration{5, "spans rebuilt with glitch-tolerant counter chains",
               "DELETE FROM hour_spans; DELETE FROM day_spans;", true},
     Migration{6, "dashboard sessions, as digests", kCreateSessions},
+    Migration{7, "ts_source and ts_adjust_ms", kTsSource},
 };
 
 }  // namespace
