@@ -35,6 +35,12 @@ function hatch(color) {
   return ctx.createPattern(canvas, 'repeat');
 }
 
+// "14:00" in `zone`: a 24-hour clock, like the rest of the page.
+function hoursMinutes(zone, seconds) {
+  return new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .format(new Date(seconds * 1000));
+}
+
 const axisFont = '12px system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif';
 
 function axis(colors, extra = {}) {
@@ -125,7 +131,7 @@ export class Chart {
         })),
       ],
       axes: [
-        axis(colors, { space: 60 }),
+        axis(colors, { space: 56, values: (u, splits) => splits.map((ts) => hoursMinutes(zone, ts)) }),
         axis(colors, { scale: 'w', label: 'W', labelFont: axisFont, size: 56, labelSize: 18 }),
         axis(colors, { scale: 'pct', side: 1, label: 'Battery %', labelFont: axisFont, grid: { show: false }, size: 44, labelSize: 18 }),
       ],

@@ -172,11 +172,12 @@ export class HistoryPanel {
     if (!this.device) return;
     const generation = ++this.generation;
     const params = this.params();
+    this.root.dataset.state = 'loading';
     this.updateControls();
     byId('chart-title').textContent = this.title(params);
     const csv = byId('csv');
     csv.href = api.seriesUrl(params, 'csv');
-    csv.download = `${this.device}-${this.view}-${this.view === 'year' ? this.anchor().y : this.view === 'month' ? isoMonth(this.anchor()) : isoDate(this.anchor())}.csv`;
+    csv.download = `${this.device}-${this.view}-${this.periodText()}.csv`;
     let body;
     try {
       body = await api.series(params);
@@ -189,15 +190,23 @@ export class HistoryPanel {
       this.body = null;
       byId('history-error').textContent = `The ${this.view} could not be loaded (${error.message}).`;
       this.render();
+      this.root.dataset.state = 'error';
       return;
     }
     if (generation !== this.generation) return;
     byId('history-error').textContent = '';
     this.body = body;
+    // What is shown, for people's own scripts and the tests: the view, its period, the query.
     Object.assign(this.root.dataset, {
-      series: api.seriesUrl(params), view: this.view, frame: params.frame, tz: params.tz,
+      series: api.seriesUrl(params), view: this.view, period: this.periodText(), frame: params.frame, tz: params.tz,
     });
     this.render();
+    this.root.dataset.state = 'ready';
+  }
+
+  periodText() {
+    const anchor = this.anchor();
+    return this.view === 'day' ? isoDate(anchor) : this.view === 'month' ? isoMonth(anchor) : String(anchor.y);
   }
 
   refreshIfCurrent() {

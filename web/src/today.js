@@ -28,12 +28,14 @@ export class TodayPanel {
       tz: zone,
     };
     byId('today-date').textContent = formatDayLong(day);
+    this.root.dataset.state = 'loading';
     let body;
     try {
       body = await api.series(params);
     } catch (error) {
       if (generation !== this.generation) return;
       byId('today-error').textContent = `Today's numbers could not be loaded (${error.message}).`;
+      this.root.dataset.state = 'error';
       if (error.status === 401) throw error;
       return;
     }
@@ -48,5 +50,6 @@ export class TodayPanel {
     };
     bar('bar-sufficiency', bucket?.self_sufficiency_pct);
     bar('bar-consumption', bucket?.self_consumption_pct);
+    this.root.dataset.state = 'ready';
   }
 }

@@ -1,9 +1,35 @@
 // IANA time zones with the browser's own Intl: civil dates, local midnights as instants, labels.
 // A civil date is { y, m, d } (m 1–12), independent of any zone.
 
+// Browsers list some zones by names the IANA database has since replaced; people (and the
+// server's zone files) know the new ones.
+const RENAMED = {
+  'Africa/Asmera': 'Africa/Asmara',
+  'America/Buenos_Aires': 'America/Argentina/Buenos_Aires',
+  'America/Catamarca': 'America/Argentina/Catamarca',
+  'America/Coral_Harbour': 'America/Atikokan',
+  'America/Cordoba': 'America/Argentina/Cordoba',
+  'America/Godthab': 'America/Nuuk',
+  'America/Indianapolis': 'America/Indiana/Indianapolis',
+  'America/Jujuy': 'America/Argentina/Jujuy',
+  'America/Louisville': 'America/Kentucky/Louisville',
+  'America/Mendoza': 'America/Argentina/Mendoza',
+  'Asia/Calcutta': 'Asia/Kolkata',
+  'Asia/Katmandu': 'Asia/Kathmandu',
+  'Asia/Rangoon': 'Asia/Yangon',
+  'Asia/Saigon': 'Asia/Ho_Chi_Minh',
+  'Atlantic/Faeroe': 'Atlantic/Faroe',
+  'Europe/Kiev': 'Europe/Kyiv',
+  'Pacific/Enderbury': 'Pacific/Kanton',
+  'Pacific/Ponape': 'Pacific/Pohnpei',
+  'Pacific/Truk': 'Pacific/Chuuk',
+};
+
+const current = (zone) => RENAMED[zone] ?? zone;
+
 export function browserZone() {
   try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    return current(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
   } catch {
     return 'UTC';
   }
@@ -21,7 +47,7 @@ export function isValidZone(zone) {
 // Every zone the browser knows, plus `extra` (the device's, the browser's, UTC), sorted.
 export function allZones(extra = []) {
   const known = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
-  return [...new Set([...known, ...extra, 'UTC'])].filter(isValidZone).sort();
+  return [...new Set([...known, ...extra, 'UTC'].map(current))].filter(isValidZone).sort();
 }
 
 const partsCache = new Map();
