@@ -61,9 +61,10 @@ export class Chart {
     this.plot = null;
     this.xs = [];
     this.index = null;
+    this.shown = null;
     this.resizer = new ResizeObserver(() => this.resize());
     this.resizer.observe(container);
-    container.addEventListener('keydown', (event) => this.key(event));
+    container.addEventListener('keydown', (event) => this.onKey(event));
   }
 
   size() {
@@ -82,12 +83,16 @@ export class Chart {
     this.plot = null;
   }
 
-  mount(options, data) {
+  // A redraw of the same points (the minute's refresh) keeps the cursor where the person left it.
+  mount(options, data, key) {
+    const keep = key === this.shown ? this.index : null;
+    this.shown = key;
     this.destroy();
     this.xs = data[0];
     this.index = null;
     const hooks = { setCursor: [(u) => this.cursorMoved(u.cursor.idx)] };
     this.plot = new uPlot({ ...this.size(), ...options, hooks }, data, this.container);
+    if (keep !== null && keep < this.xs.length) this.moveTo(keep);
   }
 
   cursorMoved(index) {
@@ -96,7 +101,7 @@ export class Chart {
   }
 
   // Arrow keys walk the points, Home and End jump to the ends; the readout follows.
-  key(event) {
+  onKey(event) {
     if (!this.plot || this.xs.length === 0) return;
     const last = this.xs.length - 1;
     const current = this.index ?? last;
@@ -115,8 +120,9 @@ export class Chart {
     this.cursorMoved(index);
   }
 
-  // series: [{ label, color, values, scale: 'w' | 'pct', dash? }], xs in Unix seconds.
-  lines(xs, series, zone) {
+  // series: [{ label, color, values, scale: 'w' | 'pct', dash? }], xs in Unix seconds; `key`
+  // names what is shown (the same key again is a refresh).
+  lines(xs, series, zone, key) {
     const colors = palette();
     this.mount({
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), zone),
@@ -135,11 +141,11 @@ export class Chart {
         axis(colors, { scale: 'w', label: 'W', labelFont: axisFont, size: 56, labelSize: 18 }),
         axis(colors, { scale: 'pct', side: 1, label: 'Battery %', labelFont: axisFont, grid: { show: false }, size: 44, labelSize: 18 }),
       ],
-    }, [xs, ...series.map((s) => s.values)]);
+    }, [xs, ...series.map((s) => s.values)], key);
   }
 
   // Grouped bars, one group per label; incomplete[i] hatches group i.
-  bars(labels, series, incomplete) {
+  bars(labels, series, incomplete, key) {
     const colors = palette();
     const n = labels.length;
     const xs = labels.map((_, i) => i);
@@ -176,6 +182,6 @@ export class Chart {
         }),
         axis(colors, { scale: 'kwh', label: 'kWh', labelFont: axisFont, size: 50, labelSize: 18 }),
       ],
-    }, [xs, ...series.map((s) => s.values)]);
+    }, [xs, ...series.map((s) => s.values)], key);
   }
 }

@@ -259,13 +259,14 @@ export class HistoryPanel {
       return;
     }
     const values = config.series.map((s) => ({ ...s, values: buckets.map((b) => pick(b, s.field)) }));
+    const key = this.root.dataset.series;
     if (this.view === 'day') {
-      this.chart.lines(buckets.map((b) => Date.parse(b.start_utc) / 1000), values, this.zone);
+      this.chart.lines(buckets.map((b) => Date.parse(b.start_utc) / 1000), values, this.zone, key);
     } else {
       const incomplete = buckets.map((b) => !(b.coverage >= COMPLETE));
-      this.chart.bars(buckets.map((b) => this.axisLabel(b)), values, incomplete);
+      this.chart.bars(buckets.map((b) => this.axisLabel(b)), values, incomplete, key);
     }
-    this.readout(null);
+    this.readout(this.chart.index);
   }
 
   // The numbers of the bucket under the cursor (or the newest with data when there is none).
