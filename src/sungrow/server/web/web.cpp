@@ -78,8 +78,9 @@ std::vector<std::pair<std::string, fs::path>> web_root_files(const fs::path& roo
 }
 
 void add_web_root_routes(http::Router& router, const fs::path& root) {
-  for (auto& [url_path, file_path] : web_root_files(root)) {
-    add_get_and_head(router, url_path, [file_path](const http::Request& request) {
+  for (const auto& entry : web_root_files(root)) {
+    const fs::path file_path = entry.second;
+    add_get_and_head(router, entry.first, [file_path](const http::Request& request) {
       const auto bytes = read_file(file_path);
       if (!bytes) return http::error_response(404, "not_found", "no such file in the web root");
       const StaticFile file{.content_type = content_type_for(file_path.filename().string()),
