@@ -2,6 +2,7 @@
 #include "sungrow/server/web/static_response.hpp"
 
 #include <array>
+#include <boost/beast/core/string.hpp>
 #include <string>
 #include <utility>
 
@@ -18,15 +19,6 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 bool ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
@@ -38,7 +30,8 @@ bool zero_weight(std::string_view params) {
     const std::string_view param = trim(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
     const auto eq = param.find('=');
-    if (eq == std::string_view::npos || !iequals(trim(param.substr(0, eq)), "q")) continue;
+    if (eq == std::string_view::npos || !boost::beast::iequals(trim(param.substr(0, eq)), "q"))
+      continue;
     const std::string_view value = trim(param.substr(eq + 1));
     if (value.empty() || value[0] != '0') return false;
     return value.find_first_not_of("0.", 1) == std::string_view::npos;
@@ -82,7 +75,8 @@ bool accepts_gzip(std::string_view accept_encoding) {
     const std::string_view coding = trim(item.substr(0, semi));
     const std::string_view params =
         semi == std::string_view::npos ? std::string_view{} : item.substr(semi + 1);
-    if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) return !zero_weight(params);
+    if (boost::beast::iequals(coding, "gzip") || boost::beast::iequals(coding, "x-gzip"))
+      return !zero_weight(params);
     if (coding == "*") star = !zero_weight(params);
   }
   return star;
