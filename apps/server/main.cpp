@@ -1,12 +1,19 @@
 // sungrow-server: serve the v1 API (the default), apply migrations, or print a new device token.
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "sungrow/core/sample.hpp"
+#include "sungrow/core/unique_fd.hpp"
 #include "sungrow/core/version.hpp"
 #include "sungrow/server/app/config.hpp"
 #include "sungrow/server/app/server_app.hpp"
@@ -33,6 +40,32 @@ int cmd_token_new(const std::string& device_id) {
   return kExitOk;
 }
 
+// Appends the new viewer's line to `file` (created 0600: it grants reading) and prints the token,
+// alone on its line, once: the file keeps only its digest.
+int cmd_viewer_new(const std::string& file, const std::vector<std::string>& devices) {
+  if (file.empty()) {
+    std::cerr << "sungrow-server: viewer new needs --file (or VIEWER_TOKENS_FILE)\n";
+    return kExitUsage;
+  }
+  for (const auto& device : devices) {
+    if (!is_valid_device_id(device)) {
+      std::cerr << "sungrow-server: DEVICE must match [A-Za-z0-9._:-]{1,64}\n";
+      return kExitUsage;
+    }
+  }
+  const std::string token = auth::new_token();
+  const std::string line = auth::viewer_tokens_line(token, devices) + "\n";
+  const UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd || ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+      ::fsync(fd.get()) != 0) {
+    std::cerr << "sungrow-server: cannot append to " << file << ": " << std::strerror(errno)
+              << "\n";
+    return kExitFailure;
+  }
+  std::cout << token << std::endl;
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,6 +82,14 @@ int main(int argc, char** argv) {
   std::string token_device;
   token_new->add_option("DEVICE_ID", token_device, "The device the token is for")->required();
   token_cmd->require_subcommand(1);
+  auto* viewer_cmd = app.add_subcommand("viewer", "Read-only dashboard tokens");
+  auto* viewer_new =
+      viewer_cmd->add_subcommand("new", "Print a new viewer token for DEVICE…, append its digest");
+  std::string viewer_file;
+  std::vector<std::string> viewer_devices;
+  viewer_new->add_option("--file", viewer_file, "The viewer tokens file (VIEWER_TOKENS_FILE)");
+  viewer_new->add_option("DEVICE", viewer_devices, "The devices the viewer may read")->required();
+  viewer_cmd->require_subcommand(1);
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -57,6 +98,10 @@ int main(int argc, char** argv) {
   }
 
   if (*token_new) return cmd_token_new(token_device);
+  if (*viewer_new) {
+    return cmd_viewer_new(viewer_file.empty() ? config.viewer_tokens_file : viewer_file,
+                          viewer_devices);
+  }
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("server"));
   if (*migrate_cmd) {

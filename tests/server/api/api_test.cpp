@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -48,8 +49,8 @@ class ApiTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    ASSERT_TRUE(tokens_.add(kTokenA, std::string(kDeviceA)));
-    ASSERT_TRUE(tokens_.add(kTokenB, std::string(kDeviceB)));
+    ASSERT_TRUE(tokens_.add(kTokenA, {std::string(kDeviceA)}));
+    ASSERT_TRUE(tokens_.add(kTokenB, {std::string(kDeviceB)}));
     open(storage::SqliteOptions{});
   }
   void TearDown() override {
@@ -334,6 +335,85 @@ TEST_F(ApiTest, HealthAndMetrics) {
   const auto m = api_->metrics(http::Request{});
   EXPECT_EQ(m.content_type.rfind("text/plain", 0), 0u);
   EXPECT_NE(m.body.find("# TYPE sungrow_samples_inserted_total counter"), std::string::npos);
+}
+
+// The household's balance comes with every bucket, from the bucket's own energies; format=csv
+// gives the very same numbers, field for field.
+TEST_F(ApiTest, SeriesCarryTheEnergyBalanceAndCsvHasTheSameNumbers) {
+  const auto samples = day_of(kDeviceA, kBerlinSpringDay, 6 * 720);
+  for (std::size_t i = 0; i < samples.size(); i += 1'000) {
+    const auto n = std::min<std::size_t>(1'000, samples.size() - i);
+    ASSERT_EQ(ingest(std::span(samples).subspan(i, n)).status, 200);
+  }
+  const std::string query =
+      "frame=hour&tz=Europe%2FBerlin&from=2026-03-29T00:00:00%2B01:00&to=2026-03-29T06:00:00%2B02:"
+      "00";
+  const auto json_reply = api_->series(get("/v1/series", query, kTokenA));
+  ASSERT_EQ(json_reply.status, 200);
+  const auto v = body(json_reply);
+  const auto& buckets = v.at("buckets").as_array();
+  ASSERT_EQ(buckets.size(), 5u);
+  for (const auto& b : buckets) {
+    const auto num = [&](const char* k) { return b.at(k).to_number<double>(); };
+    const double consumption = num("grid_import_kwh") + num("pv_energy_kwh") +
+                               num("battery_discharge_kwh") - num("grid_export_kwh") -
+                               num("battery_charge_kwh");
+    EXPECT_NEAR(num("consumption_kwh"), consumption, 0.0006);
+    EXPECT_NEAR(num("self_consumed_pv_kwh"),
+                std::max(0.0, num("pv_energy_kwh") - num("grid_export_kwh")), 0.0006);
+    if (consumption > 0) {
+      EXPECT_NEAR(num("self_sufficiency_pct"),
+                  100.0 * (1.0 - std::min(1.0, num("grid_import_kwh") / consumption)), 0.006);
+    }
+  }
+
+  const auto csv = api_->series(get("/v1/series", query + "&format=csv", kTokenA));
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
+  ASSERT_FALSE(csv.headers.empty());
+  EXPECT_EQ(csv.headers.front().name, "Content-Disposition");
+  EXPECT_EQ(csv.headers.front().value.rfind("attachment; filename=\"", 0), 0u);
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t start = 0; start < csv.body.size();) {
+    const auto end = csv.body.find("\r\n", start);
+    ASSERT_NE(end, std::string::npos);
+    std::vector<std::string> cells;
+    const std::string line = csv.body.substr(start, end - start);
+    for (std::size_t from = 0;;) {
+      const auto comma = line.find(',', from);
+      cells.push_back(line.substr(from, comma - from));
+      if (comma == std::string::npos) break;
+      from = comma + 1;
+    }
+    rows.push_back(std::move(cells));
+    start = end + 2;
+  }
+  ASSERT_EQ(rows.size(), buckets.size() + 1);
+  const auto& header = rows.front();
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    const auto& b = buckets[r - 1].as_object();
+    for (std::size_t c = 0; c < header.size(); ++c) {
+      const std::string& name = header[c];
+      const boost::json::value* expected = b.if_contains(name);
+      if (expected == nullptr) {  // a nested field: pv_power_w_avg → pv_power_w.avg
+        const auto cut = name.rfind('_');
+        const auto* outer = b.if_contains(name.substr(0, cut));
+        ASSERT_NE(outer, nullptr) << name;
+        expected = outer->as_object().if_contains(name.substr(cut + 1));
+        ASSERT_NE(expected, nullptr) << name;
+      }
+      const std::string as_json = expected->is_string() ? std::string(expected->as_string())
+                                  : expected->is_null() ? std::string()
+                                                        : boost::json::serialize(*expected);
+      // Boost.JSON prints doubles in its own way; compare numbers by value, text by text.
+      if (expected->is_double()) {
+        EXPECT_EQ(std::stod(rows[r][c]), expected->as_double()) << name;
+      } else {
+        EXPECT_EQ(rows[r][c], as_json) << name;
+      }
+    }
+  }
+  EXPECT_EQ(api_->series(get("/v1/series", query + "&format=xml", kTokenA)).status, 400);
 }
 
 }  // namespace

@@ -32,8 +32,9 @@ TEST(DeviceTokens, ParsesPairsWithWhitespace) {
   const auto r = parse_device_tokens("  " + kTokA + " : inv-a ,\t" + kTokB + ":inv-b:2 ,");
   ASSERT_TRUE(r.has_value()) << messages(r);
   ASSERT_EQ(r.value().size(), 2u);
-  EXPECT_EQ(r.value().entries()[0].device_id, "inv-a");
-  EXPECT_EQ(r.value().entries()[1].device_id, "inv-b:2");  // split at the first ':' only
+  EXPECT_EQ(r.value().entries()[0].devices, std::vector<std::string>{"inv-a"});
+  EXPECT_EQ(r.value().entries()[1].devices,
+            std::vector<std::string>{"inv-b:2"});  // split at the first ':' only
 }
 
 TEST(DeviceTokens, OneDeviceMayHaveSeveralTokens) {
@@ -187,6 +188,43 @@ TEST(NewToken, LongHexAndUnique) {
   const auto r = parse_device_tokens(tok + ":inv-a");
   ASSERT_TRUE(r.has_value());
   EXPECT_TRUE(check(r.value(), "Bearer " + tok).ok());
+}
+
+// A token line in the file may grant several devices (a master and a slave inverter); the list
+// form keeps one device per entry, since a comma separates its entries.
+TEST(DeviceTokens, AFileLineMayGrantSeveralDevices) {
+  const auto r =
+      parse_device_tokens_file(kTokA + ":roof-1,roof-2 , roof-1\n" + kTokB + ":garage\n");
+  ASSERT_TRUE(r.has_value()) << messages(r);
+  EXPECT_EQ(r.value().entries()[0].devices, (std::vector<std::string>{"roof-1", "roof-2"}));
+  const auto both = check(r.value(), "Bearer " + kTokA, "roof-2");
+  EXPECT_TRUE(both.ok());
+  EXPECT_EQ(both.device_id, "roof-2");
+  EXPECT_EQ(check(r.value(), "Bearer " + kTokA).device_id, "roof-1");  // the first by default
+  EXPECT_EQ(check(r.value(), "Bearer " + kTokA, "garage").status, 403);
+  EXPECT_FALSE(parse_device_tokens_file(kTokA + ":roof-1,bad id\n").has_value());
+  EXPECT_FALSE(parse_device_tokens(kTokA + ":roof-1,roof-2").has_value());  // "roof-2" has no ':'
+}
+
+// The viewer file keeps digests only: what `viewer new` appends reads back to the same grant, and
+// the token itself never appears in it.
+TEST(ViewerTokens, TheFileHoldsDigestsThatGrantTheirDevices) {
+  const std::vector<std::string> devices{"roof-1", "roof-2"};
+  const auto token = new_token();
+  const auto line = viewer_tokens_line(token, devices);
+  EXPECT_EQ(line.find(token), std::string::npos);
+  EXPECT_EQ(line.substr(64), " roof-1,roof-2");
+  const auto table = parse_viewer_tokens_file("# viewers\n" + line + "\n");
+  ASSERT_TRUE(table.has_value()) << messages(table);
+  const auto* entry = table.value().find(token_digest(token));
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->devices, devices);
+  EXPECT_EQ(table.value().find(token_digest(kTokA)), nullptr);
+  EXPECT_TRUE(parse_viewer_tokens_file("").has_value());  // no viewer yet
+  for (const char* bad : {"abc roof-1", "zz roof-1", "0123 ", "not a digest"}) {
+    EXPECT_FALSE(parse_viewer_tokens_file(bad).has_value()) << bad;
+  }
+  EXPECT_FALSE(parse_viewer_tokens_file(line + "\n" + line + "\n").has_value());  // a repeat
 }
 
 }  // namespace

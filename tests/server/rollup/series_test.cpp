@@ -225,5 +225,33 @@ TEST(Aggregate, EnergyOfAGapLandsInTheBucketAfterIt) {
               4.8, 0.1 + 1e-9);
 }
 
+TEST(EnergyBalance, FollowsItsFormulasAndIsNullWithoutInputsOrDenominators) {
+  SeriesBucket b;
+  const auto set = [&](Counter c, std::optional<double> v) {
+    b.energy_kwh[static_cast<std::size_t>(c)] = v;
+  };
+  set(Counter::pv, 7.4);
+  set(Counter::grid_import, 3.0);
+  set(Counter::grid_export, 1.2);
+  set(Counter::battery_charge, 2.5);
+  set(Counter::battery_discharge, 2.4);
+  auto e = energy_balance(b);
+  EXPECT_EQ(e.consumption_kwh, 9.1);  // 3.0 + 7.4 + 2.4 − 1.2 − 2.5
+  EXPECT_EQ(e.self_consumed_pv_kwh, 6.2);
+  EXPECT_EQ(e.self_sufficiency_pct, 67.03);  // 100·(1 − 3.0/9.1)
+  EXPECT_EQ(e.self_consumption_pct, 83.78);  // 100·6.2/7.4
+  set(Counter::pv, 0.0);
+  set(Counter::grid_export, 0.0);
+  e = energy_balance(b);
+  EXPECT_EQ(e.self_consumed_pv_kwh, 0.0);
+  EXPECT_FALSE(e.self_consumption_pct);    // no PV: no denominator
+  EXPECT_EQ(e.self_sufficiency_pct, 0.0);  // 3.0 + 2.4 − 2.5 = 2.9 consumed, all of 3.0 imported
+  set(Counter::battery_charge, std::nullopt);
+  e = energy_balance(b);
+  EXPECT_FALSE(e.consumption_kwh);
+  EXPECT_FALSE(e.self_sufficiency_pct);
+  EXPECT_EQ(e.self_consumed_pv_kwh, 0.0);
+}
+
 }  // namespace
 }  // namespace sungrow::rollup

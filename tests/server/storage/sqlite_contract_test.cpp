@@ -36,7 +36,7 @@ class SqliteBackend final : public StoreBackend {
   StoreResult<std::int64_t> schema_version(SampleStore& store) override {
     return dynamic_cast<SqliteStore&>(store).schema_version();
   }
-  std::int64_t latest_schema_version() const override { return 3; }
+  std::int64_t latest_schema_version() const override { return 4; }
 
   std::vector<std::string> samples(const std::string& name) override {
     return dump(name, "SELECT device_id, ts_ms, seq, body FROM samples ORDER BY 1, 2");

@@ -92,10 +92,11 @@ TEST_F(SqliteStoreTest, MigrationsAreRecordedWithTheirTimeAndTheFileIsInWalMode)
   ASSERT_TRUE(store);
   const auto recorded =
       dump("store.db", "SELECT version, length(applied_at) FROM schema_migrations");
-  ASSERT_EQ(recorded.size(), 3U);
+  ASSERT_EQ(recorded.size(), 4U);
   EXPECT_EQ(recorded[0], "1|24|");  // "2026-…T…:….123Z"
   EXPECT_EQ(recorded[1], "2|24|");
   EXPECT_EQ(recorded[2], "3|24|");
+  EXPECT_EQ(recorded[3], "4|24|");
   EXPECT_EQ(dump("store.db", "PRAGMA journal_mode"), std::vector<std::string>{"wal|"});
 }
 
@@ -171,7 +172,7 @@ TEST_F(SqliteStoreTest, TheSpansMigrationFillsSpansFromExistingBaseBuckets) {
   }
   auto upgraded = open_store("old.db");
   ASSERT_TRUE(upgraded);
-  EXPECT_EQ(upgraded->schema_version().value(), 3);
+  EXPECT_EQ(upgraded->schema_version().value(), 4);
   for (const char* sql : {"SELECT device_id, start_ms, hex(data) FROM hour_spans ORDER BY 1, 2",
                           "SELECT device_id, start_ms, hex(data) FROM day_spans ORDER BY 1, 2"}) {
     const auto expected = dump("current.db", sql);

@@ -15,6 +15,7 @@
 #include "random_series.hpp"
 #include "sungrow/server/rollup/frames.hpp"
 #include "sungrow/server/rollup/series.hpp"
+#include "sungrow/server/storage/session_store.hpp"
 
 namespace sungrow::storage::test {
 
@@ -139,6 +140,32 @@ TEST_P(StoreContractTest, LatestSkipsUnservableRowsAndHonoursItsBound) {
   const auto later = series_of("dev", kDay + 1h, 2);
   ASSERT_TRUE(store->insert_batch(later));
   EXPECT_EQ(*store->latest("dev").value(), later.back());
+}
+
+// Dashboard sessions live in the same database: found until they expire, gone when deleted, and
+// saving one clears the expired ones.
+TEST_P(StoreContractTest, SessionsAreFoundUntilTheyExpireOrAreDeleted) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  auto* sessions = dynamic_cast<SessionStore*>(store.get());
+  ASSERT_NE(sessions, nullptr);
+  const std::string a(64, 'a');
+  const std::string b(64, 'b');
+  const std::string viewer(64, 'f');
+  ASSERT_TRUE(sessions->save_session(a, viewer, kDay, kDay + 1h));
+  ASSERT_TRUE(sessions->save_session(b, viewer, kDay, kDay + 24h));
+  auto found = sessions->find_session(a, kDay + 30min);
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_TRUE(found.value().has_value());
+  EXPECT_EQ(found.value()->viewer_digest, viewer);
+  EXPECT_EQ(found.value()->expires, kDay + 1h);
+  EXPECT_FALSE(sessions->find_session(a, kDay + 2h).value().has_value());  // expired
+  EXPECT_FALSE(sessions->find_session(std::string(64, 'c'), kDay).value().has_value());
+  ASSERT_TRUE(sessions->delete_session(b));
+  EXPECT_FALSE(sessions->find_session(b, kDay + 1min).value().has_value());
+  // A later save sweeps the expired one away even for a reader with an old clock.
+  ASSERT_TRUE(sessions->save_session(std::string(64, 'd'), viewer, kDay + 3h, kDay + 4h));
+  EXPECT_FALSE(sessions->find_session(a, kDay).value().has_value());
 }
 
 TEST_P(StoreContractTest, EveryDoubleRoundTripsBitExact) {

@@ -59,6 +59,12 @@ http::Response unauthorized(const auth::AuthResult& auth) {
   return r;
 }
 
+// A viewer's credential on a route that writes.
+http::Response read_only() {
+  auto r = error_response(403, "read_only", "a viewer credential may only read");
+  return r;
+}
+
 double age_seconds(Timestamp now, Timestamp ts) {
   return std::chrono::duration<double>(now - ts).count();
 }
@@ -72,7 +78,8 @@ std::string realtime_json(const Sample& sample, double age_s, std::string_view s
 }
 
 constexpr std::array<std::string_view, 1> kRealtimeParams{"device_id"};
-constexpr std::array<std::string_view, 5> kSeriesParams{"device_id", "frame", "from", "to", "tz"};
+constexpr std::array<std::string_view, 6> kSeriesParams{"device_id", "frame", "from",
+                                                        "to",        "tz",    "format"};
 
 }  // namespace
 
@@ -111,9 +118,27 @@ Api::DeviceAccess Api::authorize_read(const http::Request& request,
 
 auth::AuthResult Api::authenticate(const http::Request& request,
                                    std::optional<std::string_view> device) {
-  auto result = auth::check(tokens_, request.header_value("Authorization"), device);
+  auto result = [&] {
+    const auto header = request.header_value("Authorization");
+    if (header.empty()) {
+      if (auto cookie = session_cookie_of(request)) return session_credential(*cookie, device);
+    }
+    auto by_token = auth::check(tokens_, header, device);
+    if (by_token.reason != "unknown_token" || options_.dashboard.viewers == nullptr) {
+      return by_token;
+    }
+    // Not a device's token: a viewer's may read.
+    const auto viewers = options_.dashboard.viewers->current();
+    const auto bearer = auth::bearer_token(header);
+    if (const auto* entry = viewers->find(auth::token_digest(bearer.token))) {
+      return auth::granted(*entry, auth::CredentialKind::viewer, device);
+    }
+    return by_token;
+  }();
   if (result.ok()) return result;
-  if (result.status == 401) {
+  // Only a presented credential that is wrong counts against the address: a browser without a
+  // session, or with an expired one, is not guessing anything.
+  if (result.status == 401 && (result.reason == "unknown_token" || result.reason == "malformed")) {
     if (const auto left = throttle_.cooling(request.client_addr); left.count() > 0) {
       result.status = 429;
       result.code = "too_many_failures";
@@ -132,6 +157,7 @@ auth::AuthResult Api::authenticate(const http::Request& request,
 std::optional<http::Response> Api::ingest_guard(const http::Request& head) {
   const auto auth = authenticate(head);
   if (!auth.ok()) return unauthorized(auth);
+  if (auth.kind != auth::CredentialKind::device) return read_only();
   return std::nullopt;
 }
 
@@ -167,6 +193,7 @@ http::Response Api::store_failure(const storage::StoreError& error, std::string_
 http::Response Api::ingest(const http::Request& request) {
   const auto auth = authenticate(request);
   if (!auth.ok()) return unauthorized(auth);
+  if (auth.kind != auth::CredentialKind::device) return read_only();
 
   if (media_type(request.header_value("Content-Type")) != "application/json") {
     return error_response(415, "unsupported_media_type", "Content-Type must be application/json");
@@ -185,7 +212,7 @@ http::Response Api::ingest(const http::Request& request) {
     return error_response(415, "unsupported_encoding", "Content-Encoding must be gzip or absent");
   }
 
-  auto parsed = ingest::parse_ingest(json, auth.device_id, options_.ingest, options_.now());
+  auto parsed = ingest::parse_ingest(json, auth.devices, options_.ingest, options_.now());
   if (!parsed) {
     return http::Response{.status = parsed.error().status,
                           .content_type = "application/json",
@@ -290,6 +317,10 @@ http::Response Api::series(const http::Request& request) {
     return error_response(400, "range_too_large", ok.error().message);
   }
 
+  const auto format = query.get("format").value_or("json");
+  if (format != "json" && format != "csv") {
+    return error_response(400, "invalid_query", "format must be json or csv");
+  }
   const auto ranges = rollup::buckets(frame, zone, *from, *to);
   std::vector<rollup::SeriesBucket> buckets;
   if (!ranges.empty()) {
@@ -303,6 +334,17 @@ http::Response Api::series(const http::Request& request) {
                             .tz = tz_name,
                             .from_local = rollup::format_local(*from, zone),
                             .to_local = rollup::format_local(*to, zone)};
+  if (format == "csv") {
+    std::string file = fmt::format("{}-{}-{}.csv", access.device_id, rollup::to_string(frame),
+                                   header.from_local.substr(0, 10));
+    std::replace(file.begin(), file.end(), ':', '_');  // device ids may hold ':'
+    return http::Response{
+        .status = 200,
+        .content_type = "text/csv; charset=utf-8",
+        .body = series_csv(buckets),
+        .headers = {{"Content-Disposition", "attachment; filename=\"" + file + "\""},
+                    {"Cache-Control", "no-store"}}};
+  }
   return json_response(series_json(header, buckets));
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -11,13 +12,26 @@
 #include "sungrow/core/time.hpp"
 #include "sungrow/server/auth/failure_throttle.hpp"
 #include "sungrow/server/auth/tokens.hpp"
+#include "sungrow/server/auth/viewer_tokens.hpp"
 #include "sungrow/server/cache/cache.hpp"
 #include "sungrow/server/http/message.hpp"
 #include "sungrow/server/ingest/ingest.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
+#include "sungrow/server/storage/session_store.hpp"
 #include "sungrow/server/storage/store.hpp"
 
 namespace sungrow::api {
+
+// What the browser dashboard's endpoints need.
+struct DashboardOptions {
+  auth::ViewerTokens* viewers = nullptr;      // nullptr: no viewer can sign in
+  storage::SessionStore* sessions = nullptr;  // nullptr: no sessions
+  std::chrono::seconds session_ttl = std::chrono::days(30);
+  // Told to the page: a live value older than this is shown as stale, then as offline.
+  std::chrono::seconds stale_after{30};
+  std::chrono::seconds offline_after{300};
+  std::map<std::string, std::string, std::less<>> device_zones;  // device → IANA zone
+};
 
 struct ApiOptions {
   // Limits on the decoded body (after gzip); the transport already capped the bytes on the wire.
@@ -29,6 +43,7 @@ struct ApiOptions {
   std::function<Timestamp()> now = now_utc;
   // Failed authentication per client address (see auth::FailureThrottle).
   auth::ThrottleOptions auth_throttle;
+  DashboardOptions dashboard;
 };
 
 // Borrows everything; the owner (the server app) keeps them alive longer than the Api. Every
@@ -51,12 +66,25 @@ class Api {
   // GET /metrics: Prometheus text. No auth, like most exporters; keep it off the public proxy.
   http::Response metrics(const http::Request& request);
 
+  // POST /v1/session {"token": viewer token} → a session cookie; DELETE /v1/session signs out.
+  http::Response open_session(const http::Request& request);
+  // Its head guard: another site, another content type, or more than a token's worth of body is
+  // refused before the body is read (the route is open to anyone).
+  std::optional<http::Response> session_guard(const http::Request& head);
+  http::Response close_session(const http::Request& request);
+  // GET /v1/me: what the credential (bearer or session cookie) grants, and the page's settings.
+  http::Response me(const http::Request& request);
+
  private:
   http::Response store_failure(const storage::StoreError& error, std::string_view what);
-  // auth::check plus the failure throttle and metrics: a 401 counts against the client's address
-  // and, while the address cools down, is answered 429 instead. A valid token is never slowed.
+  // A bearer token (a device's, or a viewer's for reads) or a session cookie (a viewer's), plus
+  // the failure throttle and metrics: a wrong token counts against the client's address and, while
+  // the address cools down, is answered 429 instead. A valid credential is never slowed.
   auth::AuthResult authenticate(const http::Request& request,
                                 std::optional<std::string_view> device = std::nullopt);
+  // The viewer a live session cookie stands for.
+  auth::AuthResult session_credential(std::string_view session_id,
+                                      std::optional<std::string_view> device);
   struct DeviceAccess;
   DeviceAccess authorize_read(const http::Request& request,
                               std::span<const std::string_view> allowed);
@@ -68,5 +96,13 @@ class Api {
   ApiOptions options_;
   auth::FailureThrottle throttle_;
 };
+
+// The session cookie's name: "__Host-sungrow_session" (Secure) everywhere but plain http on
+// loopback, where browsers refuse Secure cookies, then "sungrow_session".
+inline constexpr std::string_view kSecureSessionCookie = "__Host-sungrow_session";
+inline constexpr std::string_view kPlainSessionCookie = "sungrow_session";
+
+// The session id a request carries in either cookie; nullopt when none.
+std::optional<std::string_view> session_cookie_of(const http::Request& request);
 
 }  // namespace sungrow::api

@@ -1,4 +1,4 @@
-// The JSON body of GET /v1/series (DESIGN.md §4): one object per bucket, local boundaries.
+// The bodies of GET /v1/series: JSON (one object per bucket, local boundaries), or CSV.
 #pragma once
 
 #include <span>
@@ -20,5 +20,9 @@ struct SeriesHeader {
 };
 
 std::string series_json(const SeriesHeader& header, std::span<const rollup::SeriesBucket> buckets);
+
+// format=csv: a header row, then one row per bucket (RFC 4180, CRLF); the same numbers as the JSON
+// form, written the same way, nested fields flattened ("pv_power_w_avg"), null as an empty field.
+std::string series_csv(std::span<const rollup::SeriesBucket> buckets);
 
 }  // namespace sungrow::api

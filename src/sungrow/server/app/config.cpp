@@ -10,7 +10,10 @@
 #include <filesystem>
 
 #include "sungrow/core/log_level.hpp"
+#include "sungrow/core/quote.hpp"
+#include "sungrow/core/sample.hpp"
 #include "sungrow/server/http/client_address.hpp"
+#include "sungrow/server/rollup/frames.hpp"
 
 namespace sungrow::app {
 
@@ -65,6 +68,16 @@ void bind_options(CLI::App& app, ServerConfig& c) {
       "Failed authentications per client address per minute before a cool-down (0: never)");
   opt("--auth-cooldown", c.auth_cooldown_s, "AUTH_COOLDOWN_S",
       "Seconds a client past the failure limit gets 429 for failed attempts");
+  opt("--viewer-tokens-file", c.viewer_tokens_file, "VIEWER_TOKENS_FILE",
+      "Dashboard viewers: lines of `sungrow-server viewer new` (read again when it changes)");
+  opt("--device-zones", c.device_zones, "DEVICE_ZONES",
+      "Default time zone per device for the dashboard: device=Area/City, comma separated");
+  opt("--dashboard-stale-after", c.dashboard_stale_after_s, "DASHBOARD_STALE_AFTER_S",
+      "Seconds after which the dashboard shows a live value as stale");
+  opt("--dashboard-offline-after", c.dashboard_offline_after_s, "DASHBOARD_OFFLINE_AFTER_S",
+      "Seconds after which the dashboard shows a device as offline");
+  opt("--session-ttl", c.session_ttl_s, "SESSION_TTL_S",
+      "Seconds a dashboard session lasts after sign-in");
   opt("--header-timeout", c.header_timeout_s, "HEADER_TIMEOUT_S",
       "Seconds a client has to send the request headers");
   opt("--body-timeout", c.body_timeout_s, "BODY_TIMEOUT_S",
@@ -134,6 +147,15 @@ std::vector<std::string> validate(const ServerConfig& c, ServerNeeds needs) {
     check_range(problems, "MAX_CLOCK_SKEW_S", c.max_clock_skew_s, 0, 7 * 86'400);
     check_range(problems, "AUTH_FAILURE_LIMIT", c.auth_failure_limit, 0, 1'000'000);
     check_range(problems, "AUTH_COOLDOWN_S", c.auth_cooldown_s, 1, 86'400);
+    check_range(problems, "DASHBOARD_STALE_AFTER_S", c.dashboard_stale_after_s, 1, 86'400);
+    check_range(problems, "DASHBOARD_OFFLINE_AFTER_S", c.dashboard_offline_after_s, 1, 7 * 86'400);
+    if (c.dashboard_offline_after_s < c.dashboard_stale_after_s) {
+      problems.emplace_back("DASHBOARD_OFFLINE_AFTER_S must not be below DASHBOARD_STALE_AFTER_S");
+    }
+    check_range(problems, "SESSION_TTL_S", c.session_ttl_s, 60, 366 * 86'400);
+    if (auto zones = parse_device_zones(c.device_zones); !zones) {
+      problems.push_back("DEVICE_ZONES: " + zones.error().message);
+    }
     check_range(problems, "HEADER_TIMEOUT_S", c.header_timeout_s, 1, 3'600);
     check_range(problems, "BODY_TIMEOUT_S", c.body_timeout_s, 1, 3'600);
     check_range(problems, "IDLE_TIMEOUT_S", c.idle_timeout_s, 1, 3'600);
@@ -142,6 +164,30 @@ std::vector<std::string> validate(const ServerConfig& c, ServerNeeds needs) {
   }
   if (auto problem = log_level_problem(c.log_level)) problems.push_back(std::move(*problem));
   return problems;
+}
+
+Result<std::map<std::string, std::string, std::less<>>> parse_device_zones(std::string_view text) {
+  std::map<std::string, std::string, std::less<>> zones;
+  for (std::size_t start = 0; start < text.size();) {
+    const auto comma = std::min(text.find(',', start), text.size());
+    auto entry = text.substr(start, comma - start);
+    start = comma + 1;
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    if (entry.empty()) continue;
+    const auto equals = entry.find('=');
+    const auto device = entry.substr(0, equals);
+    const auto zone =
+        equals == std::string_view::npos ? std::string_view{} : entry.substr(equals + 1);
+    if (!is_valid_device_id(device) || zone.empty()) {
+      return fail("entries are device=Area/City (e.g. roof-1=Europe/Berlin)");
+    }
+    if (!rollup::find_zone(std::string(zone))) {
+      return fail(fmt::format("unknown time zone '{}'", quote_untrusted(zone)));
+    }
+    zones.insert_or_assign(std::string(device), std::string(zone));
+  }
+  return zones;
 }
 
 std::string redact_url(const std::string& url) {

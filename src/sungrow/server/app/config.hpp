@@ -1,9 +1,13 @@
 // Server configuration: the seed's VPS variables plus listen address, limits and timeouts.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "sungrow/core/result.hpp"
 
 namespace CLI {
 class App;
@@ -33,6 +37,13 @@ struct ServerConfig {
   int max_clock_skew_s = 600;   // how far ahead of the server's clock a sample's ts may be
   int auth_failure_limit = 20;  // failed authentications per client per minute; 0: no cool-down
   int auth_cooldown_s = 300;    // how long such a client's failures are answered 429
+
+  // The dashboard.
+  std::string viewer_tokens_file;  // "<sha-256> devices" lines (sungrow-server viewer new)
+  std::string device_zones;        // "roof-1=Europe/Berlin,garage=Europe/Berlin"
+  int dashboard_stale_after_s = 30;
+  int dashboard_offline_after_s = 300;
+  int session_ttl_s = 30 * 86'400;
   int header_timeout_s = 10;
   int body_timeout_s = 30;
   int idle_timeout_s = 60;
@@ -52,6 +63,9 @@ enum class ServerNeeds { serve, migrate };
 
 // One clear message per problem; empty when usable. Never quotes a token or a password.
 std::vector<std::string> validate(const ServerConfig& config, ServerNeeds needs);
+
+// DEVICE_ZONES: "device=Area/City" entries, comma separated, every zone a known IANA name.
+Result<std::map<std::string, std::string, std::less<>>> parse_device_zones(std::string_view text);
 
 // "postgres://user:***@host/db" — for logs.
 std::string redact_url(const std::string& url);

@@ -42,6 +42,7 @@ namespace {
 
 struct OpenStore {
   std::unique_ptr<storage::SampleStore> store;
+  storage::SessionStore* sessions = nullptr;  // the same database, owned by `store`
   std::string kind;
 };
 
@@ -53,7 +54,8 @@ Result<OpenStore> open_store(const ServerConfig& c) {
     auto store = storage::SqliteStore::open(c.sqlite_path());
     if (!store)
       return fail(fmt::format("SQLite store {}: {}", c.sqlite_path(), store.error().message));
-    return OpenStore{std::move(*store), "sqlite"};
+    storage::SessionStore* sessions = store.value().get();
+    return OpenStore{std::move(*store), sessions, "sqlite"};
   }
   storage::PgOptions options;
   options.pool_size = static_cast<std::size_t>(c.pg_pool_size);
@@ -62,7 +64,8 @@ Result<OpenStore> open_store(const ServerConfig& c) {
     return fail(
         fmt::format("PostgreSQL at {}: {}", redact_url(c.database_url), store.error().message));
   }
-  return OpenStore{std::move(*store), "postgres"};
+  storage::SessionStore* sessions = store.value().get();
+  return OpenStore{std::move(*store), sessions, "postgres"};
 }
 
 Result<OpenStore> open_migrated_store(const ServerConfig& c) {
@@ -158,6 +161,15 @@ http::Router make_router(api::Api& api) {
           }});
   router.add("GET", "/v1/realtime", [&api](const http::Request& r) { return api.realtime(r); });
   router.add("GET", "/v1/series", [&api](const http::Request& r) { return api.series(r); });
+  router.add(
+      "POST", "/v1/session", [&api](const http::Request& r) { return api.open_session(r); },
+      http::RouteOptions{
+          .name = {}, .takes_body = true, .guard = [&api](const http::Request& head) {
+            return api.session_guard(head);
+          }});
+  router.add("DELETE", "/v1/session",
+             [&api](const http::Request& r) { return api.close_session(r); });
+  router.add("GET", "/v1/me", [&api](const http::Request& r) { return api.me(r); });
   router.add("GET", "/health", [&api](const http::Request& r) { return api.health(r); });
   router.add("GET", "/metrics", [&api](const http::Request& r) { return api.metrics(r); });
   return router;
@@ -220,6 +232,17 @@ int serve(const ServerConfig& c) {
   api_options.store_kind = store.kind;
   api_options.auth_throttle.max_failures = static_cast<std::uint32_t>(c.auth_failure_limit);
   api_options.auth_throttle.cooldown = std::chrono::seconds(c.auth_cooldown_s);
+  auth::ViewerTokens viewers(c.viewer_tokens_file);
+  if (auto read = viewers.reload(); !read) {
+    log().error("{}", read.error().message);
+    return kExitUsage;
+  }
+  api_options.dashboard.viewers = &viewers;
+  api_options.dashboard.sessions = store.sessions;
+  api_options.dashboard.session_ttl = std::chrono::seconds(c.session_ttl_s);
+  api_options.dashboard.stale_after = std::chrono::seconds(c.dashboard_stale_after_s);
+  api_options.dashboard.offline_after = std::chrono::seconds(c.dashboard_offline_after_s);
+  api_options.dashboard.device_zones = parse_device_zones(c.device_zones).value();  // validated
   api::Api api(tokens, *store.store, *cache, metrics, api_options);
 
   auto started = http::HttpServer::start(transport_options(c), make_router(api), metrics);
@@ -230,9 +253,9 @@ int serve(const ServerConfig& c) {
   const std::unique_ptr<http::HttpServer> server = std::move(started).value();
   std::jthread trimmer(
       [&server](std::stop_token stop) { return_freed_memory_after_bursts(*server, stop); });
-  log().info("store: {} {}, cache: {}, {} device token(s)", store.kind,
+  log().info("store: {} {}, cache: {}, {} device token(s), {} viewer token(s)", store.kind,
              c.database_url.empty() ? c.sqlite_path() : redact_url(c.database_url), cache->kind(),
-             tokens.size());
+             tokens.size(), viewers.current()->size());
   // Tests and the demo wait for this line; stdout so it is never mixed into the log format.
   std::cout << "sungrow-server listening on " << c.listen_addr << ":" << server->port()
             << std::endl;

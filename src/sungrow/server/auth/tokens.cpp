@@ -25,8 +25,6 @@ namespace sungrow::auth {
 
 namespace {
 
-using Digest = std::array<unsigned char, 32>;
-
 Digest sha256(std::string_view text) {
   Digest d{};
   unsigned int len = 0;
@@ -54,7 +52,9 @@ bool token_char(char c) {
 // Collects entries and problems; `where` names the entry ("DEVICE_TOKENS entry 3").
 class TableBuilder {
  public:
-  void entry(std::string_view raw, const std::string& where) {
+  // `several`: the device part may list devices separated by ',' (the file form; in the
+  // DEVICE_TOKENS list a comma separates entries).
+  void entry(std::string_view raw, const std::string& where, bool several = false) {
     const auto colon = raw.find(':');
     if (colon == std::string_view::npos) {
       problem(where, "missing ':' between token and device id (expected token:device_id)");
@@ -75,13 +75,7 @@ class TableBuilder {
                                  token.size(), kMinTokenLength, kMaxTokenLength));
       ok = false;
     }
-    if (device.empty()) {
-      problem(where, "empty device id");
-      ok = false;
-    } else if (!is_valid_device_id(device)) {
-      problem(where, "device id must match [A-Za-z0-9._:-]{1,64}");
-      ok = false;
-    }
+    auto devices = device_list(device, where, several, ok);
     if (!ok) return;
     const auto digest = sha256(token);
     const auto& entries = table_.entries();
@@ -92,8 +86,50 @@ class TableBuilder {
                                  names_[static_cast<std::size_t>(same - entries.begin())]));
       return;
     }
-    table_.add(token, std::string(device));
+    table_.add_digest(digest, std::move(devices));
     names_.push_back(where);
+  }
+
+  // A viewer line: "<64 hex digits> device_id[,device_id…]".
+  void viewer_entry(std::string_view raw, const std::string& where) {
+    const auto space = raw.find_first_of(" \t");
+    const auto digest = digest_from_hex(raw.substr(0, space));
+    bool ok = true;
+    if (!digest) {
+      problem(where, "expected the 64 hex digits of a token's SHA-256, then its devices");
+      ok = false;
+    }
+    const auto rest =
+        space == std::string_view::npos ? std::string_view{} : trim(raw.substr(space));
+    auto devices = device_list(rest, where, true, ok);
+    if (!ok) return;
+    if (!table_.add_digest(*digest, std::move(devices))) {
+      problem(where, "the same token as an earlier line");
+      return;
+    }
+    names_.push_back(where);
+  }
+
+  std::vector<std::string> device_list(std::string_view text, const std::string& where,
+                                       bool several, bool& ok) {
+    std::vector<std::string> devices;
+    if (text.empty()) {
+      problem(where, "empty device id");
+      ok = false;
+      return devices;
+    }
+    for (std::size_t start = 0; start <= text.size();) {
+      const auto comma = several ? std::min(text.find(',', start), text.size()) : text.size();
+      const auto device = trim(text.substr(start, comma - start));
+      if (!is_valid_device_id(device)) {
+        problem(where, "device id must match [A-Za-z0-9._:-]{1,64}");
+        ok = false;
+      } else if (std::find(devices.begin(), devices.end(), device) == devices.end()) {
+        devices.emplace_back(device);
+      }
+      start = comma + 1;
+    }
+    return devices;
   }
 
   TokenTableResult finish(std::string_view source) && {
@@ -118,13 +154,64 @@ class TableBuilder {
 
 }  // namespace
 
-bool TokenTable::add(std::string_view token, std::string device_id) {
-  const auto digest = sha256(token);
+Digest token_digest(std::string_view token) {
+  return sha256(token);
+}
+
+std::string to_hex(const Digest& digest) {
+  constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(digest.size() * 2);
+  for (const unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0x0f];
+  }
+  return out;
+}
+
+std::optional<Digest> digest_from_hex(std::string_view hex) {
+  Digest d{};
+  if (hex.size() != d.size() * 2) return std::nullopt;
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    d[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return d;
+}
+
+bool TokenTable::add(std::string_view token, std::vector<std::string> devices) {
+  return add_digest(sha256(token), std::move(devices));
+}
+
+bool TokenTable::add_digest(const Digest& digest, std::vector<std::string> devices) {
   for (const auto& e : entries_) {
     if (e.digest == digest) return false;
   }
-  entries_.push_back(Entry{digest, std::move(device_id)});
+  entries_.push_back(Entry{digest, std::move(devices)});
   return true;
+}
+
+const TokenTable::Entry* TokenTable::find(const Digest& digest) const {
+  // Every entry is compared, and the match index is selected with masks rather than a branch, so
+  // the time taken depends on the table size only.
+  std::size_t match = 0;
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const int diff = CRYPTO_memcmp(entries_[i].digest.data(), digest.data(), digest.size());
+    const std::size_t equal = static_cast<std::size_t>(diff == 0);
+    const std::size_t mask = std::size_t{0} - equal;
+    match = (match & ~mask) | (i & mask);
+    found |= equal;
+  }
+  return found != 0 ? &entries_[match] : nullptr;
 }
 
 TokenTableResult parse_device_tokens(std::string_view text) {
@@ -148,43 +235,81 @@ TokenTableResult parse_device_tokens_file(std::string_view contents) {
     ++line_no;
     const auto line = trim(contents.substr(start, nl - start));
     if (!line.empty() && line.front() != '#') {
-      b.entry(line, fmt::format("DEVICE_TOKENS_FILE line {}", line_no));
+      b.entry(line, fmt::format("DEVICE_TOKENS_FILE line {}", line_no), true);
     }
     start = nl + 1;
   }
   return std::move(b).finish("DEVICE_TOKENS_FILE");
 }
 
-TokenTableResult load_device_tokens_file(const std::filesystem::path& path) {
+namespace {
+
+TokenTableResult read_file(const std::filesystem::path& path, std::string_view setting,
+                           TokenTableResult (*parse)(std::string_view)) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return TokenTableResult(boost::system::in_place_error,
-                            std::vector<Error>{fail(fmt::format(
-                                "DEVICE_TOKENS_FILE {}: cannot be read", path.string()))});
+    return TokenTableResult(
+        boost::system::in_place_error,
+        std::vector<Error>{fail(fmt::format("{} {}: cannot be read", setting, path.string()))});
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_device_tokens_file(text.str());
+  return parse(text.str());
 }
 
-AuthResult check(const TokenTable& table, std::string_view header,
-                 std::optional<std::string_view> requested_device) {
+}  // namespace
+
+TokenTableResult load_device_tokens_file(const std::filesystem::path& path) {
+  return read_file(path, "DEVICE_TOKENS_FILE", &parse_device_tokens_file);
+}
+
+TokenTableResult parse_viewer_tokens_file(std::string_view contents) {
+  TableBuilder b;
+  std::size_t line_no = 0;
+  for (std::size_t start = 0; start < contents.size();) {
+    const auto nl = std::min(contents.find('\n', start), contents.size());
+    ++line_no;
+    const auto line = trim(contents.substr(start, nl - start));
+    if (!line.empty() && line.front() != '#') {
+      b.viewer_entry(line, fmt::format("VIEWER_TOKENS_FILE line {}", line_no));
+    }
+    start = nl + 1;
+  }
+  TokenTableResult out = std::move(b).finish("VIEWER_TOKENS_FILE");
+  // No viewer yet is a valid state (the dashboard then only signs in nobody).
+  if (!out && out.error().size() == 1 &&
+      contents.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return TokenTableResult(boost::system::in_place_value, TokenTable{});
+  }
+  return out;
+}
+
+TokenTableResult load_viewer_tokens_file(const std::filesystem::path& path) {
+  return read_file(path, "VIEWER_TOKENS_FILE", &parse_viewer_tokens_file);
+}
+
+std::string viewer_tokens_line(std::string_view token, std::span<const std::string> devices) {
+  std::string line = to_hex(sha256(token)) + ' ';
+  for (std::size_t i = 0; i < devices.size(); ++i) line += (i > 0 ? "," : "") + devices[i];
+  return line;
+}
+
+bool AuthResult::grants(std::string_view device) const {
+  return std::find(devices.begin(), devices.end(), device) != devices.end();
+}
+
+BearerToken bearer_token(std::string_view header) {
   AuthResult r;
   r.code = "unauthorized";
   r.www_authenticate = "Bearer realm=\"sungrow\"";
-  const auto invalid = [&r](std::string_view detail, FailureReason reason) {
+  const auto refuse = [&r](std::string_view detail, FailureReason reason, bool invalid_token) {
     r.detail = detail;
     r.reason = reason;
-    r.www_authenticate = "Bearer realm=\"sungrow\", error=\"invalid_token\"";
-    return r;
+    if (invalid_token) r.www_authenticate = "Bearer realm=\"sungrow\", error=\"invalid_token\"";
+    return BearerToken{{}, r};
   };
-
   const auto value = trim(header);
-  if (value.empty()) {
-    r.detail = "missing Authorization header (Bearer token)";
-    r.reason = "missing";
-    return r;
-  }
+  if (value.empty()) return refuse("missing Authorization header (Bearer token)", "missing", false);
   const auto space = value.find_first_of(" \t");
   const auto scheme = value.substr(0, space);
   constexpr std::string_view kBearer = "bearer";
@@ -192,48 +317,49 @@ AuthResult check(const TokenTable& table, std::string_view header,
                       std::equal(scheme.begin(), scheme.end(), kBearer.begin(), [](char a, char b) {
                         return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
                       });
-  if (!bearer) {
-    r.detail = "the Authorization scheme must be Bearer";
-    r.reason = "malformed";
-    return r;
-  }
+  if (!bearer) return refuse("the Authorization scheme must be Bearer", "malformed", false);
   const auto token =
       space == std::string_view::npos ? std::string_view{} : trim(value.substr(space));
-  if (token.empty()) return invalid("missing bearer token", "malformed");
+  if (token.empty()) return refuse("missing bearer token", "malformed", true);
   if (token.find_first_of(kWhitespace) != std::string_view::npos ||
       token.size() > kMaxTokenLength) {
-    return invalid("malformed bearer token", "malformed");
+    return refuse("malformed bearer token", "malformed", true);
   }
+  return BearerToken{token, std::nullopt};
+}
 
-  // Every entry is compared, and the match index is selected with masks rather than a branch, so
-  // the time taken depends on the table size only.
-  const auto presented = sha256(token);
-  std::size_t match = 0;
-  std::size_t found = 0;
-  const auto entries = table.entries();
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const int diff = CRYPTO_memcmp(entries[i].digest.data(), presented.data(), presented.size());
-    const std::size_t equal = static_cast<std::size_t>(diff == 0);
-    const std::size_t mask = std::size_t{0} - equal;
-    match = (match & ~mask) | (i & mask);
-    found |= equal;
-  }
-  if (found == 0) return invalid("unknown token", "unknown_token");
-
-  r.device_id = entries[match].device_id;
-  if (requested_device && *requested_device != r.device_id) {
+AuthResult granted(const TokenTable::Entry& entry, CredentialKind kind,
+                   std::optional<std::string_view> requested_device) {
+  AuthResult r;
+  r.kind = kind;
+  r.devices = entry.devices;
+  r.device_id = requested_device ? std::string(*requested_device) : entry.devices.front();
+  if (requested_device && !r.grants(*requested_device)) {
+    r.device_id = entry.devices.front();
     r.status = 403;
     r.code = "forbidden";
-    r.detail = "this token does not grant access to the requested device";
-    r.www_authenticate.clear();
+    r.detail = "this credential does not grant access to the requested device";
     r.reason = "forbidden";
     return r;
   }
   r.status = 200;
-  r.code.clear();
-  r.detail.clear();
-  r.www_authenticate.clear();
   return r;
+}
+
+AuthResult check(const TokenTable& table, std::string_view header,
+                 std::optional<std::string_view> requested_device) {
+  const auto bearer = bearer_token(header);
+  if (bearer.refused) return *bearer.refused;
+  const auto* entry = table.find(sha256(bearer.token));
+  if (entry == nullptr) {
+    AuthResult r;
+    r.code = "unauthorized";
+    r.detail = "unknown token";
+    r.reason = "unknown_token";
+    r.www_authenticate = "Bearer realm=\"sungrow\", error=\"invalid_token\"";
+    return r;
+  }
+  return granted(*entry, CredentialKind::device, requested_device);
 }
 
 std::string new_token() {

@@ -3,6 +3,7 @@
 #include "sungrow/server/ingest/ingest.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
@@ -11,6 +12,7 @@
 #include <boost/json/value.hpp>
 #include <new>
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "sungrow/core/sample_json.hpp"
@@ -86,6 +88,12 @@ IngestParse malformed(std::string_view text, std::size_t offset, std::string_vie
 
 IngestParse parse_ingest(std::string_view text, std::string_view token_device_id,
                          const IngestLimits& limits, Timestamp now) {
+  const std::string device(token_device_id);
+  return parse_ingest(text, std::span<const std::string>(&device, 1), limits, now);
+}
+
+IngestParse parse_ingest(std::string_view text, std::span<const std::string> token_devices,
+                         const IngestLimits& limits, Timestamp now) {
   if (text.size() > limits.max_json_bytes) {
     return refuse(413, "body_too_large",
                   fmt::format("JSON body of {} bytes exceeds the limit of {} bytes", text.size(),
@@ -146,12 +154,13 @@ IngestParse parse_ingest(std::string_view text, std::string_view token_device_id
     if (id == nullptr || !id->is_string()) continue;
     const std::string_view device = id->get_string();
     // An id outside the pattern is a 422 below; echoing only valid ids keeps the reply clean.
-    if (is_valid_device_id(device) && device != token_device_id) {
+    if (is_valid_device_id(device) &&
+        std::find(token_devices.begin(), token_devices.end(), device) == token_devices.end()) {
       return refuse(
           403, "device_mismatch",
-          json::object{{"detail", fmt::format("samples[{}].device_id \"{}\" is not this token's "
-                                              "device \"{}\"",
-                                              i, device, token_device_id)},
+          json::object{{"detail", fmt::format("samples[{}].device_id \"{}\" is not a device of "
+                                              "this token ({})",
+                                              i, device, fmt::join(token_devices, ", "))},
                        {"index", i}});
     }
   }
@@ -209,14 +218,22 @@ IngestParse parse_ingest(std::string_view text, std::string_view token_device_id
             {"problem_count", problem_count}});
   }
 
-  // All samples are the token's device, so (device_id, ts) repeats are ts repeats. The store would
-  // ignore them anyway (ON CONFLICT DO NOTHING); dropping them here keeps the first, as it would.
-  std::unordered_set<std::int64_t> seen;
-  seen.reserve(batch.samples.size());
+  // The store would ignore (device_id, ts) repeats anyway (ON CONFLICT DO NOTHING); dropping them
+  // here keeps the first, as it would. A token usually has one device: one set of ts per device.
+  std::vector<bool> keep(batch.samples.size(), false);
+  {
+    std::unordered_map<std::string_view, std::unordered_set<std::int64_t>> seen;
+    for (std::size_t i = 0; i < batch.samples.size(); ++i) {
+      const auto& s = batch.samples[i];
+      auto& times = seen[s.device_id];
+      if (times.empty()) times.reserve(batch.samples.size());
+      keep[i] = times.insert(s.ts.time_since_epoch().count()).second;
+    }
+  }
   std::vector<Sample> unique;
   unique.reserve(batch.samples.size());
-  for (auto& s : batch.samples) {
-    if (seen.insert(s.ts.time_since_epoch().count()).second) unique.push_back(std::move(s));
+  for (std::size_t i = 0; i < batch.samples.size(); ++i) {
+    if (keep[i]) unique.push_back(std::move(batch.samples[i]));
   }
   batch.samples = std::move(unique);
   batch.duplicates = batch.received - batch.samples.size();

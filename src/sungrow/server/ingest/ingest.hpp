@@ -4,6 +4,7 @@
 #include <boost/system/result.hpp>
 #include <chrono>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,13 +54,16 @@ using IngestParse = boost::system::result<IngestBatch, IngestError>;
 //   413 body_too_complex the document needs more than max_document_bytes in memory
 //   400 invalid_body     not an object with a "samples" array
 //   413 too_many_samples more than limits.max_samples
-//   403 device_mismatch  a sample names a valid device other than the token's ("index")
+//   403 device_mismatch  a sample names a valid device the token does not grant ("index")
 //   422 invalid_samples  every problem as {"index","field","reason","code"} (first max_problems
 //                        listed, "problem_count" has the total); a ts outside
 //                        [limits.earliest_ts, now + limits.max_clock_skew] is code
 //                        "ts_out_of_range", and when it is the only kind of problem in the batch
 //                        the reply's "error" is "ts_out_of_range" too
 // An empty "samples" array is accepted (received 0): a no-op is not an error.
+IngestParse parse_ingest(std::string_view json, std::span<const std::string> token_devices,
+                         const IngestLimits& limits, Timestamp now);
+// The same for a token of one device.
 IngestParse parse_ingest(std::string_view json, std::string_view token_device_id,
                          const IngestLimits& limits, Timestamp now);
 

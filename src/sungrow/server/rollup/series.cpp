@@ -8,8 +8,11 @@
 namespace sungrow::rollup {
 namespace {
 
+// Divided by the step's inverse (an exact integer), not multiplied by the step: 1.9 comes out as
+// the double nearest 1.9, which prints as "1.9", not 1.9000000000000001.
 double round_to(double value, double step) {
-  return std::round(value / step) * step;
+  const double per_unit = std::round(1.0 / step);
+  return std::round(value * per_unit) / per_unit;
 }
 
 // Response precision: 0.1 W for averages, 1 Wh for energy (the counters resolve 100 Wh),
@@ -17,6 +20,7 @@ double round_to(double value, double step) {
 constexpr double kWattStep = 0.1;
 constexpr double kKwhStep = 0.001;
 constexpr double kCoverageStep = 0.0001;
+constexpr double kPercentStep = 0.01;
 
 // Each counter's chain carried over the bucket's end readings; what they add. Only counters the
 // bucket has readings of get an energy value (null means "no reading", not 0).
@@ -112,6 +116,28 @@ SeriesBucket aggregate(std::span<const Span> pieces_in_order, const BucketRange&
     add_counter_steps(piece, carry, out.energy_kwh, out.counter_anomalies);
   }
   finish(out, total, range);
+  return out;
+}
+
+EnergyBalance energy_balance(const SeriesBucket& bucket) {
+  const auto energy = [&](Counter c) { return bucket.energy_kwh[static_cast<std::size_t>(c)]; };
+  const auto pv = energy(Counter::pv);
+  const auto import = energy(Counter::grid_import);
+  const auto exported = energy(Counter::grid_export);
+  const auto charge = energy(Counter::battery_charge);
+  const auto discharge = energy(Counter::battery_discharge);
+  EnergyBalance out;
+  if (pv && import && exported && charge && discharge) {
+    out.consumption_kwh = round_to(*import + *pv + *discharge - *exported - *charge, kKwhStep);
+  }
+  if (pv && exported) out.self_consumed_pv_kwh = round_to(std::max(0.0, *pv - *exported), kKwhStep);
+  if (import && out.consumption_kwh && *out.consumption_kwh > 0) {
+    out.self_sufficiency_pct =
+        round_to(100.0 * (1.0 - std::min(1.0, *import / *out.consumption_kwh)), kPercentStep);
+  }
+  if (out.self_consumed_pv_kwh && pv && *pv > 0) {
+    out.self_consumption_pct = round_to(100.0 * *out.self_consumed_pv_kwh / *pv, kPercentStep);
+  }
   return out;
 }
 

@@ -47,6 +47,19 @@ struct SeriesBucket {
   bool operator==(const SeriesBucket&) const = default;
 };
 
+// The household's energy balance over a bucket, from its (rounded) counter energies, so every
+// reader gets the same numbers. Each is null when an input is null or its denominator is not
+// positive.
+struct EnergyBalance {
+  std::optional<double> consumption_kwh;       // import + PV + discharge − export − charge
+  std::optional<double> self_sufficiency_pct;  // 100·(1 − min(1, import / consumption))
+  std::optional<double> self_consumption_pct;  // 100·max(0, PV − export) / PV
+  std::optional<double> self_consumed_pv_kwh;  // max(0, PV − export)
+
+  bool operator==(const EnergyBalance&) const = default;
+};
+EnergyBalance energy_balance(const SeriesBucket& bucket);
+
 // Each counter's chain (energy.hpp) before the buckets being aggregated: where the next step
 // starts.
 using CounterCarry = std::array<CounterChain, kCounterCount>;

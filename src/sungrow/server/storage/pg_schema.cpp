@@ -122,6 +122,17 @@ ALTER TABLE samples ADD COLUMN power_flow_raw integer
   CHECK (power_flow_raw BETWEEN 0 AND 65535);
 )sql";
 
+// Dashboard sessions (session_store.hpp): digests only.
+constexpr std::string_view kCreateSessions = R"sql(
+CREATE TABLE sessions (
+  id_digest text PRIMARY KEY CHECK (length(id_digest) = 64),
+  viewer_digest text NOT NULL,
+  created timestamptz NOT NULL,
+  expires timestamptz NOT NULL
+);
+CREATE INDEX sessions_expiry ON sessions (expires);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "samples and base_buckets", kCreateTables},
     Migration{2, "samples as a TimescaleDB hypertable when available", kTimescale},
@@ -129,6 +140,7 @@ constexpr std::array kMigrations{
     Migration{4, "power_flow_raw, and bit 7 in power_flow", kPowerFlowRaw},
     Migration{5, "spans rebuilt with glitch-tolerant counter chains",
               "DELETE FROM hour_spans; DELETE FROM day_spans;", true},
+    Migration{6, "dashboard sessions, as digests", kCreateSessions},
 };
 
 }  // namespace

@@ -128,6 +128,61 @@ StoreResult<std::vector<rollup::Span>> PgStore::series_spans(
   });
 }
 
+StoreResult<void> PgStore::save_session(std::string_view id_digest, std::string_view viewer_digest,
+                                        Timestamp now, Timestamp expires) {
+  return impl_->run([&](PgConnection& conn) -> StoreResult<void> {
+    PgParams params;
+    params.add(std::string(id_digest));
+    params.add(std::string(viewer_digest));
+    params.add(format_rfc3339(now));
+    params.add(format_rfc3339(expires));
+    // One statement: the expired sessions go in the same round trip.
+    if (auto r = conn.exec_params("save session",
+                                  "WITH gone AS (DELETE FROM sessions WHERE expires < $3) "
+                                  "INSERT INTO sessions (id_digest, viewer_digest, created, "
+                                  "expires) VALUES ($1, $2, $3, $4)",
+                                  params);
+        !r) {
+      return r.error();
+    }
+    return {};
+  });
+}
+
+StoreResult<std::optional<SessionRecord>> PgStore::find_session(std::string_view id_digest,
+                                                                Timestamp now) {
+  return impl_->run([&](PgConnection& conn) -> StoreResult<std::optional<SessionRecord>> {
+    PgParams params;
+    params.add(std::string(id_digest));
+    params.add(format_rfc3339(now));
+    auto r = conn.exec_params("find session",
+                              "SELECT viewer_digest, (extract(epoch FROM expires) * 1000)::int8 "
+                              "FROM sessions WHERE id_digest = $1 AND expires >= $2",
+                              params);
+    if (!r) return r.error();
+    const PGresult* result = r.value().get();
+    if (PQntuples(result) == 0) return std::optional<SessionRecord>{};
+    const auto expires = int_cell(result, 0, 1);
+    if (!expires) return StoreError{StoreErrorKind::internal, "postgres: bad session expiry"};
+    return std::optional<SessionRecord>{
+        SessionRecord{.viewer_digest = std::string(cell(result, 0, 0)),
+                      .expires = Timestamp{std::chrono::milliseconds{*expires}}}};
+  });
+}
+
+StoreResult<void> PgStore::delete_session(std::string_view id_digest) {
+  return impl_->run([&](PgConnection& conn) -> StoreResult<void> {
+    PgParams params;
+    params.add(std::string(id_digest));
+    if (auto r =
+            conn.exec_params("delete session", "DELETE FROM sessions WHERE id_digest = $1", params);
+        !r) {
+      return r.error();
+    }
+    return {};
+  });
+}
+
 StoreResult<void> PgStore::ping() {
   return impl_->run([&](PgConnection& conn) -> StoreResult<void> {
     // A catalog read: answered from the server's storage, not just the connection.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "sungrow/server/storage/session_store.hpp"
 #include "sungrow/server/storage/store.hpp"
 
 namespace sungrow::storage {
@@ -35,7 +36,7 @@ struct PgOptions {
 // A connection broken by a server restart makes that call fail as `unavailable` (unless nothing
 // was committed yet: then it is retried once on a fresh connection) and is replaced; calls
 // succeed again as soon as the server is back.
-class PgStore final : public SampleStore {
+class PgStore final : public SampleStore, public SessionStore {
  public:
   // Connects once to check the server is reachable (the connection stays in the pool). Does not
   // migrate: call migrate() (the server does so at start-up).
@@ -53,6 +54,12 @@ class PgStore final : public SampleStore {
   StoreResult<std::vector<rollup::Span>> series_spans(
       std::string_view device_id, std::span<const rollup::BucketRange> ranges) override;
   StoreResult<void> ping() override;
+  // SessionStore
+  StoreResult<void> save_session(std::string_view id_digest, std::string_view viewer_digest,
+                                 Timestamp now, Timestamp expires) override;
+  StoreResult<std::optional<SessionRecord>> find_session(std::string_view id_digest,
+                                                         Timestamp now) override;
+  StoreResult<void> delete_session(std::string_view id_digest) override;
 
   // The highest applied migration version (0 before migrate()); for tests and `migrate` output.
   StoreResult<std::int64_t> schema_version();

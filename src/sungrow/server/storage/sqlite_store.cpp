@@ -71,6 +71,16 @@ CREATE TABLE day_spans (
               true},
     // Spans in the format that carries glitch-tolerant counter chains (span_codec version 2).
     Migration{3, "DELETE FROM hour_spans; DELETE FROM day_spans;", true},
+    // Dashboard sessions (session_store.hpp): digests only.
+    Migration{4, R"sql(
+CREATE TABLE sessions (
+  id_digest TEXT PRIMARY KEY CHECK (length(id_digest) = 64),
+  viewer_digest TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
+CREATE INDEX sessions_expiry ON sessions (expires_ms);
+)sql"},
 };
 
 // ---- SQLite failures as store errors ----
@@ -159,6 +169,10 @@ struct SqliteStore::Impl {
   std::optional<sqlite::Statement> delete_hour;
   std::optional<sqlite::Statement> delete_day;
   std::optional<sqlite::Statement> select_all_bucket_keys;
+  std::optional<sqlite::Statement> insert_session;
+  std::optional<sqlite::Statement> delete_expired_sessions;
+  std::optional<sqlite::Statement> select_session;
+  std::optional<sqlite::Statement> remove_session;
 
   // Prepares `slot` unless it already is; the caller then uses *slot.
   StoreResult<void> prepare(std::optional<sqlite::Statement>& slot, std::string_view sql) {
@@ -599,6 +613,72 @@ StoreResult<std::vector<rollup::Span>> SqliteStore::series_spans(
   }
   if (auto committed = commit(*tx); !committed) return committed.error();
   return out;
+}
+
+StoreResult<void> SqliteStore::save_session(std::string_view id_digest,
+                                            std::string_view viewer_digest, Timestamp now,
+                                            Timestamp expires) {
+  std::lock_guard lock(impl_->mutex);
+  if (auto ok = impl_->prepare(impl_->delete_expired_sessions,
+                               "DELETE FROM sessions WHERE expires_ms < ?1");
+      !ok)
+    return ok.error();
+  if (auto ok = impl_->prepare(impl_->insert_session,
+                               "INSERT INTO sessions (id_digest, viewer_digest, created_ms, "
+                               "expires_ms) VALUES (?1, ?2, ?3, ?4)");
+      !ok)
+    return ok.error();
+  auto tx = begin(impl_->db, sqlite::Transaction::Mode::immediate);
+  if (!tx) return tx.error();
+  {
+    sqlite::Statement& expired = *impl_->delete_expired_sessions;
+    sqlite::ResetOnExit rewind(expired);
+    expired.bind(1, unix_millis(now));
+    if (auto done = step(expired, "delete expired sessions"); !done) return done.error();
+  }
+  {
+    sqlite::Statement& insert = *impl_->insert_session;
+    sqlite::ResetOnExit rewind(insert);
+    insert.bind(1, id_digest);
+    insert.bind(2, viewer_digest);
+    insert.bind(3, unix_millis(now));
+    insert.bind(4, unix_millis(expires));
+    if (auto done = step(insert, "save session"); !done) return done.error();
+  }
+  return commit(*tx);
+}
+
+StoreResult<std::optional<SessionRecord>> SqliteStore::find_session(std::string_view id_digest,
+                                                                    Timestamp now) {
+  std::lock_guard lock(impl_->mutex);
+  if (auto ok = impl_->prepare(impl_->select_session,
+                               "SELECT viewer_digest, expires_ms FROM sessions WHERE id_digest = "
+                               "?1 AND expires_ms >= ?2");
+      !ok)
+    return ok.error();
+  sqlite::Statement& select = *impl_->select_session;
+  sqlite::ResetOnExit rewind(select);
+  select.bind(1, id_digest);
+  select.bind(2, unix_millis(now));
+  auto row = step(select, "find session");
+  if (!row) return row.error();
+  if (!*row) return std::optional<SessionRecord>{};
+  return std::optional<SessionRecord>{
+      SessionRecord{.viewer_digest = std::string(select.column_text(0)),
+                    .expires = Timestamp{std::chrono::milliseconds{select.column_int64(1)}}}};
+}
+
+StoreResult<void> SqliteStore::delete_session(std::string_view id_digest) {
+  std::lock_guard lock(impl_->mutex);
+  if (auto ok = impl_->prepare(impl_->remove_session, "DELETE FROM sessions WHERE id_digest = ?1");
+      !ok)
+    return ok.error();
+  sqlite::Statement& remove = *impl_->remove_session;
+  sqlite::ResetOnExit rewind(remove);
+  remove.bind(1, id_digest);
+  auto done = step(remove, "delete session");
+  if (!done) return done.error();
+  return {};
 }
 
 StoreResult<void> SqliteStore::ping() {

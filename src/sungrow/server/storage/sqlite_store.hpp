@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "sungrow/server/storage/session_store.hpp"
 #include "sungrow/server/storage/store.hpp"
 
 namespace sungrow::storage {
@@ -22,7 +23,7 @@ struct SqliteOptions {
 // connection is simpler and, with 5-s samples per device, far from the bottleneck.)
 // Several processes may share the file: writes take the lock up front (BEGIN IMMEDIATE) and wait
 // up to busy_timeout.
-class SqliteStore final : public SampleStore {
+class SqliteStore final : public SampleStore, public SessionStore {
  public:
   // Opens (creating if missing) the file and sets WAL, synchronous=FULL and busy_timeout. Does not
   // migrate: call migrate() (the server does so at start-up).
@@ -40,6 +41,12 @@ class SqliteStore final : public SampleStore {
   StoreResult<std::vector<rollup::Span>> series_spans(
       std::string_view device_id, std::span<const rollup::BucketRange> ranges) override;
   StoreResult<void> ping() override;
+  // SessionStore
+  StoreResult<void> save_session(std::string_view id_digest, std::string_view viewer_digest,
+                                 Timestamp now, Timestamp expires) override;
+  StoreResult<std::optional<SessionRecord>> find_session(std::string_view id_digest,
+                                                         Timestamp now) override;
+  StoreResult<void> delete_session(std::string_view id_digest) override;
 
   // The highest applied migration version (0 before migrate()); for tests and `migrate` output.
   StoreResult<std::int64_t> schema_version();
