@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { launch, openPage, shownNumbers, signInByLink } from './lib/browser.mjs';
 import { hoverAcross, historyQuery, selectZone, setTable, showPeriod, todayQuery, waitForPanels } from './lib/dashboard.mjs';
-import { compare } from './lib/numbers.mjs';
+import { compare, compareCsv } from './lib/numbers.mjs';
 import { ServerStack } from './lib/stack.mjs';
 
 const DEVICE = 'roof-1';
@@ -43,6 +43,17 @@ after(async () => {
 const apiOf = (path) => stack.api(path);
 const byStart = (body) => new Map(body.buckets.map((b) => [b.start, b]));
 
+// The page's CSV link is the chart's own query answered as CSV, with the same numbers.
+async function checkCsv(body, fields) {
+  const query = await historyQuery(page);
+  const href = await page.$eval('#csv', (a) => a.getAttribute('href'));
+  assert.equal(href, `${query}&format=csv`);
+  const response = await fetch(`${stack.origin}${href}`, { headers: { Authorization: `Bearer ${stack.viewerToken}` } });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type'), /^text\/csv/);
+  assert.deepEqual(compareCsv(await response.text(), body, fields), []);
+}
+
 for (const { zone, hours, offset } of ZONES) {
   describe(`in ${zone}`, () => {
     before(async () => {
@@ -76,6 +87,7 @@ for (const { zone, hours, offset } of ZONES) {
       assert.ok(body.to.startsWith('2026-10-26T00:00:00') && body.to.endsWith(offset), `to ${body.to}`);
       assert.equal(body.buckets.length, hours * 12);
       const buckets = byStart(body);
+      await checkCsv(body, ['pv_power_w.avg', 'load_power_w.avg', 'grid_power_w.avg', 'battery_power_w.avg', 'battery_soc_pct.last']);
 
       await setTable(page, true);
       const table = await shownNumbers(page, '#table-box');
@@ -102,6 +114,7 @@ for (const { zone, hours, offset } of ZONES) {
       assert.ok(body.from.startsWith('2026-10-01T00:00:00'), body.from);
       assert.equal(body.buckets.length, 31);
       const buckets = byStart(body);
+      await checkCsv(body, ['pv_energy_kwh', 'consumption_kwh', 'grid_import_kwh', 'grid_export_kwh', 'coverage']);
       await setTable(page, true);
       const table = await shownNumbers(page, '#table-box');
       assert.equal(table.length, 31 * 5, 'four energies and the coverage per day');
@@ -119,6 +132,7 @@ for (const { zone, hours, offset } of ZONES) {
       assert.equal(body.frame, 'month');
       assert.equal(body.buckets.length, 12);
       const buckets = byStart(body);
+      await checkCsv(body, ['pv_energy_kwh', 'consumption_kwh', 'grid_import_kwh', 'grid_export_kwh', 'coverage']);
       await setTable(page, true);
       const table = await shownNumbers(page, '#table-box');
       assert.equal(table.length, 12 * 5);

@@ -163,18 +163,27 @@ function wire() {
   });
 }
 
+// Signs in with a link's token; false (and the sign-in form says why) when it was refused.
+async function signInWithLink(token) {
+  const problem = await signIn(token);
+  if (problem) showSignIn(problem);
+  return !problem;
+}
+
 async function boot() {
   now = new NowPanel();
   todayPanel = new TodayPanel();
   history = new HistoryPanel({ onAuthLost: authLost });
   wire();
-  if (linkToken) {
-    const problem = await signIn(linkToken);
-    if (problem) {
-      showSignIn(problem);
-      return;
+  // A link opened in a tab that already shows the page changes only the fragment: no reload.
+  window.addEventListener('hashchange', async () => {
+    const token = takeTokenFromAddress();
+    if (token && (await signInWithLink(token))) {
+      stopRunning();
+      await start();
     }
-  }
+  });
+  if (linkToken && !(await signInWithLink(linkToken))) return;
   await start();
 }
 

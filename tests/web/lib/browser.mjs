@@ -26,9 +26,10 @@ export async function launch({ extraArgs = [] } = {}) {
   return browser;
 }
 
-// A page that records what went wrong on it: page.problems.{csp, errors, foreign}.
-export async function openPage(browser, origin, { width = 1280, height = 900, scheme = 'light' } = {}) {
-  const page = await browser.newPage();
+// A page that records what went wrong on it: page.problems.{csp, errors, foreign}. `where` is the
+// browser or one of its contexts (a context has cookies of its own: a fresh, signed-out person).
+export async function openPage(where, origin, { width = 1280, height = 900, scheme = 'light' } = {}) {
+  const page = await where.newPage();
   page.problems = { csp: [], errors: [], foreign: [] };
   await page.setViewport({ width, height });
   await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }]);

@@ -47,3 +47,28 @@ export function compare(shown, source, where) {
   }
   return mismatches;
 }
+
+// The CSV download against the JSON series: one row per bucket, in order, and for each field the
+// page shows (CSV names nested fields with "_": pv_power_w_avg) the same number. Returns mismatches.
+export function compareCsv(csv, body, fields) {
+  const rows = csv.trim().split(/\r?\n/).map((line) => line.split(','));
+  const header = rows.shift();
+  const mismatches = [];
+  if (rows.length !== body.buckets.length) mismatches.push(`CSV has ${rows.length} rows for ${body.buckets.length} buckets`);
+  body.buckets.forEach((bucket, i) => {
+    const row = rows[i] ?? [];
+    if (row[header.indexOf('start')] !== bucket.start) mismatches.push(`CSV row ${i}: start ${row[0]} ≠ ${bucket.start}`);
+    for (const field of fields) {
+      const column = header.indexOf(field.replace('.', '_'));
+      if (column < 0) {
+        mismatches.push(`CSV has no column for ${field}`);
+        continue;
+      }
+      const text = row[column];
+      const api = valueOf(bucket, field);
+      const same = api === null ? text === '' || text === 'null' : Number(text) === api;
+      if (!same) mismatches.push(`CSV row ${i} ${field}: "${text}" ≠ ${api}`);
+    }
+  });
+  return mismatches;
+}
