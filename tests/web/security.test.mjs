@@ -88,6 +88,26 @@ describe('the page', () => {
   });
 });
 
+describe('signing out', () => {
+  it('ends the session on the server, not only in the page', async () => {
+    const context = await browser.createBrowserContext();
+    try {
+      const person = await openPage(context, stack.origin);
+      await signInByLink(person, stack.origin, stack.viewerToken);
+      const [cookie] = await person.cookies(stack.origin);
+      sessionIds.push(cookie.value);
+      const asCookie = { Cookie: `${cookie.name}=${cookie.value}` };
+      assert.equal((await fetch(`${stack.origin}/v1/me`, { headers: asCookie })).status, 200);
+      await person.click('#sign-out');
+      await person.waitForSelector('#signin:not([hidden])');
+      assert.equal((await fetch(`${stack.origin}/v1/me`, { headers: asCookie })).status, 401);
+      assert.deepEqual(person.problems.errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe('credentials', () => {
   it('a viewer token cannot ingest (403)', async () => {
     const previous = await stack.api(`/v1/realtime?device_id=${DEVICE}`);
