@@ -14,6 +14,7 @@
 #include "sungrow/core/sample.hpp"
 #include "sungrow/server/http/client_address.hpp"
 #include "sungrow/server/rollup/frames.hpp"
+#include "sungrow/server/web/web.hpp"
 
 namespace sungrow::app {
 
@@ -78,6 +79,9 @@ void bind_options(CLI::App& app, ServerConfig& c) {
       "Seconds after which the dashboard shows a device as offline");
   opt("--session-ttl", c.session_ttl_s, "SESSION_TTL_S",
       "Seconds a dashboard session lasts after sign-in");
+  opt("--web-root", c.web_root, "WEB_ROOT",
+      "Serve the dashboard from this folder (node web/build.mjs --dev) instead of the built-in "
+      "one");
   opt("--header-timeout", c.header_timeout_s, "HEADER_TIMEOUT_S",
       "Seconds a client has to send the request headers");
   opt("--body-timeout", c.body_timeout_s, "BODY_TIMEOUT_S",
@@ -153,6 +157,9 @@ std::vector<std::string> validate(const ServerConfig& c, ServerNeeds needs) {
       problems.emplace_back("DASHBOARD_OFFLINE_AFTER_S must not be below DASHBOARD_STALE_AFTER_S");
     }
     check_range(problems, "SESSION_TTL_S", c.session_ttl_s, 60, 366 * 86'400);
+    if (auto web = web::check_web_options({.web_root = c.web_root}); !web) {
+      problems.push_back("WEB_ROOT: " + web.error().message);
+    }
     if (auto zones = parse_device_zones(c.device_zones); !zones) {
       problems.push_back("DEVICE_ZONES: " + zones.error().message);
     }

@@ -44,6 +44,7 @@ struct ServerConfig {
   int dashboard_stale_after_s = 30;
   int dashboard_offline_after_s = 300;
   int session_ttl_s = 30 * 86'400;
+  std::string web_root;  // empty: the dashboard built into the binary; else a dev build's folder
   int header_timeout_s = 10;
   int body_timeout_s = 30;
   int idle_timeout_s = 60;

@@ -26,6 +26,7 @@
 #include "sungrow/server/metrics/metrics.hpp"
 #include "sungrow/server/storage/pg_store.hpp"
 #include "sungrow/server/storage/sqlite_store.hpp"
+#include "sungrow/server/web/web.hpp"
 
 #ifdef SUNGROW_TEST_HOOKS
 #include "sungrow/server/app/fault_store.hpp"
@@ -152,7 +153,7 @@ void return_freed_memory_after_bursts(const http::HttpServer& server, std::stop_
   }
 }
 
-http::Router make_router(api::Api& api) {
+http::Router make_router(api::Api& api, const web::WebOptions& web_options) {
   http::Router router;
   router.add(
       "POST", "/v1/ingest", [&api](const http::Request& r) { return api.ingest(r); },
@@ -174,6 +175,7 @@ http::Router make_router(api::Api& api) {
   router.add("GET", "/health", [&api](const http::Request& r) { return api.health(r); });
   router.add("GET", "/metrics", [&api](const http::Request& r) { return api.metrics(r); });
   router.add("GET", "/v1/openapi.json", api::openapi);
+  web::add_web_routes(router, web_options);
   return router;
 }
 
@@ -247,7 +249,8 @@ int serve(const ServerConfig& c) {
   api_options.dashboard.device_zones = parse_device_zones(c.device_zones).value();  // validated
   api::Api api(tokens, *store.store, *cache, metrics, api_options);
 
-  auto started = http::HttpServer::start(transport_options(c), make_router(api), metrics);
+  auto started = http::HttpServer::start(transport_options(c),
+                                         make_router(api, {.web_root = c.web_root}), metrics);
   if (!started) {
     log().error("{}", started.error().message);
     return kExitFailure;
