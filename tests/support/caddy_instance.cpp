@@ -24,7 +24,8 @@ constexpr const char* kCaddy = "/usr/bin/caddy";
 
 }  // namespace
 
-CaddyInstance::CaddyInstance(std::string upstream) : upstream_(std::move(upstream)) {
+CaddyInstance::CaddyInstance(std::string upstream, fs::path site_file)
+    : upstream_(std::move(upstream)) {
   if (!fs::exists(kCaddy))
     throw std::runtime_error(
         "caddy not found at /usr/bin/caddy: install the Debian package caddy "
@@ -33,20 +34,26 @@ CaddyInstance::CaddyInstance(std::string upstream) : upstream_(std::move(upstrea
   port_ = free_loopback_port();
   http_port_ = free_loopback_port();
   // No admin endpoint (nothing else may reconfigure it), no system trust store changes, no
-  // redirect listener; the site block matches deploy/vps/Caddyfile's proxy.
+  // redirect listener; the site block matches deploy/vps/Caddyfile's proxy, or is that file.
+  std::string site;
+  if (site_file.empty()) {
+    site = fmt::format("https://localhost:{} {{\n\ttls internal\n\treverse_proxy {}\n}}\n", port_,
+                       upstream_);
+  } else {
+    site = "import " + site_file.string() + "\n";
+    site_env_ = {fmt::format("SUNGROW_DOMAIN=https://localhost:{}", port_),
+                 "SUNGROW_UPSTREAM=" + upstream_};
+  }
   std::ofstream(dir_ / "Caddyfile") << fmt::format(
-      "{{\n"
-      "\tadmin off\n"
-      "\tskip_install_trust\n"
-      "\thttp_port {}\n"
-      "\thttps_port {}\n"
-      "\tauto_https disable_redirects\n"
-      "}}\n"
-      "https://localhost:{} {{\n"
-      "\ttls internal\n"
-      "\treverse_proxy {}\n"
-      "}}\n",
-      http_port_, port_, port_, upstream_);
+                                           "{{\n"
+                                           "\tadmin off\n"
+                                           "\tskip_install_trust\n"
+                                           "\thttp_port {}\n"
+                                           "\thttps_port {}\n"
+                                           "\tauto_https disable_redirects\n"
+                                           "}}\n",
+                                           http_port_, port_)
+                                    << site;
   start();
 }
 
@@ -64,6 +71,14 @@ fs::path CaddyInstance::root_ca() const {
   return dir_ / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt";
 }
 
+std::vector<std::string> CaddyInstance::environment() const {
+  std::vector<std::string> env{"XDG_DATA_HOME=" + (dir_ / "data").string(),
+                               "XDG_CONFIG_HOME=" + (dir_ / "config").string(),
+                               "HOME=" + dir_.string()};
+  env.insert(env.end(), site_env_.begin(), site_env_.end());
+  return env;
+}
+
 void CaddyInstance::start() {
   if (process_) return;
   // Caddy 2.6 cleans its storage at start-up while it issues the first certificate; now and
@@ -76,10 +91,7 @@ void CaddyInstance::start() {
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{kCaddy, "run", "--config", (dir_ / "Caddyfile").string(),
                                  "--adapter", "caddyfile"},
-        log_path(),
-        std::vector<std::string>{"XDG_DATA_HOME=" + (dir_ / "data").string(),
-                                 "XDG_CONFIG_HOME=" + (dir_ / "config").string(),
-                                 "HOME=" + dir_.string()});
+        log_path(), environment());
     // Ready when a request verified against Caddy's own root gets any HTTP answer (502 is fine:
     // the upstream may not be up yet).
     bool issuance_postponed = false;

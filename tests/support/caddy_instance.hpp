@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "child_process.hpp"
 
@@ -18,8 +19,10 @@ namespace sungrow::test {
 class CaddyInstance {
  public:
   // Starts /usr/bin/caddy and waits until a TLS handshake verified against root_ca() succeeds.
-  // Throws std::runtime_error with Caddy's log when it does not come up.
-  explicit CaddyInstance(std::string upstream);
+  // Throws std::runtime_error with Caddy's log when it does not come up. With `site_file` (the
+  // shipped deploy/vps/Caddyfile), the site is that file itself, imported with SUNGROW_DOMAIN and
+  // SUNGROW_UPSTREAM set, instead of the plain proxy.
+  explicit CaddyInstance(std::string upstream, std::filesystem::path site_file = {});
   CaddyInstance(const CaddyInstance&) = delete;
   CaddyInstance& operator=(const CaddyInstance&) = delete;
   ~CaddyInstance();  // kills Caddy and removes the directory
@@ -34,7 +37,10 @@ class CaddyInstance {
   bool running() const { return process_ != nullptr; }
 
  private:
+  std::vector<std::string> environment() const;
+
   std::string upstream_;
+  std::vector<std::string> site_env_;
   std::filesystem::path dir_;
   std::uint16_t port_ = 0;
   std::uint16_t http_port_ = 0;

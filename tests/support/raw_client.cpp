@@ -7,6 +7,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <stdexcept>
+#include <utility>
 
 namespace sungrow::test {
 
@@ -78,6 +79,38 @@ std::optional<Reply> RawClient::request(std::string_view method, std::string_vie
   raw.append("\r\n").append(body);
   if (!send(raw)) return std::nullopt;
   return read_reply(std::chrono::seconds(5), method == "HEAD");
+}
+
+std::optional<std::string> RawClient::read_until(std::string_view needle,
+                                                 std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string scratch(16 * 1024, '\0');
+  auto& socket = stream_.socket();  // as in wait_closed: a timeout must not close the connection
+  while (received_.find(needle) == std::string::npos) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return std::nullopt;
+    beast::error_code ec = asio::error::would_block;
+    std::size_t got = 0;
+    socket.async_read_some(asio::buffer(scratch), [&](beast::error_code e, std::size_t n) {
+      ec = e;
+      got = n;
+    });
+    ioc_.restart();
+    ioc_.run_for(left);
+    if (ec == asio::error::would_block) {
+      socket.cancel();
+      ioc_.restart();
+      ioc_.run();
+      if (got > 0) received_.append(scratch, 0, got);
+      continue;  // the deadline check above ends it
+    }
+    received_.append(scratch, 0, got);
+    if (ec) {
+      if (received_.find(needle) == std::string::npos) return std::nullopt;
+      break;
+    }
+  }
+  return std::exchange(received_, {});
 }
 
 bool RawClient::wait_closed(std::chrono::milliseconds timeout) {

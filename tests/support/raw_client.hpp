@@ -37,6 +37,13 @@ class RawClient {
   std::optional<Reply> request(std::string_view method, std::string_view target,
                                std::string_view body = {}, std::string_view extra_headers = {});
 
+  // For replies that go on (event streams): reads raw bytes, framing and all, until what was
+  // received since the last call contains `needle`. Returns those bytes when it did, nullopt on
+  // close, error or deadline (received() then holds what came).
+  std::optional<std::string> read_until(
+      std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  const std::string& received() const { return received_; }
+
   // True when the server closes the connection (EOF or reset) within `timeout`; bytes that
   // arrive meanwhile are discarded.
   bool wait_closed(std::chrono::milliseconds timeout);
@@ -47,6 +54,7 @@ class RawClient {
   boost::asio::io_context ioc_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
+  std::string received_;  // read_until's bytes since its last success
 };
 
 }  // namespace sungrow::test

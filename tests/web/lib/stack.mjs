@@ -72,6 +72,8 @@ export class ServerStack {
       '--device-tokens-file', this.deviceTokensFile, '--viewer-tokens-file', this.viewerTokensFile,
       ...this.zonesFlag(), ...this.flags,
     ];
+    // Only this start's output: after a restart the previous start's line is still in the log.
+    const from = this.logs.length;
     const child = spawn(this.server, args, { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
@@ -82,7 +84,7 @@ export class ServerStack {
     child.stderr.on('data', onData);
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      const match = /sungrow-server listening on [^\s]+:(\d+)/.exec(this.logs.slice(this.logs.lastIndexOf('sungrow-server listening')));
+      const match = /sungrow-server listening on [^\s]+:(\d+)/.exec(this.logs.slice(from));
       if (match && child.exitCode === null) {
         this.port = Number(match[1]);
         return this;
@@ -151,11 +153,14 @@ export class ServerStack {
 }
 
 // A sample as the edge sends it: the newest realtime sample's fields with a new time and seq.
+// The sample after `previous`: now (whole seconds), but always at least a second after it, so two
+// samples made within one second are two samples, not a duplicate the server ignores.
 export function nextSample(previous, { ts = new Date(), seq, pv_power_w }) {
   const sample = { ...previous };
   delete sample.age_s;
   delete sample.source;
-  sample.ts = ts.toISOString().replace(/\.\d{3}Z$/, '.000Z');
+  const at = Math.max(Math.floor(ts.getTime() / 1000) * 1000, Date.parse(previous.ts) + 1000);
+  sample.ts = new Date(at).toISOString();
   sample.seq = seq;
   if (pv_power_w !== undefined) sample.pv_power_w = pv_power_w;
   return sample;

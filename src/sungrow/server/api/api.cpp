@@ -11,6 +11,7 @@
 #include "sungrow/core/json_writer.hpp"
 #include "sungrow/core/logger.hpp"
 #include "sungrow/core/sample_json.hpp"
+#include "sungrow/server/api/live_board.hpp"
 #include "sungrow/server/api/query.hpp"
 #include "sungrow/server/api/series_json.hpp"
 #include "sungrow/server/ingest/gunzip.hpp"
@@ -82,14 +83,6 @@ constexpr std::array<std::string_view, 6> kSeriesParams{"device_id", "frame", "f
                                                         "to",        "tz",    "format"};
 
 }  // namespace
-
-// A GET's query and the device it names (the token's own when the query has none), or the reply
-// refusing the request.
-struct Api::DeviceAccess {
-  QueryParams query;
-  std::string device_id;
-  std::optional<http::Response> refusal;
-};
 
 // The token is checked before the query is judged, so an unauthenticated caller learns nothing
 // about the API's parameters.
@@ -168,7 +161,9 @@ Api::Api(const auth::TokenTable& tokens, storage::SampleStore& store, cache::Rea
       cache_(cache),
       metrics_(metrics),
       options_(std::move(options)),
-      throttle_(options_.auth_throttle) {}
+      throttle_(options_.auth_throttle),
+      live_board_(std::make_shared<LiveBoard>()),
+      stream_slots_(make_stream_slots(options_.dashboard.streams, metrics)) {}
 
 http::Response Api::store_failure(const storage::StoreError& error, std::string_view what) {
   metrics_.add_store_error();
@@ -234,6 +229,7 @@ http::Response Api::ingest(const http::Request& request) {
     const auto newest =
         std::max_element(batch.samples.begin(), batch.samples.end(),
                          [](const Sample& a, const Sample& b) { return a.ts < b.ts; });
+    live_board_->post(*newest);
     if (const auto put = cache_.put_if_newer(*newest); !put) {
       metrics_.add_cache_error();
       // Debug only: the cache logs its own up/down transitions, and a per-request warning would
@@ -252,9 +248,20 @@ http::Response Api::realtime(const http::Request& request) {
   if (access.refusal) return std::move(*access.refusal);
 
   const auto now = options_.now();
-  if (auto cached = cache_.get(access.device_id); cached && cached->has_value()) {
+  const auto newest = find_newest(access.device_id, now);
+  if (!newest) return store_failure(newest.error(), "realtime");
+  if (!newest->sample) {
+    return error_response(404, "no_data", "no sample has been stored for this device yet");
+  }
+  return json_response(
+      realtime_json(*newest->sample, age_seconds(now, newest->sample->ts), newest->source));
+}
+
+storage::StoreResult<Api::Newest> Api::find_newest(std::string_view device_id, Timestamp now) {
+  // value() rather than operator*: GCC 12 flags the latter on a result as a null dereference.
+  if (auto cached = cache_.get(device_id); cached && cached.value().has_value()) {
     metrics_.add_cache_hit();
-    return json_response(realtime_json(**cached, age_seconds(now, (*cached)->ts), "cache"));
+    return Newest{.sample = std::move(cached.value()), .source = "cache"};
   } else if (!cached) {
     metrics_.add_cache_error();
     log().debug("realtime cache ({}) read failed, answering from the store: {}", cache_.kind(),
@@ -264,14 +271,14 @@ http::Response Api::realtime(const http::Request& request) {
 
   // A sample stamped further ahead than ingest would accept today (stored by an older server) must
   // not stay "newest" for ever.
-  const auto latest = store_.latest(access.device_id, now + options_.ingest.max_clock_skew);
-  if (!latest) return store_failure(latest.error(), "realtime");
-  if (!latest->has_value()) {
-    return error_response(404, "no_data", "no sample has been stored for this device yet");
-  }
+  auto latest = store_.latest(device_id, now + options_.ingest.max_clock_skew);
+  if (!latest) return latest.error();
+  if (!latest.value().has_value()) return Newest{.sample = std::nullopt, .source = "store"};
   // Refill so the next read is a hit; older data never replaces newer (put_if_newer).
-  if (const auto put = cache_.put_if_newer(**latest); !put) metrics_.add_cache_error();
-  return json_response(realtime_json(**latest, age_seconds(now, (*latest)->ts), "store"));
+  if (const auto put = cache_.put_if_newer(latest.value().value()); !put) {
+    metrics_.add_cache_error();
+  }
+  return Newest{.sample = std::move(latest.value()), .source = "store"};
 }
 
 http::Response Api::series(const http::Request& request) {

@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 
 #include "sungrow/core/time.hpp"
+#include "sungrow/server/api/query.hpp"
 #include "sungrow/server/auth/failure_throttle.hpp"
 #include "sungrow/server/auth/tokens.hpp"
 #include "sungrow/server/auth/viewer_tokens.hpp"
@@ -22,6 +24,22 @@
 
 namespace sungrow::api {
 
+// GET /v1/stream's limits and rhythm.
+struct StreamOptions {
+  std::size_t max_streams = 256;       // open at once, all clients together (beyond: 503)
+  std::size_t max_per_credential = 8;  // open at once per token or session (beyond: 429)
+  // Then the stream ends and the browser reconnects (after `retry`), checked from scratch.
+  std::chrono::seconds max_duration{3600};
+  std::chrono::milliseconds retry{3000};      // told to the client: reconnect after this
+  std::chrono::milliseconds tick{250};        // how often a stream looks for a posted sample
+  std::chrono::milliseconds refresh{15'000};  // credential and cache check; keep-alive comment
+};
+
+class LiveBoard;
+class StreamSlots;
+std::shared_ptr<StreamSlots> make_stream_slots(const StreamOptions& options,
+                                               metrics::Metrics& metrics);
+
 // What the browser dashboard's endpoints need.
 struct DashboardOptions {
   auth::ViewerTokens* viewers = nullptr;      // nullptr: no viewer can sign in
@@ -31,6 +49,7 @@ struct DashboardOptions {
   std::chrono::seconds stale_after{30};
   std::chrono::seconds offline_after{300};
   std::map<std::string, std::string, std::less<>> device_zones;  // device → IANA zone
+  StreamOptions streams;
 };
 
 struct ApiOptions {
@@ -59,6 +78,9 @@ class Api {
   std::optional<http::Response> ingest_guard(const http::Request& head);
   // GET /v1/realtime[?device_id=]: the newest sample plus age_s; the token's device by default.
   http::Response realtime(const http::Request& request);
+  // GET /v1/stream[?device_id=]: Server-Sent Events, one "sample" event (the realtime object) per
+  // newer sample, starting with the newest one held.
+  http::Response stream(const http::Request& request);
   // GET /v1/series?[device_id=&]frame=&from=&to=&tz=: rollup buckets.
   http::Response series(const http::Request& request);
   // GET /health: store and cache status; 503 when the store is down. No auth (load balancers).
@@ -76,6 +98,12 @@ class Api {
   http::Response me(const http::Request& request);
 
  private:
+  // The device's newest sample, from the cache or else the store (refilling the cache).
+  struct Newest {
+    std::optional<Sample> sample;  // none stored yet
+    std::string_view source;       // "cache" or "store"
+  };
+  storage::StoreResult<Newest> find_newest(std::string_view device_id, Timestamp now);
   http::Response store_failure(const storage::StoreError& error, std::string_view what);
   // A bearer token (a device's, or a viewer's for reads) or a session cookie (a viewer's), plus
   // the failure throttle and metrics: a wrong token counts against the client's address and, while
@@ -85,7 +113,13 @@ class Api {
   // The viewer a live session cookie stands for.
   auth::AuthResult session_credential(std::string_view session_id,
                                       std::optional<std::string_view> device);
-  struct DeviceAccess;
+  // A GET's query and the device it names (the token's own when the query has none), or the reply
+  // refusing the request.
+  struct DeviceAccess {
+    QueryParams query;
+    std::string device_id;
+    std::optional<http::Response> refusal;
+  };
   DeviceAccess authorize_read(const http::Request& request,
                               std::span<const std::string_view> allowed);
 
@@ -95,6 +129,8 @@ class Api {
   metrics::Metrics& metrics_;
   ApiOptions options_;
   auth::FailureThrottle throttle_;
+  std::shared_ptr<LiveBoard> live_board_;
+  std::shared_ptr<StreamSlots> stream_slots_;
 };
 
 // The session cookie's name: "__Host-sungrow_session" (Secure) everywhere but plain http on

@@ -79,6 +79,14 @@ void bind_options(CLI::App& app, ServerConfig& c) {
       "Seconds after which the dashboard shows a device as offline");
   opt("--session-ttl", c.session_ttl_s, "SESSION_TTL_S",
       "Seconds a dashboard session lasts after sign-in");
+  opt("--streams-max", c.streams_max, "STREAMS_MAX",
+      "Event streams (GET /v1/stream) open at once, all clients together (beyond: 503)");
+  opt("--streams-per-credential", c.streams_per_credential, "STREAMS_PER_CREDENTIAL",
+      "Event streams open at once per token or session (beyond: 429)");
+  opt("--stream-keepalive", c.stream_keepalive_s, "STREAM_KEEPALIVE_S",
+      "Seconds between an event stream's credential checks and keep-alive comments");
+  opt("--stream-max", c.stream_max_s, "STREAM_MAX_S",
+      "Seconds an event stream lasts before the browser reconnects (and is checked again)");
   opt("--web-root", c.web_root, "WEB_ROOT",
       "Serve the dashboard from this folder (node web/build.mjs --dev) instead of the built-in "
       "one");
@@ -157,6 +165,10 @@ std::vector<std::string> validate(const ServerConfig& c, ServerNeeds needs) {
       problems.emplace_back("DASHBOARD_OFFLINE_AFTER_S must not be below DASHBOARD_STALE_AFTER_S");
     }
     check_range(problems, "SESSION_TTL_S", c.session_ttl_s, 60, 366 * 86'400);
+    check_range(problems, "STREAMS_MAX", c.streams_max, 0, 100'000);
+    check_range(problems, "STREAMS_PER_CREDENTIAL", c.streams_per_credential, 1, 1'000);
+    check_range(problems, "STREAM_KEEPALIVE_S", c.stream_keepalive_s, 1, 300);
+    check_range(problems, "STREAM_MAX_S", c.stream_max_s, 10, 86'400);
     if (auto web = web::check_web_options({.web_root = c.web_root}); !web) {
       problems.push_back("WEB_ROOT: " + web.error().message);
     }

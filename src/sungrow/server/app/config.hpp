@@ -44,6 +44,10 @@ struct ServerConfig {
   int dashboard_stale_after_s = 30;
   int dashboard_offline_after_s = 300;
   int session_ttl_s = 30 * 86'400;
+  int streams_max = 256;           // event streams open at once, all clients
+  int streams_per_credential = 8;  // event streams open at once per token or session
+  int stream_keepalive_s = 15;     // credential and cache re-check, keep-alive comment
+  int stream_max_s = 3'600;        // a stream's longest life before the client reconnects
   std::string web_root;  // empty: the dashboard built into the binary; else a dev build's folder
   int header_timeout_s = 10;
   int body_timeout_s = 30;

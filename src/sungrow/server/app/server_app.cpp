@@ -163,6 +163,7 @@ http::Router make_router(api::Api& api, const web::WebOptions& web_options) {
           }});
   router.add("GET", "/v1/realtime", [&api](const http::Request& r) { return api.realtime(r); });
   router.add("GET", "/v1/series", [&api](const http::Request& r) { return api.series(r); });
+  router.add("GET", "/v1/stream", [&api](const http::Request& r) { return api.stream(r); });
   router.add(
       "POST", "/v1/session", [&api](const http::Request& r) { return api.open_session(r); },
       http::RouteOptions{
@@ -246,6 +247,13 @@ int serve(const ServerConfig& c) {
   api_options.dashboard.session_ttl = std::chrono::seconds(c.session_ttl_s);
   api_options.dashboard.stale_after = std::chrono::seconds(c.dashboard_stale_after_s);
   api_options.dashboard.offline_after = std::chrono::seconds(c.dashboard_offline_after_s);
+  api_options.dashboard.streams = {
+      .max_streams = static_cast<std::size_t>(c.streams_max),
+      .max_per_credential = static_cast<std::size_t>(c.streams_per_credential),
+      .max_duration = std::chrono::seconds(c.stream_max_s),
+      .retry = std::chrono::milliseconds(3'000),
+      .tick = std::chrono::milliseconds(250),
+      .refresh = std::chrono::seconds(c.stream_keepalive_s)};
   api_options.dashboard.device_zones = parse_device_zones(c.device_zones).value();  // validated
   api::Api api(tokens, *store.store, *cache, metrics, api_options);
 

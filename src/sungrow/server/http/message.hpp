@@ -1,7 +1,10 @@
 // The server's request and response as plain values: handlers never see Beast or a socket.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,11 +32,36 @@ struct Request {
   std::string_view header_value(std::string_view name) const;
 };
 
+// A reply that stays open and goes on sending (Server-Sent Events): the transport writes the head
+// and the Response's body at once, then asks for more on a fixed rhythm until the stream ends, the
+// client goes away or the server stops. The transport owns it and never calls it concurrently.
+class EventStream {
+ public:
+  EventStream() = default;
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
+  virtual ~EventStream() = default;
+
+  // On an I/O thread, every tick(): must be quick and never block. What to send now ("" for
+  // nothing); nullopt ends the stream.
+  virtual std::optional<std::string> poll() = 0;
+  // On the worker pool, every refresh_interval(): may block briefly (store, cache, credentials).
+  // What to send now; nullopt ends the stream. When nothing was sent since the previous refresh,
+  // the transport sends a comment so proxies and clients see the connection alive.
+  virtual std::optional<std::string> refresh() = 0;
+
+  virtual std::chrono::milliseconds tick() const { return std::chrono::milliseconds{250}; }
+  virtual std::chrono::milliseconds refresh_interval() const { return std::chrono::seconds{15}; }
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<Header> headers;  // extra headers (Retry-After, WWW-Authenticate, …)
+  // Set (with status 200): the body is the stream's beginning and the reply goes on (see
+  // EventStream). Never kept alive for another request afterwards.
+  std::shared_ptr<EventStream> stream = nullptr;
 };
 
 // {"error":code,"detail":detail}: the shape of every error reply's body.

@@ -17,10 +17,12 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -524,6 +526,10 @@ struct HttpServer::Impl {
     // The body's memory goes back to the budget with the request, before the reply is written.
     request.reset();
     reservation.reset();
+    if (response.stream && response.status == 200) {
+      co_await stream_events(c, line, response, head_method, started);
+      co_return false;
+    }
     const bool stay_open = !stopping && keep_alive;
     const bool written = co_await respond(c, line, response, stay_open, head_method, started);
     co_return written&& stay_open;
@@ -615,6 +621,93 @@ struct HttpServer::Impl {
                                             .body_bytes = bytes,
                                             .latency = latency}));
     co_return !ec;
+  }
+
+  // An EventStream reply: the head (chunked in HTTP/1.1, delimited by the close in 1.0), the
+  // body as the first piece, then whatever the stream has on each tick and refresh until it
+  // ends, a write fails (the client left, or stopped reading for write_timeout) or the server
+  // stops. Logged and observed once, when the head is out (its latency: the time to first byte).
+  asio::awaitable<void> stream_events(Connection& c, const RequestLine& line, Response& response,
+                                      bool head, Clock::time_point started) {
+    const std::shared_ptr<EventStream> stream = std::move(response.stream);
+    std::string first = std::move(response.body);
+    const bool chunked = line.version >= 11;
+    auto out = detail::to_beast(std::move(response), line.version, false, true);
+    out.erase(bhttp::field::content_length);
+    if (chunked) out.chunked(true);
+    out.set(bhttp::field::cache_control, "no-store");
+    out.set("X-Accel-Buffering", "no");  // proxies that buffer by default (nginx) pass it on
+    bhttp::response_serializer<detail::BeastResponse::body_type> serializer{out};
+    c.stream.expires_after(opt.write_timeout);
+    auto [hec, hn] = co_await bhttp::async_write_header(c.stream, serializer, kTuple);
+    const auto latency = Clock::now() - started;
+    metrics.observe_request(line.route, 200, latency);
+    log().info(access_log_line(AccessRecord{.remote_addr = c.remote,
+                                            .method = line.method,
+                                            .path = line.path,
+                                            .route = line.route,
+                                            .status = 200,
+                                            .body_bytes = first.size(),
+                                            .latency = latency}));
+    if (hec || head) co_return;
+
+    const auto send = [&](const std::string& text) -> asio::awaitable<bool> {
+      if (text.empty()) co_return true;
+      c.stream.expires_after(opt.write_timeout);
+      if (chunked) {
+        auto piece = bhttp::make_chunk(asio::buffer(text));
+        auto [ec, n] = co_await asio::async_write(c.stream, piece, kTuple);
+        co_return !ec;
+      }
+      auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(text), kTuple);
+      co_return !ec;
+    };
+    bool open = co_await send(first);
+    asio::steady_timer timer(c.stream.get_executor());
+    auto next_refresh = Clock::now() + stream->refresh_interval();
+    bool sent_since_refresh = !first.empty();
+    while (open && !stopping) {
+      timer.expires_after(stream->tick());
+      auto [tec] = co_await timer.async_wait(kTuple);
+      if (tec || stopping) break;
+      std::optional<std::string> text = stream->poll();
+      bool refreshed = false;
+      if (text && Clock::now() >= next_refresh) {
+        auto job = refresh_stream(stream);
+        std::optional<std::string> more =
+            co_await asio::co_spawn(workers, std::move(job), use_awaitable);
+        next_refresh = Clock::now() + stream->refresh_interval();
+        refreshed = true;
+        if (more) {
+          *text += *more;
+          // A comment line: nothing for the page, but proxies and the client see the stream alive.
+          if (text->empty() && !sent_since_refresh) *text = ":\n\n";
+        } else {
+          text.reset();
+        }
+      }
+      if (!text) break;
+      if (!text->empty()) sent_since_refresh = true;
+      open = co_await send(*text);
+      if (refreshed) sent_since_refresh = false;
+    }
+    if (open && chunked) {
+      c.stream.expires_after(opt.write_timeout);
+      auto last = bhttp::make_chunk_last();
+      co_await asio::async_write(c.stream, last, kTuple);
+    }
+    log().debug("{} event stream on {} ended after {} s", c.remote, line.path,
+                std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count());
+  }
+
+  static asio::awaitable<std::optional<std::string>> refresh_stream(
+      std::shared_ptr<EventStream> stream) {
+    try {
+      co_return stream->refresh();
+    } catch (const std::exception& e) {
+      log().error("an event stream's refresh threw: {}", e.what());
+    }
+    co_return std::nullopt;
   }
 
   static asio::awaitable<void> linger_close(beast::tcp_stream& stream) {

@@ -91,6 +91,11 @@ std::string Metrics::render() const {
   counter(out, "sungrow_store_rows_skipped_total",
           "Stored rows reads skipped because they could not be served.",
           store_rows_skipped_.load());
+  fmt::format_to(it,
+                 "# HELP sungrow_event_streams_open Event streams (GET /v1/stream) open now.\n"
+                 "# TYPE sungrow_event_streams_open gauge\n"
+                 "sungrow_event_streams_open {}\n",
+                 open_streams_.load());
   out +=
       "# HELP sungrow_auth_failures_total Failed authentications by reason.\n"
       "# TYPE sungrow_auth_failures_total counter\n";

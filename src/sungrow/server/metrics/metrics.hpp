@@ -31,6 +31,8 @@ class Metrics {
   void add_auth_failure(std::string_view reason);
   // Stored rows reads skipped because they could not be served (SampleStore::skipped_rows).
   void set_store_rows_skipped(std::int64_t n) { store_rows_skipped_ = n; }
+  // Event streams (GET /v1/stream) open now.
+  void add_open_streams(std::int64_t delta) { open_streams_ += delta; }
 
   static constexpr std::array<std::string_view, 6> kAuthFailureReasons{
       "missing", "malformed", "unknown_token", "forbidden", "throttled", "other"};
@@ -61,6 +63,7 @@ class Metrics {
   std::atomic<std::int64_t> cache_errors_{0};
   std::array<std::atomic<std::int64_t>, kAuthFailureReasons.size()> auth_failures_{};
   std::atomic<std::int64_t> store_rows_skipped_{0};
+  std::atomic<std::int64_t> open_streams_{0};
 };
 
 }  // namespace sungrow::metrics
