@@ -102,7 +102,7 @@ TEST_F(StreamE2E, StartsWithTheNewestSampleThenCarriesEachNewerOneAndNeverAnOlde
   EXPECT_NE(head->find("Content-Type: text/event-stream"), std::string::npos) << *head;
   EXPECT_NE(head->find("Cache-Control: no-store"), std::string::npos) << *head;
   EXPECT_NE(head->find("retry: 3000\n\n"), std::string::npos) << *head;
-  EXPECT_NE(head->find("event: sample\ndata: {"), std::string::npos) << *head;
+  EXPECT_NE(head->find("event: sample\nid: 101\ndata: {"), std::string::npos) << *head;
 
   ingest(101, 2222);
   const auto pushed = stream->read_until(pv_marker(2222));
@@ -113,8 +113,18 @@ TEST_F(StreamE2E, StartsWithTheNewestSampleThenCarriesEachNewerOneAndNeverAnOlde
   const auto event = boost::json::parse(line).as_object();
   EXPECT_EQ(event.at("device_id").as_string(), kDevice);
   EXPECT_EQ(event.at("seq").as_int64(), 102);
-  EXPECT_EQ(event.at("source").as_string(), "ingest");
+  EXPECT_EQ(event.at("source").as_string(), "cache");
+  EXPECT_NE(pushed->find("id: 102\n"), std::string::npos) << *pushed;
   EXPECT_TRUE(event.at("age_s").is_double());
+  // The same object as /v1/realtime's body, member for member (age_s aside: time passes).
+  const auto realtime =
+      http_get(server_->base_url() + "/v1/realtime?device_id=" + kDevice, kViewerToken);
+  ASSERT_EQ(realtime.status, 200) << realtime.body;
+  auto expected = boost::json::parse(realtime.body).as_object();
+  auto actual = event;
+  expected.erase("age_s");
+  actual.erase("age_s");
+  EXPECT_EQ(actual, expected);
 
   // Stored, but older than what the stream already sent: not an event. The next newer one is.
   ingest(50, 3333);

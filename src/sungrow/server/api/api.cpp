@@ -66,9 +66,7 @@ http::Response read_only() {
   return r;
 }
 
-double age_seconds(Timestamp now, Timestamp ts) {
-  return std::chrono::duration<double>(now - ts).count();
-}
+}  // namespace
 
 std::string realtime_json(const Sample& sample, double age_s, std::string_view source) {
   JsonWriter w;
@@ -76,6 +74,12 @@ std::string realtime_json(const Sample& sample, double age_s, std::string_view s
   write_sample_fields(w, sample);
   w.field("age_s", age_s).field("source", source).end_object();
   return w.take();
+}
+
+namespace {
+
+double age_seconds(Timestamp now, Timestamp ts) {
+  return std::chrono::duration<double>(now - ts).count();
 }
 
 constexpr std::array<std::string_view, 1> kRealtimeParams{"device_id"};

@@ -133,6 +133,10 @@ class Api {
   std::shared_ptr<StreamSlots> stream_slots_;
 };
 
+// GET /v1/realtime's body, and each event's data on GET /v1/stream: the sample, its age, and where
+// the server found it ("cache" or "store").
+std::string realtime_json(const Sample& sample, double age_s, std::string_view source);
+
 // The session cookie's name: "__Host-sungrow_session" (Secure) everywhere but plain http on
 // loopback, where browsers refuse Secure cookies, then "sungrow_session".
 inline constexpr std::string_view kSecureSessionCookie = "__Host-sungrow_session";

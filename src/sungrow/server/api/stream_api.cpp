@@ -7,9 +7,7 @@
 #include <array>
 #include <chrono>
 
-#include "sungrow/core/json_writer.hpp"
 #include "sungrow/core/logger.hpp"
-#include "sungrow/core/sample_json.hpp"
 #include "sungrow/server/api/api.hpp"
 #include "sungrow/server/api/live_board.hpp"
 
@@ -25,13 +23,11 @@ spdlog::logger& log() {
 
 constexpr std::array<std::string_view, 1> kStreamParams{"device_id"};
 
-// One event: `data` must be a single line, which compact JSON always is.
+// One event, its data written exactly as GET /v1/realtime writes its body (one line: compact
+// JSON), its id the sample's seq.
 std::string sample_event(const Sample& sample, double age_s, std::string_view source) {
-  JsonWriter w;
-  w.begin_object();
-  write_sample_fields(w, sample);
-  w.field("age_s", age_s).field("source", source).end_object();
-  return fmt::format("event: sample\ndata: {}\n\n", w.take());
+  return fmt::format("event: sample\nid: {}\ndata: {}\n\n", sample.seq,
+                     realtime_json(sample, age_s, source));
 }
 
 double age_seconds(Timestamp now, Timestamp ts) {
@@ -122,7 +118,8 @@ class SampleStream final : public http::EventStream {
     const auto entry = board_->find(device_id_);
     if (!entry || entry->sample.ts <= last_sent_) return std::string{};
     last_sent_ = entry->sample.ts;
-    return sample_event(entry->sample, age_seconds(now, entry->sample.ts), "ingest");
+    // The sample ingest has just written through to the cache: "cache", as realtime would say.
+    return sample_event(entry->sample, age_seconds(now, entry->sample.ts), "cache");
   }
 
   std::optional<std::string> refresh() override {
