@@ -1,6 +1,6 @@
 // The OpenAPI checker against documents made to fail (each keyword has a negative control), and
 // docs/openapi.json against the code: sound, built into the server byte for byte, and describing
-// exactly the members and ranges the sample codec and the series have.
+// exactly the members and ranges the sample codec and the series (JSON and CSV) have.
 #include "sungrow/server/api/openapi.hpp"
 
 #include <gtest/gtest.h>
@@ -15,6 +15,7 @@
 #include "sample_factory.hpp"
 #include "sungrow/core/field_ranges.hpp"
 #include "sungrow/core/sample_json.hpp"
+#include "sungrow/server/api/series_json.hpp"
 #include "sungrow/server/rollup/base_bucket.hpp"
 #include "sungrow/server/rollup/energy.hpp"
 
@@ -261,6 +262,51 @@ TEST_F(OpenApiDocumentTest, SampleRangesAreTheOnesIngestEnforces) {
   }
 }
 
+// ts_source's names and ts_adjust_ms's bound are the codec's: at the bound both the schema and the
+// codec accept, beyond it both refuse, and so do they for an unknown source.
+TEST_F(OpenApiDocumentTest, TimeSourceMembersAreTheOnesIngestEnforces) {
+  for (const char* schema : {"Sample", "RealtimeSample"}) {
+    const auto& properties = doc_.schema(schema).at("properties").as_object();
+    std::set<std::string> documented;
+    for (const auto& name : properties.at("ts_source").at("enum").as_array()) {
+      if (!name.is_null()) documented.emplace(name.as_string());
+    }
+    std::set<std::string> coded;
+    for (const auto source :
+         {TsSource::ntp, TsSource::inverter, TsSource::unsynced, TsSource::bumped}) {
+      coded.emplace(to_string(source));
+      EXPECT_EQ(ts_source_from_string(to_string(source)), source);
+    }
+    EXPECT_EQ(documented, coded) << schema;
+    const auto& adjust = properties.at("ts_adjust_ms").as_object();
+    EXPECT_EQ(adjust.at("minimum").to_number<std::int64_t>(), -kMaxTsAdjustMs) << schema;
+    EXPECT_EQ(adjust.at("maximum").to_number<std::int64_t>(), kMaxTsAdjustMs) << schema;
+  }
+
+  const auto& sample_schema = doc_.schema("Sample");
+  for (const auto source : {TsSource::inverter, TsSource::bumped}) {
+    for (const std::int64_t adjust : {kMaxTsAdjustMs, -kMaxTsAdjustMs, std::int64_t{0}}) {
+      Sample s = realistic_sample("roof-1", 100, sample_epoch());
+      s.ts_source = source;
+      s.ts_adjust_ms = adjust;
+      const auto written = to_json(s);
+      EXPECT_TRUE(sample_from_json(written).problems.empty()) << adjust;
+      EXPECT_TRUE(doc_.validate(sample_schema, written).empty()) << adjust;
+    }
+    for (const std::int64_t adjust : {kMaxTsAdjustMs + 1, -kMaxTsAdjustMs - 1}) {
+      auto beyond = to_json(realistic_sample("roof-1", 100, sample_epoch()));
+      beyond["ts_source"] = to_string(source);
+      beyond["ts_adjust_ms"] = adjust;
+      EXPECT_FALSE(sample_from_json(beyond).problems.empty()) << adjust;
+      EXPECT_FALSE(doc_.validate(sample_schema, beyond).empty()) << adjust;
+    }
+  }
+  auto unknown = to_json(realistic_sample("roof-1", 100, sample_epoch()));
+  unknown["ts_source"] = "gps";
+  EXPECT_FALSE(sample_from_json(unknown).problems.empty());
+  EXPECT_FALSE(doc_.validate(sample_schema, unknown).empty());
+}
+
 TEST_F(OpenApiDocumentTest, WhatTheEdgeSendsConformsAndARenamedMemberDoesNot) {
   Sample s = realistic_sample("roof-1", 8'000, sample_epoch());
   s.seq = 8'001;
@@ -288,6 +334,55 @@ TEST_F(OpenApiDocumentTest, SeriesBucketsNameEveryCounterAndPowerField) {
   for (const auto& power : rollup::kPowerFields) {
     EXPECT_TRUE(names.contains(std::string(power.name))) << power.name;
   }
+}
+
+// Every member series_json writes for a bucket is a documented, required Bucket member and vice
+// versa; the CSV's header row is the one the document gives.
+TEST_F(OpenApiDocumentTest, SeriesBucketsListExactlyTheMembersTheSeriesWrites) {
+  rollup::SeriesBucket bucket;
+  bucket.range = {.start = sample_epoch(),
+                  .end = sample_epoch() + std::chrono::hours(1),
+                  .local_start = "2026-11-20T01:00:00+01:00",
+                  .local_end = "2026-11-20T02:00:00+01:00"};
+  const std::vector<rollup::SeriesBucket> buckets{bucket};
+  const api::SeriesHeader header{.device_id = "roof-1",
+                                 .frame = rollup::Frame::hour,
+                                 .tz = "Europe/Amsterdam",
+                                 .from_local = "2026-11-20T01:00:00+01:00",
+                                 .to_local = "2026-11-20T02:00:00+01:00"};
+  const auto written = json::parse(api::series_json(header, buckets));
+  EXPECT_TRUE(doc_.validate(doc_.schema("SeriesResponse"), written).empty());
+  std::set<std::string> members;
+  for (const auto& kv : written.at("buckets").at(0).as_object()) members.emplace(kv.key());
+  EXPECT_EQ(property_names("Bucket"), members);
+  std::set<std::string> required;
+  for (const auto& name : doc_.schema("Bucket").at("required").as_array()) {
+    required.emplace(name.as_string());
+  }
+  EXPECT_EQ(required, members) << "a bucket carries every member, null when unknown";
+
+  const auto& csv = doc_.json()
+                        .at("paths")
+                        .at("/v1/series")
+                        .at("get")
+                        .at("responses")
+                        .at("200")
+                        .at("content")
+                        .at("text/csv")
+                        .at("schema");
+  for (const auto& body : {api::series_csv({}), api::series_csv(buckets)}) {
+    const auto problems = doc_.validate(csv, json::string(body));
+    EXPECT_TRUE(problems.empty()) << joined(problems) << body;
+  }
+  // The header row names the JSON members, nested ones flattened: no column of its own.
+  const std::string csv_header = api::series_csv({});
+  for (const auto& member : members) {
+    const bool nested = written.at("buckets").at(0).at(member).is_object();
+    EXPECT_NE(csv_header.find(member + (nested ? "_" : "")), std::string::npos) << member;
+  }
+  auto renamed = csv_header;
+  renamed.replace(renamed.find("consumption_kwh"), 15, "consumption_kw_");
+  EXPECT_FALSE(doc_.validate(csv, json::string(renamed)).empty());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// The real sungrow-server against its own contract: every endpoint and every error status a client
-// can provoke, over real sockets, each reply checked against what docs/openapi.json gives for its
-// (path, method, status): status listed, media type, required headers, body schema.
+// The real sungrow-server against its own contract: every endpoint (the dashboard's sign-in and
+// page included) and every error status a client can provoke, over real sockets, each reply checked
+// against what docs/openapi.json gives for its (path, method, status): status listed, media type,
+// required headers, body schema.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cctype>
 #include <filesystem>
 #include <iostream>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -102,6 +104,31 @@ class OpenApiContractTest : public ::testing::Test {
   HttpReply get(const std::string& target, const std::string& token = kToken) const {
     return http_get(url(target), token);
   }
+  // Any request, with exactly the given header lines ("Name: value").
+  HttpReply call(const std::string& method, const std::string& target,
+                 std::vector<std::string> headers = {}, const std::string& body = {}) const {
+    HttpRequest request;
+    request.method = method;
+    request.url = url(target);
+    request.headers = std::move(headers);
+    request.body = body;
+    return http_call(request);
+  }
+
+  // A new viewer token for `devices`, its digest appended to viewers_file(), as an operator makes
+  // one: `sungrow-server viewer new` prints the token alone on its line.
+  std::string new_viewer(const std::vector<std::string>& devices) {
+    std::vector<std::string> argv{kBin, "viewer", "new", "--file", viewers_file().string()};
+    argv.insert(argv.end(), devices.begin(), devices.end());
+    const auto log = dir_ / ("viewer-" + std::to_string(++viewers_) + ".log");
+    ChildProcess made(argv, log);
+    EXPECT_EQ(made.wait(10s), 0);
+    const std::string out = read_text_file(log);
+    std::string token = out.substr(0, out.find('\n'));
+    EXPECT_TRUE(std::regex_match(token, std::regex("[0-9a-f]{64}"))) << out;
+    return token;
+  }
+  fs::path viewers_file() const { return dir_ / "viewers"; }
 
   // The reply has `status` (and error `code`, when given) and conforms to the document's response
   // for (path, method, status).
@@ -141,6 +168,7 @@ class OpenApiContractTest : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<ServerProcess> server_;
   int starts_ = 0;
+  int viewers_ = 0;
   int validated_ = 0;
 };
 
@@ -167,12 +195,16 @@ TEST_F(OpenApiContractTest, EveryDocumentedPathTakesExactlyItsDocumentedMethods)
   for (const auto& [path, item] : doc().json().at("paths").as_object()) {
     std::set<std::string> documented;
     for (const auto& kv : item.as_object()) documented.insert(upper(kv.key()));
-    for (const std::string method : {"GET", "POST", "PUT", "DELETE", "PATCH"}) {
+    for (const std::string method : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"}) {
       if (documented.contains(method)) continue;
       RawClient client(server_->port());
       const auto reply = client.request(method, path);
       ASSERT_TRUE(reply.has_value()) << method << " " << path;
-      conforms_to("MethodNotAllowed", observed(*reply), 405, "method_not_allowed");
+      if (method == "HEAD") {
+        EXPECT_EQ(reply->result_int(), 405U) << path;  // a reply to HEAD has no body to check
+      } else {
+        conforms_to("MethodNotAllowed", observed(*reply), 405, "method_not_allowed");
+      }
       std::set<std::string> allowed;
       std::string allow((*reply)[boost::beast::http::field::allow]);
       for (std::size_t start = 0; start <= allow.size();) {
@@ -189,6 +221,33 @@ TEST_F(OpenApiContractTest, EveryDocumentedPathTakesExactlyItsDocumentedMethods)
   const auto reply = head.request("HEAD", "/health");
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->result_int(), 405U) << "HEAD is not routed as GET";
+
+  // Paths outside the document: the dashboard's content-hashed files, which the page names, are
+  // served (GET and HEAD only); any other path is not_found.
+  const auto page = http_get(url("/"));
+  ASSERT_EQ(page.status, 200);
+  std::set<std::string> assets;
+  const std::regex asset_ref(R"re("(/assets/[A-Za-z0-9._-]+)")re");
+  for (std::sregex_iterator it(page.body.begin(), page.body.end(), asset_ref), end; it != end;
+       ++it) {
+    assets.insert((*it)[1].str());
+  }
+  EXPECT_FALSE(assets.empty()) << page.body;
+  for (const auto& asset : assets) {
+    EXPECT_FALSE(doc().json().at("paths").as_object().contains(asset)) << asset;
+    EXPECT_EQ(http_get(url(asset)).status, 200) << asset;
+    RawClient poster(server_->port());
+    const auto refused = poster.request("POST", asset);
+    ASSERT_TRUE(refused.has_value()) << asset;
+    conforms_to("MethodNotAllowed", observed(*refused), 405, "method_not_allowed");
+    EXPECT_EQ((*refused)[boost::beast::http::field::allow], "GET, HEAD") << asset;
+  }
+  for (const std::string path : {"/assets/app.js", "/assets/", "/index.html", "/v1/me/"}) {
+    RawClient client(server_->port());
+    const auto missing = client.request("GET", path);
+    ASSERT_TRUE(missing.has_value()) << path;
+    conforms_to("NotFound", observed(*missing), 404, "not_found");
+  }
 }
 
 // ---- POST /v1/ingest ---------------------------------------------------------------------------
@@ -327,14 +386,21 @@ TEST_F(OpenApiContractTest, AConnectionBeyondTheCapIsToldToRetry) {
 
 TEST_F(OpenApiContractTest, RepeatedFailedAuthenticationIsAnswered429) {
   start({"--auth-failure-limit", "2", "--auth-cooldown", "60"});
+  // No credential at all is no guess: answered 401, never counted.
+  for (int i = 0; i < 3; ++i)
+    conforms("/v1/series", "GET", get("/v1/series", ""), 401, "unauthorized");
   conforms("/v1/realtime", "GET", get("/v1/realtime", "unknown-token-unknown-token"), 401,
            "unauthorized");
-  conforms("/v1/series", "GET", get("/v1/series", ""), 401, "unauthorized");
-  // The address now cools down: every unauthenticated request is 429, a valid token is not.
-  conforms("/v1/realtime", "GET", get("/v1/realtime", ""), 429, "too_many_failures");
+  conforms("/v1/series", "GET", get("/v1/series", "unknown-token-unknown-token"), 401,
+           "unauthorized");
+  // The address now cools down: a wrong token is 429, a missing one still 401, a valid one served.
+  conforms("/v1/realtime", "GET", get("/v1/realtime", "unknown-token-unknown-token"), 429,
+           "too_many_failures");
   conforms("/v1/series", "GET", get("/v1/series", "unknown-token-unknown-token"), 429,
            "too_many_failures");
-  conforms("/v1/ingest", "POST", post(R"({"samples":[]})", ""), 429, "too_many_failures");
+  conforms("/v1/ingest", "POST", post(R"({"samples":[]})", "unknown-token-unknown-token"), 429,
+           "too_many_failures");
+  conforms("/v1/ingest", "POST", post(R"({"samples":[]})", ""), 401, "unauthorized");
   conforms("/v1/ingest", "POST", post(R"({"samples":[]})"), 200);
 }
 
@@ -384,6 +450,185 @@ TEST_F(OpenApiContractTest, ReadsAndTheirRefusalsAreDocumented) {
   }
   conforms(se, "GET", get(se + "?frame=5m&from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z"), 400,
            "range_too_large");
+}
+
+// ---- the dashboard: GET / and sessions ---------------------------------------------------------
+
+TEST_F(OpenApiContractTest, TheDashboardPageIsDocumented) {
+  start();
+  const auto page = http_get(url("/"));
+  conforms("/", "GET", page, 200);
+  EXPECT_TRUE(page.header("content-type").starts_with("text/html")) << page.header("content-type");
+  EXPECT_NE(page.body.find("<html"), std::string::npos);
+  const std::string etag = page.header("etag");
+  ASSERT_FALSE(etag.empty());
+  conforms("/", "GET", call("GET", "/", {"If-None-Match: " + etag}), 304);
+
+  RawClient head(server_->port());
+  const auto headers_only = head.request("HEAD", "/");
+  ASSERT_TRUE(headers_only.has_value());
+  conforms("/", "HEAD", observed(*headers_only), 200);
+  EXPECT_TRUE(headers_only->body().empty());
+  EXPECT_EQ((*headers_only)[boost::beast::http::field::etag], etag);
+  RawClient with_body(server_->port());
+  ASSERT_TRUE(with_body.send("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+  const auto refused = with_body.read_reply();
+  ASSERT_TRUE(refused.has_value());
+  conforms("/", "GET", observed(*refused), 413, "body_not_allowed");
+}
+
+TEST_F(OpenApiContractTest, SessionsAndViewerCredentialsAreDocumented) {
+  const std::string viewer = new_viewer({kDevice});
+  start({"--viewer-tokens-file", viewers_file().string(), "--device-zones",
+         kDevice + "=Europe/Amsterdam"});
+  ASSERT_EQ(post(batch_to_json_text(samples(kDevice, 0, 12))).status, 200);
+  const std::string session = "/v1/session";
+  const std::string json_type = "Content-Type: application/json";
+  const auto sign_in = [&](const std::string& body, std::vector<std::string> headers = {}) {
+    headers.push_back(json_type);
+    return call("POST", session, std::move(headers), body);
+  };
+  const std::string body = R"({"token":")" + viewer + R"("})";
+
+  // Signed in: plain http on loopback gets the cookie without Secure, anything a proxy forwarded
+  // the __Host- one. A same-site Origin is fine.
+  const auto opened = sign_in(body, {"Origin: " + server_->base_url()});
+  conforms(session, "POST", opened, 200);
+  EXPECT_EQ(json::parse(opened.body), json::parse(R"({"devices":["roof-1"]})"));
+  const std::string set_cookie = opened.header("set-cookie");
+  ASSERT_TRUE(set_cookie.starts_with("sungrow_session=")) << set_cookie;
+  EXPECT_EQ(set_cookie.find("Secure"), std::string::npos) << set_cookie;
+  const std::string cookie = "Cookie: " + set_cookie.substr(0, set_cookie.find(';'));
+  const auto proxied = sign_in(body, {"X-Forwarded-Proto: https"});
+  conforms(session, "POST", proxied, 200);
+  EXPECT_TRUE(proxied.header("set-cookie").starts_with("__Host-sungrow_session="))
+      << proxied.header("set-cookie");
+  EXPECT_TRUE(proxied.header("set-cookie").ends_with("; Secure")) << proxied.header("set-cookie");
+
+  // /v1/me with each credential.
+  const auto by_cookie = call("GET", "/v1/me", {cookie});
+  conforms("/v1/me", "GET", by_cookie, 200);
+  EXPECT_EQ(json::parse(by_cookie.body),
+            json::parse(R"({"kind":"viewer","devices":[{"device_id":"roof-1",)"
+                        R"("tz":"Europe/Amsterdam"}],"stale_after_s":30,"offline_after_s":300})"));
+  const auto by_viewer = get("/v1/me", viewer);
+  conforms("/v1/me", "GET", by_viewer, 200);
+  EXPECT_EQ(by_viewer.body, by_cookie.body);
+  const auto by_device = get("/v1/me", kOtherToken);
+  conforms("/v1/me", "GET", by_device, 200);
+  EXPECT_EQ(json::parse(by_device.body).at("kind").as_string(), "device");
+  EXPECT_TRUE(json::parse(by_device.body).at("devices").at(0).at("tz").is_null());
+  const auto nobody = get("/v1/me", "");
+  conforms("/v1/me", "GET", nobody, 401, "unauthorized");
+  EXPECT_EQ(nobody.header("www-authenticate"), "");
+  conforms("/v1/me", "GET", get("/v1/me", "unknown-token-unknown-token"), 401, "unauthorized");
+
+  // The reads take the cookie and the viewer's token; writing takes neither.
+  conforms("/v1/realtime", "GET", call("GET", "/v1/realtime", {cookie}), 200);
+  conforms("/v1/realtime", "GET", get("/v1/realtime", viewer), 200);
+  conforms("/v1/realtime", "GET", call("GET", "/v1/realtime?device_id=" + kOtherDevice, {cookie}),
+           403, "forbidden");
+  const std::string range = "?frame=hour&from=2026-11-20T00:00:00Z&to=2026-11-20T02:00:00Z";
+  conforms("/v1/series", "GET", call("GET", "/v1/series" + range, {cookie}), 200);
+  conforms("/v1/series", "GET", get("/v1/series" + range, viewer), 200);
+  const std::string batch = batch_to_json_text(samples(kDevice, 12, 2));
+  conforms("/v1/ingest", "POST", post(batch, viewer), 403, "read_only");
+  conforms("/v1/ingest", "POST", call("POST", "/v1/ingest", {cookie, json_type}, batch), 403,
+           "read_only");
+
+  // Refusals of the sign-in, each before the token is looked at.
+  conforms(session, "POST", sign_in(body, {"Origin: https://elsewhere.example"}), 403,
+           "cross_origin");
+  conforms(session, "POST", call("POST", session, {"Content-Type: text/plain"}, body), 415,
+           "unsupported_media_type");
+  conforms(session, "POST", sign_in(R"({"token":")" + std::string(3000, 'a') + R"("})"), 413,
+           "body_too_large");
+  RawClient chunked(server_->port());
+  ASSERT_TRUE(chunked.send("POST /v1/session HTTP/1.1\r\nHost: test\r\n" + json_type +
+                           "\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  const auto unsized = chunked.read_reply();
+  ASSERT_TRUE(unsized.has_value());
+  conforms(session, "POST", observed(*unsized), 413, "body_too_large");
+  for (const std::string bad : {"{", "[]", R"({"token":5})", R"({"token":""})", ""}) {
+    conforms(session, "POST", sign_in(bad), 400, "invalid_body");
+  }
+  for (const std::string& token : {std::string("unknown-viewer-0123456789abcdef"), kToken}) {
+    const auto refused = sign_in(R"({"token":")" + token + R"("})");
+    conforms(session, "POST", refused, 401, "unauthorized");
+    EXPECT_EQ(refused.header("www-authenticate"), "");
+    EXPECT_EQ(refused.header("set-cookie"), "");
+  }
+
+  // Signing out: refused from another site; else the session ends and the cookie is cleared.
+  conforms(session, "DELETE",
+           call("DELETE", session, {cookie, "Origin: https://elsewhere.example"}), 403,
+           "cross_origin");
+  conforms("/v1/me", "GET", call("GET", "/v1/me", {cookie}), 200);
+  const auto closed = call("DELETE", session, {cookie});
+  conforms(session, "DELETE", closed, 204);
+  EXPECT_TRUE(closed.header("set-cookie").starts_with("sungrow_session=;"))
+      << closed.header("set-cookie");
+  const auto ended = call("GET", "/v1/me", {cookie});
+  conforms("/v1/me", "GET", ended, 401, "unauthorized");
+  EXPECT_EQ(ended.header("www-authenticate"), "");
+  conforms("/v1/realtime", "GET", call("GET", "/v1/realtime", {cookie}), 401, "unauthorized");
+  conforms(session, "DELETE", call("DELETE", session), 204);  // no session: still signed out
+}
+
+TEST_F(OpenApiContractTest, WrongViewerTokensAreThrottledLikeAnyAuthentication) {
+  const std::string viewer = new_viewer({kDevice, kOtherDevice});
+  start({"--viewer-tokens-file", viewers_file().string(), "--auth-failure-limit", "2",
+         "--auth-cooldown", "60"});
+  const auto sign_in = [&](const std::string& token) {
+    return call("POST", "/v1/session", {"Content-Type: application/json"},
+                R"({"token":")" + token + R"("})");
+  };
+  for (int i = 0; i < 2; ++i) {
+    conforms("/v1/session", "POST", sign_in("unknown-viewer-0123456789abcdef"), 401,
+             "unauthorized");
+  }
+  const auto throttled = sign_in("unknown-viewer-0123456789abcdef");
+  conforms("/v1/session", "POST", throttled, 429, "too_many_failures");
+  conforms("/v1/me", "GET", get("/v1/me", "unknown-token-unknown-token"), 429, "too_many_failures");
+  // A valid credential is never slowed.
+  const auto opened = sign_in(viewer);
+  conforms("/v1/session", "POST", opened, 200);
+  EXPECT_EQ(json::parse(opened.body), json::parse(R"({"devices":["roof-1","roof-2"]})"));
+  conforms("/v1/me", "GET", get("/v1/me", viewer), 200);
+}
+
+// ---- GET /v1/series?format=csv ------------------------------------------------------------------
+
+TEST_F(OpenApiContractTest, SeriesAsCsvIsDocumented) {
+  start();
+  ASSERT_EQ(post(batch_to_json_text(samples(kDevice, 0, 720))).status, 200);  // one hour
+  const std::string range = "frame=hour&from=2026-11-20T00:00:00Z&to=2026-11-20T02:00:00Z";
+  const auto csv = get("/v1/series?format=csv&" + range);
+  conforms("/v1/series", "GET", csv, 200);
+  EXPECT_EQ(csv.header("content-type"), "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.header("content-disposition"),
+            R"(attachment; filename="roof-1-hour-2026-11-20.csv")");
+  std::vector<std::string> rows;
+  for (std::size_t at = 0; at < csv.body.size();) {
+    const auto end = csv.body.find("\r\n", at);
+    ASSERT_NE(end, std::string::npos) << "every line ends with CRLF";
+    rows.push_back(csv.body.substr(at, end - at));
+    at = end + 2;
+  }
+  ASSERT_EQ(rows.size(), 3u) << csv.body;  // the header, then one row per bucket
+  // The same buckets as the JSON form: the row's samples column is the bucket's count.
+  const auto as_json = json::parse(get("/v1/series?" + range).body);
+  const std::string first_start(as_json.at("buckets").at(0).at("start").as_string());
+  EXPECT_TRUE(rows[1].starts_with(first_start + ",")) << rows[1];
+  EXPECT_NE(rows[1].find(",720,1,"), std::string::npos) << rows[1];
+  EXPECT_NE(rows[2].find(",0,0,"), std::string::npos) << rows[2];
+
+  const auto json_reply = get("/v1/series?format=json&" + range);
+  conforms("/v1/series", "GET", json_reply, 200);
+  EXPECT_EQ(json::parse(json_reply.body), as_json);
+  conforms("/v1/series", "GET", get("/v1/series?format=xml"), 400, "invalid_query");
+  conforms("/v1/series", "GET", get("/v1/series?format=csv&format=json"), 400, "invalid_query");
+  conforms("/v1/series", "GET", get("/v1/series?format=csv", ""), 401, "unauthorized");
 }
 
 // ---- GET /health and GET /metrics ---------------------------------------------------------------
