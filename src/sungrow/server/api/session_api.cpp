@@ -88,6 +88,7 @@ auth::AuthResult Api::session_credential(std::string_view session_id,
     out.code = "store_unavailable";
     out.detail = "the store is temporarily unavailable; retry later";
     out.reason = "other";
+    out.retry_after_s = static_cast<int>(options_.retry_after.count());
     return out;
   }
   if (!found.value()) return out;
