@@ -23,7 +23,7 @@ class PgBackend final : public StoreBackend {
   StoreResult<std::int64_t> schema_version(SampleStore& store) override {
     return dynamic_cast<PgStore&>(store).schema_version();
   }
-  std::int64_t latest_schema_version() const override { return 6; }
+  std::int64_t latest_schema_version() const override { return 7; }
 
   // A row as PostgreSQL's own text of the whole record: every column, exactly as stored.
   std::vector<std::string> samples(const std::string& name) override {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "sungrow/server/rollup/frames.hpp"
+
 namespace sungrow::storage {
 namespace {
 
@@ -206,6 +208,47 @@ TEST_F(SqliteStoreTest, LatestSkipsARowThatDoesNotDecodeAndCountsIt) {
   ASSERT_TRUE(latest.value().has_value());
   EXPECT_EQ(*latest.value(), samples[3]);
   EXPECT_EQ(store->skipped_rows(), 1);
+}
+
+// Series pieces that no longer decode (a damaged hour span, a damaged base bucket) are left out
+// and counted: the series answers with the rest instead of failing as a whole.
+TEST_F(SqliteStoreTest, SeriesLeavesOutPiecesThatDoNotDecodeAndCountsThem) {
+  auto store = open_store("damaged-pieces.db");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->insert_batch(series_of("dev", kDay, 2000)));  // ~2.8 h
+  const auto* utc = rollup::find_zone("UTC").value();
+  const auto hours = rollup::buckets(rollup::Frame::hour, utc, kDay, kDay + 3h);
+  const auto minutes = rollup::buckets(rollup::Frame::five_minutes, utc, kDay + 1h, kDay + 2h);
+  const auto intact_hours = store->series_spans("dev", hours).value().size();
+  const auto intact_minutes = store->series_spans("dev", minutes).value().size();
+  ASSERT_EQ(intact_hours, 3U);     // three hour spans, nothing before the first
+  ASSERT_EQ(intact_minutes, 13U);  // the bucket before, then twelve 5-minute buckets
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "damaged-pieces.db").c_str(), &raw), SQLITE_OK);
+    const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+    const auto at = [](Timestamp t) { return std::to_string(unix_millis(t)); };
+    ASSERT_EQ(sqlite3_exec(db.get(),
+                           ("UPDATE hour_spans SET data = x'00' WHERE start_ms = " + at(kDay + 1h) +
+                            "; UPDATE base_buckets SET data = '{\"start\":' WHERE start_ms = " +
+                            at(kDay + 1h + 30min))
+                               .c_str(),
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  EXPECT_EQ(store->skipped_rows(), 0);
+  const auto damaged_hours = store->series_spans("dev", hours);
+  ASSERT_TRUE(damaged_hours) << damaged_hours.error().message;
+  EXPECT_EQ(damaged_hours.value().size(), intact_hours - 1);
+  EXPECT_EQ(store->skipped_rows(), 1);
+  const auto damaged_minutes = store->series_spans("dev", minutes);
+  ASSERT_TRUE(damaged_minutes) << damaged_minutes.error().message;
+  EXPECT_EQ(damaged_minutes.value().size(), intact_minutes - 1);
+  EXPECT_EQ(store->skipped_rows(), 2);
+  const auto buckets = store->base_buckets("dev", kDay + 1h, kDay + 2h);
+  ASSERT_TRUE(buckets) << buckets.error().message;
+  EXPECT_EQ(buckets.value().size(), intact_minutes - 1);
+  EXPECT_EQ(store->skipped_rows(), 3);
 }
 
 }  // namespace

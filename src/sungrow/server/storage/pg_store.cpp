@@ -67,7 +67,10 @@ StoreResult<std::vector<rollup::BaseBucket>> PgStore::base_buckets(std::string_v
     out.reserve(static_cast<std::size_t>(rows));
     for (int row = 0; row < rows; ++row) {
       auto bucket = base_bucket_from_json(cell(result, row, 0));
-      if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+      if (!bucket) {
+        skip_row(device_id, "base bucket: " + bucket.error().message);
+        continue;
+      }
       out.push_back(bucket.value());
     }
     auto by_start = [](const rollup::BaseBucket& a, const rollup::BaseBucket& b) {
@@ -109,14 +112,22 @@ StoreResult<std::vector<rollup::Span>> PgStore::series_spans(
     const int rows = PQntuples(result);
     std::vector<rollup::Span> pieces;
     pieces.reserve(static_cast<std::size_t>(rows));
+    // A piece that does not decode is left out, counted and logged: the series answers without
+    // it rather than not at all.
     for (int row = 0; row < rows; ++row) {
       if (cell(result, row, 0) == "0") {
         auto bucket = base_bucket_from_json(cell(result, row, 2));
-        if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+        if (!bucket) {
+          skip_row(device_id, "base bucket: " + bucket.error().message);
+          continue;
+        }
         pieces.push_back(rollup::to_span(bucket.value()));
       } else {
         auto span = span_cell(result, row, 3);
-        if (!span) return span.error();
+        if (!span) {
+          skip_row(device_id, span.error().message);
+          continue;
+        }
         pieces.push_back(std::move(span).value());
       }
     }

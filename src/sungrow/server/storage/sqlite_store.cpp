@@ -277,8 +277,10 @@ struct SqliteStore::Impl {
   }
 
   // The last base bucket starting before `before_ms`: it seeds each counter's carry.
-  StoreResult<std::optional<rollup::BaseBucket>> previous_bucket(std::string_view device_id,
-                                                                 std::int64_t before_ms) {
+  // The newest base bucket before `before_ms`; one that does not decode counts as none, its
+  // reason added to `skipped`.
+  StoreResult<std::optional<rollup::BaseBucket>> previous_bucket(
+      std::string_view device_id, std::int64_t before_ms, std::vector<std::string>& skipped) {
     if (auto ok = prepare(select_previous_bucket,
                           "SELECT data FROM base_buckets WHERE device_id = ?1 AND "
                           "start_ms < ?2 ORDER BY start_ms DESC LIMIT 1");
@@ -292,14 +294,20 @@ struct SqliteStore::Impl {
     if (!row) return row.error();
     if (!*row) return std::optional<rollup::BaseBucket>{};
     auto bucket = base_bucket_from_json(previous.column_text(0));
-    if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
+    if (!bucket) {
+      skipped.push_back("base bucket: " + bucket.error().message);
+      return std::optional<rollup::BaseBucket>{};
+    }
     return std::optional<rollup::BaseBucket>{*bucket};
   }
 
-  // Appends the stored pieces of `level` with start in [from_ms, to_ms) to `out`, in order.
+  // Appends the stored pieces of `level` with start in [from_ms, to_ms) to `out`, in order. A
+  // piece that does not decode is left out and its reason added to `skipped` (when given; else it
+  // is an error): a series answers without it rather than not at all.
   StoreResult<void> read_pieces(rollup::SpanLevel level, std::string_view device_id,
                                 std::int64_t from_ms, std::int64_t to_ms,
-                                std::vector<rollup::Span>& out) {
+                                std::vector<rollup::Span>& out,
+                                std::vector<std::string>* skipped = nullptr) {
     auto slot = range_statement(level);
     if (!slot) return slot.error();
     sqlite::Statement& stmt = **slot.value();
@@ -313,12 +321,22 @@ struct SqliteStore::Impl {
       if (!*row) return {};
       if (level == rollup::SpanLevel::base) {
         auto bucket = base_bucket_from_json(stmt.column_text(0));
-        if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
-        out.push_back(rollup::to_span(*bucket));
+        if (bucket) {
+          out.push_back(rollup::to_span(*bucket));
+        } else if (skipped != nullptr) {
+          skipped->push_back("base bucket: " + bucket.error().message);
+        } else {
+          return StoreError{StoreErrorKind::internal, bucket.error().message};
+        }
       } else {
         auto span = span_from_bytes(stmt.column_blob(0));
-        if (!span) return StoreError{StoreErrorKind::internal, span.error().message};
-        out.push_back(*span);
+        if (span) {
+          out.push_back(*span);
+        } else if (skipped != nullptr) {
+          skipped->push_back("span: " + span.error().message);
+        } else {
+          return StoreError{StoreErrorKind::internal, span.error().message};
+        }
       }
     }
   }
@@ -569,7 +587,8 @@ StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::stri
   auto tx = begin(impl_->db, sqlite::Transaction::Mode::deferred);
   if (!tx) return tx.error();
   std::vector<rollup::BaseBucket> out;
-  auto previous = impl_->previous_bucket(device_id, unix_millis(from));
+  std::vector<std::string> skipped;
+  auto previous = impl_->previous_bucket(device_id, unix_millis(from), skipped);
   if (!previous) return previous.error();
   if (previous->has_value()) out.push_back(**previous);
   if (from < to) {
@@ -585,11 +604,15 @@ StoreResult<std::vector<rollup::BaseBucket>> SqliteStore::base_buckets(std::stri
       if (!row) return row.error();
       if (!*row) break;
       auto bucket = base_bucket_from_json(range.column_text(0));
-      if (!bucket) return StoreError{StoreErrorKind::internal, bucket.error().message};
-      out.push_back(*bucket);
+      if (bucket) {
+        out.push_back(*bucket);
+      } else {
+        skipped.push_back("base bucket: " + bucket.error().message);
+      }
     }
   }
   if (auto committed = commit(*tx); !committed) return committed.error();
+  for (const auto& why : skipped) skip_row(device_id, why);
   return out;
 }
 
@@ -601,17 +624,19 @@ StoreResult<std::vector<rollup::Span>> SqliteStore::series_spans(
   // One read transaction: every level comes from the same snapshot.
   auto tx = begin(impl_->db, sqlite::Transaction::Mode::deferred);
   if (!tx) return tx.error();
-  auto previous = impl_->previous_bucket(device_id, unix_millis(ranges.front().start));
+  std::vector<std::string> skipped;
+  auto previous = impl_->previous_bucket(device_id, unix_millis(ranges.front().start), skipped);
   if (!previous) return previous.error();
   if (previous->has_value()) out.push_back(rollup::to_span(**previous));
   for (const auto& interval : rollup::plan_spans(ranges)) {
     if (auto read = impl_->read_pieces(interval.level, device_id, unix_millis(interval.from),
-                                       unix_millis(interval.to), out);
+                                       unix_millis(interval.to), out, &skipped);
         !read) {
       return read.error();
     }
   }
   if (auto committed = commit(*tx); !committed) return committed.error();
+  for (const auto& why : skipped) skip_row(device_id, why);
   return out;
 }
 

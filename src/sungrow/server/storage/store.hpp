@@ -103,14 +103,16 @@ class SampleStore {
   // by the last base bucket starting before the first range. Pass the whole vector to
   // rollup::aggregate_spans; the result equals aggregate_series over base_buckets. Hour and day
   // spans are maintained by insert_batch in the same transaction as the base buckets they
-  // summarise, so they are never stale.
+  // summarise, so they are never stale. A stored piece that does not decode is left out and counted
+  // (skipped_rows), never an error: the series answers, without that part.
   virtual StoreResult<std::vector<rollup::Span>> series_spans(
       std::string_view device_id, std::span<const rollup::BucketRange> ranges) = 0;
 
   // Health: succeeds when the store answers a query that reaches its storage.
   virtual StoreResult<void> ping() = 0;
 
-  // Stored rows a read skipped because they did not decode (see latest), since start.
+  // Stored rows a read skipped because they did not decode, since start: samples (see latest),
+  // and base buckets or spans a series read left out (the series then lacks their part).
   virtual std::int64_t skipped_rows() const { return skipped_rows_.load(); }
 
   // How many of a device's newest rows latest() looks at before giving up.
