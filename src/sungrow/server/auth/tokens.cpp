@@ -44,6 +44,19 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
+// Calls entry(line, line_no) for each line of a tokens file that is neither blank nor a comment.
+template <class Entry>
+void for_each_entry_line(std::string_view contents, Entry entry) {
+  std::size_t line_no = 0;
+  for (std::size_t start = 0; start < contents.size();) {
+    const auto nl = std::min(contents.find('\n', start), contents.size());
+    ++line_no;
+    const auto line = trim(contents.substr(start, nl - start));
+    if (!line.empty() && line.front() != '#') entry(line, line_no);
+    start = nl + 1;
+  }
+}
+
 bool token_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
          std::string_view("-._~+/=").find(c) != std::string_view::npos;
@@ -229,16 +242,9 @@ TokenTableResult parse_device_tokens(std::string_view text) {
 
 TokenTableResult parse_device_tokens_file(std::string_view contents) {
   TableBuilder b;
-  std::size_t line_no = 0;
-  for (std::size_t start = 0; start < contents.size();) {
-    const auto nl = std::min(contents.find('\n', start), contents.size());
-    ++line_no;
-    const auto line = trim(contents.substr(start, nl - start));
-    if (!line.empty() && line.front() != '#') {
-      b.entry(line, fmt::format("DEVICE_TOKENS_FILE line {}", line_no), true);
-    }
-    start = nl + 1;
-  }
+  for_each_entry_line(contents, [&b](std::string_view line, std::size_t line_no) {
+    b.entry(line, fmt::format("DEVICE_TOKENS_FILE line {}", line_no), true);
+  });
   return std::move(b).finish("DEVICE_TOKENS_FILE");
 }
 
@@ -265,16 +271,9 @@ TokenTableResult load_device_tokens_file(const std::filesystem::path& path) {
 
 TokenTableResult parse_viewer_tokens_file(std::string_view contents) {
   TableBuilder b;
-  std::size_t line_no = 0;
-  for (std::size_t start = 0; start < contents.size();) {
-    const auto nl = std::min(contents.find('\n', start), contents.size());
-    ++line_no;
-    const auto line = trim(contents.substr(start, nl - start));
-    if (!line.empty() && line.front() != '#') {
-      b.viewer_entry(line, fmt::format("VIEWER_TOKENS_FILE line {}", line_no));
-    }
-    start = nl + 1;
-  }
+  for_each_entry_line(contents, [&b](std::string_view line, std::size_t line_no) {
+    b.viewer_entry(line, fmt::format("VIEWER_TOKENS_FILE line {}", line_no));
+  });
   TokenTableResult out = std::move(b).finish("VIEWER_TOKENS_FILE");
   // No viewer yet is a valid state (the dashboard then only signs in nobody).
   if (!out && out.error().size() == 1 &&
