@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace sungrow::auth {
 namespace {
@@ -168,6 +169,30 @@ TEST(Check, OtherDeviceIs403) {
   EXPECT_EQ(r.device_id, "inv-a");
   EXPECT_FALSE(r.ok());
   EXPECT_TRUE(check(t, "Bearer " + kTokA, std::string_view("inv-a")).ok());
+}
+
+// A fleet's table: every token finds its own device (the index keeps positions right as the table
+// grows, and after a copy), near misses and unknown tokens find nothing, a repeat is refused.
+TEST(Check, AThousandTokensEachFindTheirDevice) {
+  TokenTable t;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 1000; ++i) {
+    tokens.push_back(new_token());
+    ASSERT_TRUE(t.add(tokens.back(), {"dev-" + std::to_string(i)}));
+  }
+  EXPECT_FALSE(t.add(tokens[500], {"other"}));
+  const TokenTable copy = t;
+  for (const TokenTable* table : std::vector<const TokenTable*>{&t, &copy}) {
+    for (int i = 0; i < 1000; ++i) {
+      const auto r = check(*table, "Bearer " + tokens[static_cast<std::size_t>(i)]);
+      ASSERT_TRUE(r.ok()) << i;
+      EXPECT_EQ(r.device_id, "dev-" + std::to_string(i));
+    }
+    auto near_miss = tokens[7];
+    near_miss.back() = near_miss.back() == '0' ? '1' : '0';
+    EXPECT_EQ(check(*table, "Bearer " + near_miss).status, 401);
+    EXPECT_EQ(check(*table, "Bearer " + new_token()).status, 401);
+  }
 }
 
 TEST(Check, EmptyTableRefusesEverything) {

@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -91,12 +92,9 @@ class TableBuilder {
     auto devices = device_list(device, where, several, ok);
     if (!ok) return;
     const auto digest = sha256(token);
-    const auto& entries = table_.entries();
-    const auto same = std::find_if(entries.begin(), entries.end(),
-                                   [&digest](const auto& e) { return e.digest == digest; });
-    if (same != entries.end()) {
+    if (const auto* same = table_.find(digest)) {
       problem(where, fmt::format("the same token as {}",
-                                 names_[static_cast<std::size_t>(same - entries.begin())]));
+                                 names_[static_cast<std::size_t>(same - table_.entries().data())]));
       return;
     }
     table_.add_digest(digest, std::move(devices));
@@ -204,27 +202,26 @@ bool TokenTable::add(std::string_view token, std::vector<std::string> devices) {
   return add_digest(sha256(token), std::move(devices));
 }
 
+std::size_t TokenTable::DigestHash::operator()(const Digest& d) const noexcept {
+  // The digest is already uniformly distributed: its first bytes are a fine hash.
+  std::size_t h = 0;
+  std::memcpy(&h, d.data(), sizeof h);
+  return h;
+}
+
 bool TokenTable::add_digest(const Digest& digest, std::vector<std::string> devices) {
-  for (const auto& e : entries_) {
-    if (e.digest == digest) return false;
-  }
+  if (!index_.emplace(digest, entries_.size()).second) return false;
   entries_.push_back(Entry{digest, std::move(devices)});
   return true;
 }
 
 const TokenTable::Entry* TokenTable::find(const Digest& digest) const {
-  // Every entry is compared, and the match index is selected with masks rather than a branch, so
-  // the time taken depends on the table size only.
-  std::size_t match = 0;
-  std::size_t found = 0;
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
-    const int diff = CRYPTO_memcmp(entries_[i].digest.data(), digest.data(), digest.size());
-    const std::size_t equal = static_cast<std::size_t>(diff == 0);
-    const std::size_t mask = std::size_t{0} - equal;
-    match = (match & ~mask) | (i & mask);
-    found |= equal;
-  }
-  return found != 0 ? &entries_[match] : nullptr;
+  const auto it = index_.find(digest);
+  if (it == index_.end()) return nullptr;
+  const Entry& candidate = entries_[it->second];
+  // The map compared with ==; the final word is a constant-time comparison all the same.
+  if (CRYPTO_memcmp(candidate.digest.data(), digest.data(), digest.size()) != 0) return nullptr;
+  return &candidate;
 }
 
 TokenTableResult parse_device_tokens(std::string_view text) {

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "sungrow/core/result.hpp"
@@ -35,6 +36,11 @@ std::optional<Digest> digest_from_hex(std::string_view hex);
 
 // token → the devices it grants. Holds SHA-256 digests only: a heap dump or a debugger never shows
 // a credential, and every comparison runs over equal-length digests so token lengths do not leak.
+//
+// Lookup hashes the digest into an index (one probe, whatever the table size): the time it takes
+// can depend only on the digest of the presented token, and learning which digests sit near a
+// stored one does not help find a token that hashes to it (SHA-256's preimage resistance). The
+// candidate is still compared in constant time.
 class TokenTable {
  public:
   struct Entry {
@@ -50,12 +56,15 @@ class TokenTable {
   bool add(std::string_view token, std::vector<std::string> devices);
   bool add_digest(const Digest& digest, std::vector<std::string> devices);
 
-  // The entry whose digest is `digest`, compared in constant time over the whole table; nullptr
-  // when none.
+  // The entry whose digest is `digest`; nullptr when none.
   const Entry* find(const Digest& digest) const;
 
  private:
+  struct DigestHash {
+    std::size_t operator()(const Digest& d) const noexcept;
+  };
   std::vector<Entry> entries_;
+  std::unordered_map<Digest, std::size_t, DigestHash> index_;  // digest → position in entries_
 };
 
 // Every bad entry has its own Error; none quotes the token or the device part of the entry (a
