@@ -218,6 +218,34 @@ TEST_F(ApiTest, RealtimeIsServedFromTheCacheWithItsAge) {
   EXPECT_EQ(*decoded.sample, samples.back());
 }
 
+// The I/O-thread answer is the worker's answer whenever it gives one; it declines what would block
+// (a miss, a session cookie) and refuses what the handler refuses.
+TEST_F(ApiTest, RealtimeWithoutBlockingAnswersCacheHitsAndDeclinesTheRest) {
+  const auto request = get("/v1/realtime", "", kTokenA);
+  EXPECT_FALSE(api_->realtime_without_blocking(request).has_value());  // nothing cached yet
+  const auto samples = day_of(kDeviceA, kBerlinSpringDay, 10);
+  ASSERT_EQ(ingest(samples).status, 200);
+  now_ = samples.back().ts + 1'500ms;
+  const auto fast = api_->realtime_without_blocking(request);
+  ASSERT_TRUE(fast.has_value());
+  const auto slow = api_->realtime(request);
+  EXPECT_EQ(fast->status, 200);
+  EXPECT_EQ(fast->body, slow.body);
+  EXPECT_EQ(fast->content_type, slow.content_type);
+
+  const auto foreign =
+      api_->realtime_without_blocking(get("/v1/realtime", "device_id=sh4-b", kTokenA));
+  ASSERT_TRUE(foreign.has_value());
+  EXPECT_EQ(foreign->status, 403);
+  const auto wrong =
+      api_->realtime_without_blocking(get("/v1/realtime", "", "not-a-token-at-all-0123"));
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_EQ(wrong->status, 401);
+  auto with_cookie = get("/v1/realtime", "", "");
+  with_cookie.headers.push_back({"Cookie", std::string(kPlainSessionCookie) + "=abc"});
+  EXPECT_FALSE(api_->realtime_without_blocking(with_cookie).has_value());
+}
+
 TEST_F(ApiTest, RealtimeFallsBackToTheStoreAndRefillsTheCache) {
   const auto samples = day_of(kDeviceA, kBerlinSpringDay, 10);
   ASSERT_EQ(ingest(samples).status, 200);

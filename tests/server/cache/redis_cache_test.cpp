@@ -12,6 +12,7 @@
 #include "sample_factory.hpp"
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/server/cache/make_cache.hpp"
+#include "sungrow/server/cache/near_cache.hpp"
 
 namespace sungrow::cache::test {
 namespace {
@@ -49,6 +50,27 @@ INSTANTIATE_TEST_SUITE_P(Redis, CacheContract,
                              "redis",
                              [](std::chrono::milliseconds ttl) {
                                return std::make_unique<RedisUnderTest>(ttl, false);
+                             }}),
+                         implementation_name);
+
+// What the server runs with REDIS_URL: Redis behind the near cache (make_cache's choice).
+class NearRedisUnderTest final : public CacheUnderTest {
+ public:
+  explicit NearRedisUnderTest(std::chrono::milliseconds ttl)
+      : cache_(std::make_unique<NearCache>(must_create(redis_.url(), ttl), std::min(1000ms, ttl))) {
+  }
+  RealtimeCache& cache() override { return *cache_; }
+
+ private:
+  RedisInstance redis_;
+  std::unique_ptr<NearCache> cache_;
+};
+
+INSTANTIATE_TEST_SUITE_P(NearRedis, CacheContract,
+                         ::testing::Values(CacheImplementation{
+                             "redis",
+                             [](std::chrono::milliseconds ttl) {
+                               return std::make_unique<NearRedisUnderTest>(ttl);
                              }}),
                          implementation_name);
 

@@ -83,18 +83,41 @@ TEST(Router, DispatchRunsTheHandlerOrReturnsTheError) {
   EXPECT_EQ(r.dispatch(req).status, 404);
 }
 
+TEST(Router, DispatchTriesTheFastPathBeforeTheHandler) {
+  Router r;
+  r.add("GET", "/v", answering("handler"),
+        RouteOptions{
+            .name = {},
+            .takes_body = std::nullopt,
+            .guard = {},
+            .fast_path = [](const Request& req) -> std::optional<Response> {
+              if (req.header_value("X-Fast").empty()) return std::nullopt;
+              return Response{
+                  .status = 200, .content_type = "text/plain", .body = "fast", .headers = {}};
+            }});
+  EXPECT_NE(r.match("GET", "/v").fast_path, nullptr);
+  Request req;
+  req.method = "GET";
+  req.path = "/v";
+  EXPECT_EQ(r.dispatch(req).body, "handler");
+  req.headers.push_back(Header{.name = "X-Fast", .value = "1"});
+  EXPECT_EQ(r.dispatch(req).body, "fast");
+}
+
 TEST(Router, RoutesSayWhetherTheyTakeABodyAndCarryTheirGuard) {
   Router r;
   r.add("POST", "/a", answering("a"));
   r.add("GET", "/b", answering("b"));
-  r.add("POST", "/c", answering("c"), RouteOptions{.name = "c", .takes_body = false, .guard = {}});
+  r.add("POST", "/c", answering("c"),
+        RouteOptions{.name = "c", .takes_body = false, .guard = {}, .fast_path = {}});
   r.add("GET", "/d", answering("d"),
         RouteOptions{.name = {},
                      .takes_body = std::nullopt,
                      .guard = [](const Request& head) -> std::optional<Response> {
                        if (head.header_value("X-Key") == "yes") return std::nullopt;
                        return error_response(401, "unauthorized", "no key");
-                     }});
+                     },
+                     .fast_path = {}});
   EXPECT_TRUE(r.match("POST", "/a").takes_body);
   EXPECT_FALSE(r.match("GET", "/b").takes_body);
   EXPECT_FALSE(r.match("POST", "/c").takes_body);

@@ -133,7 +133,8 @@ class HttpServerTest : public ::testing::Test {
                        ++guard_runs_;
                        if (head.header_value("X-Key") == "open-sesame") return std::nullopt;
                        return error_response(401, "unauthorized", "no key");
-                     }});
+                     },
+                     .fast_path = {}});
     r.add("GET", "/count", [this](const Request&) {
       ++count_runs_;
       return json_response("{}");
@@ -142,6 +143,26 @@ class HttpServerTest : public ::testing::Test {
       return Response{
           .status = 200, .content_type = "text/plain", .body = req.client_addr, .headers = {}};
     });
+    // Answered on the I/O thread when the request says X-Fast: yes (or thrown from there with
+    // X-Fast: throw); otherwise handed to the handler on a worker.
+    r.add(
+        "GET", "/fast",
+        [this](const Request&) {
+          std::lock_guard lock(threads_mutex_);
+          handler_threads_.insert(std::this_thread::get_id());
+          return json_response(R"({"by":"handler"})");
+        },
+        RouteOptions{.name = "fast",
+                     .takes_body = std::nullopt,
+                     .guard = {},
+                     .fast_path = [this](const Request& req) -> std::optional<Response> {
+                       const auto says = req.header_value("X-Fast");
+                       if (says == "throw") throw std::runtime_error("fast path bug");
+                       if (says != "yes") return std::nullopt;
+                       std::lock_guard lock(threads_mutex_);
+                       fast_threads_.insert(std::this_thread::get_id());
+                       return json_response(R"({"by":"fast path"})");
+                     }});
     r.add("GET", "/thread", [this](const Request&) {
       std::lock_guard lock(threads_mutex_);
       handler_threads_.insert(std::this_thread::get_id());
@@ -179,6 +200,7 @@ class HttpServerTest : public ::testing::Test {
   std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
   std::mutex threads_mutex_;
   std::set<std::thread::id> handler_threads_;
+  std::set<std::thread::id> fast_threads_;
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -742,6 +764,39 @@ TEST_F(HttpServerTest, HandlersRunOffTheIoThreads) {
     EXPECT_EQ(std::find(io.begin(), io.end(), id), io.end()) << "a handler ran on an I/O thread";
     EXPECT_NE(id, std::this_thread::get_id());
   }
+}
+
+// A fast path answers on the I/O thread, so it answers even while every worker is busy; when it
+// declines, the handler runs on a worker; when it throws, the reply is a 500.
+TEST_F(HttpServerTest, AFastPathAnswersOnTheIoThreadWhileEveryWorkerIsBusy) {
+  auto o = test_options();
+  o.worker_threads = 1;
+  start(o);
+  const auto io = server_->io_thread_ids();
+  RawClient busy(port());
+  ASSERT_TRUE(busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(gate_->wait_entered(1, 5s));  // the only worker is parked
+
+  RawClient c(port());
+  const auto fast = c.request("GET", "/fast", {}, "X-Fast: yes\r\n");
+  ASSERT_TRUE(fast.has_value()) << "the fast path waited for a worker";
+  EXPECT_EQ(fast->result_int(), 200U);
+  EXPECT_EQ(fast->body(), R"({"by":"fast path"})");
+  const auto thrown = c.request("GET", "/fast", {}, "X-Fast: throw\r\n");
+  ASSERT_TRUE(thrown.has_value());
+  EXPECT_EQ(thrown->result_int(), 500U);
+
+  gate_->open();
+  EXPECT_EQ(busy.read_reply()->result_int(), 200U);
+  const auto declined = c.request("GET", "/fast");
+  ASSERT_TRUE(declined.has_value());
+  EXPECT_EQ(declined->body(), R"({"by":"handler"})");
+
+  std::lock_guard lock(threads_mutex_);
+  ASSERT_EQ(fast_threads_.size(), 1U);
+  EXPECT_NE(std::find(io.begin(), io.end(), *fast_threads_.begin()), io.end());
+  ASSERT_EQ(handler_threads_.size(), 1U);
+  EXPECT_EQ(std::find(io.begin(), io.end(), *handler_threads_.begin()), io.end());
 }
 
 TEST_F(HttpServerTest, SlowHandlerDoesNotBlockOtherConnections) {

@@ -261,6 +261,17 @@ http::Response Api::realtime(const http::Request& request) {
       realtime_json(*newest->sample, age_seconds(now, newest->sample->ts), newest->source));
 }
 
+std::optional<http::Response> Api::realtime_without_blocking(const http::Request& request) {
+  // A session is looked up in the store: that blocks.
+  if (request.header_value("Authorization").empty()) return std::nullopt;
+  auto access = authorize_read(request, kRealtimeParams);
+  if (access.refusal) return std::move(*access.refusal);
+  auto cached = cache_.peek(access.device_id);
+  if (!cached) return std::nullopt;
+  metrics_.add_cache_hit();
+  return json_response(realtime_json(*cached, age_seconds(options_.now(), cached->ts), "cache"));
+}
+
 storage::StoreResult<Api::Newest> Api::find_newest(std::string_view device_id, Timestamp now) {
   // value() rather than operator*: GCC 12 flags the latter on a result as a null dereference.
   if (auto cached = cache_.get(device_id); cached && cached.value().has_value()) {

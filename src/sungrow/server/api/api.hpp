@@ -78,6 +78,11 @@ class Api {
   std::optional<http::Response> ingest_guard(const http::Request& head);
   // GET /v1/realtime[?device_id=]: the newest sample plus age_s; the token's device by default.
   http::Response realtime(const http::Request& request);
+  // Its fast path (http::FastPath), run on an I/O thread: the answer when it needs no blocking
+  // call — a bearer credential (device and viewer tokens are in memory) and a sample the cache
+  // holds in process (RealtimeCache::peek); nullopt otherwise (a session cookie, a miss, Redis
+  // without a near copy), and realtime() then runs on a worker.
+  std::optional<http::Response> realtime_without_blocking(const http::Request& request);
   // GET /v1/stream[?device_id=]: Server-Sent Events, one "sample" event (the realtime object) per
   // newer sample, starting with the newest one held.
   http::Response stream(const http::Request& request);

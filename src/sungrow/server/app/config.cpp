@@ -50,6 +50,8 @@ void bind_options(CLI::App& app, ServerConfig& c) {
   opt("--device-tokens-file", c.device_tokens_file, "DEVICE_TOKENS_FILE",
       "File with one token:device_id pair per line");
   opt("--cache-ttl", c.cache_ttl_s, "CACHE_TTL_S", "Seconds a realtime cache entry lives");
+  opt("--near-cache-ms", c.near_cache_ms, "NEAR_CACHE_MS",
+      "With Redis: milliseconds a sample read from it is served from this process (0: never)");
   opt("--listen-addr", c.listen_addr, "LISTEN_ADDR", "Address to listen on");
   opt("--port", c.port, "PORT", "TCP port (0 = any free port, printed at start)");
   opt("--data-dir", c.data_dir, "DATA_DIR", "Directory of the SQLite database");
@@ -145,6 +147,7 @@ std::vector<std::string> validate(const ServerConfig& c, ServerNeeds needs) {
     }
     check_range(problems, "PORT", c.port, 0, 65535);
     check_range(problems, "CACHE_TTL_S", c.cache_ttl_s, 1, 86'400);
+    check_range(problems, "NEAR_CACHE_MS", c.near_cache_ms, 0, 10'000);
     check_range(problems, "INGEST_MAX_BYTES", c.ingest_max_bytes, 1'024LL, 1LL << 30);
     check_range(problems, "INGEST_MAX_DECOMPRESSED_BYTES", c.ingest_max_decompressed_bytes, 1'024LL,
                 1LL << 30);

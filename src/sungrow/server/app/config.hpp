@@ -23,6 +23,7 @@ struct ServerConfig {
   std::string device_tokens;       // "token:device_id,…"
   std::string device_tokens_file;  // one pair per line; preferred (no secrets in the process env)
   int cache_ttl_s = 5;             // seconds a realtime entry lives
+  int near_cache_ms = 1000;        // with Redis: how long a read sample is kept in process
 
   std::string listen_addr = "127.0.0.1";  // behind Caddy; set 0.0.0.0 only with a firewall
   int port = 8000;

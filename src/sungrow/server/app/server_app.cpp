@@ -158,18 +158,27 @@ http::Router make_router(api::Api& api, const web::WebOptions& web_options) {
   router.add(
       "POST", "/v1/ingest", [&api](const http::Request& r) { return api.ingest(r); },
       http::RouteOptions{
-          .name = {}, .takes_body = true, .guard = [&api](const http::Request& head) {
-            return api.ingest_guard(head);
-          }});
-  router.add("GET", "/v1/realtime", [&api](const http::Request& r) { return api.realtime(r); });
+          .name = {},
+          .takes_body = true,
+          .guard = [&api](const http::Request& head) { return api.ingest_guard(head); },
+          .fast_path = {}});
+  router.add(
+      "GET", "/v1/realtime", [&api](const http::Request& r) { return api.realtime(r); },
+      http::RouteOptions{.name = {},
+                         .takes_body = std::nullopt,
+                         .guard = {},
+                         .fast_path = [&api](const http::Request& r) {
+                           return api.realtime_without_blocking(r);
+                         }});
   router.add("GET", "/v1/series", [&api](const http::Request& r) { return api.series(r); });
   router.add("GET", "/v1/stream", [&api](const http::Request& r) { return api.stream(r); });
   router.add(
       "POST", "/v1/session", [&api](const http::Request& r) { return api.open_session(r); },
       http::RouteOptions{
-          .name = {}, .takes_body = true, .guard = [&api](const http::Request& head) {
-            return api.session_guard(head);
-          }});
+          .name = {},
+          .takes_body = true,
+          .guard = [&api](const http::Request& head) { return api.session_guard(head); },
+          .fast_path = {}});
   router.add("DELETE", "/v1/session",
              [&api](const http::Request& r) { return api.close_session(r); });
   router.add("GET", "/v1/me", [&api](const http::Request& r) { return api.me(r); });
@@ -222,9 +231,11 @@ int serve(const ServerConfig& c) {
     store.store = with_store_fault(std::move(store.store), fault.value());
   }
 #endif
+  cache::CacheOptions cache_options;
+  cache_options.near_ttl = std::chrono::milliseconds(c.near_cache_ms);
   auto made = cache::make_cache(
       c.redis_url.empty() ? std::nullopt : std::optional<std::string>(c.redis_url),
-      std::chrono::seconds(c.cache_ttl_s));
+      std::chrono::seconds(c.cache_ttl_s), cache_options);
   if (!made) {
     log().error("realtime cache: {}", made.error().message);
     return kExitUsage;

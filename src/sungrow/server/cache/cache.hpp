@@ -27,6 +27,10 @@ class RealtimeCache {
   // The cached newest sample, nullopt on a miss (never cached, or expired).
   virtual Result<std::optional<Sample>> get(std::string_view device_id) = 0;
 
+  // What get() would answer, when that needs no I/O (a copy held in this process); nullopt when
+  // only get() can tell. Never blocks beyond a short lock: the server calls it on an I/O thread.
+  virtual std::optional<Sample> peek(std::string_view device_id) = 0;
+
   // Health: succeeds when the cache answers.
   virtual Result<void> ping() = 0;
 

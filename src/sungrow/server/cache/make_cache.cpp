@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace sungrow::cache {
 
 Result<std::unique_ptr<RealtimeCache>> make_cache(const std::optional<std::string>& redis_url,
@@ -19,9 +21,16 @@ Result<std::unique_ptr<RealtimeCache>> make_cache(const std::optional<std::strin
   }
   auto endpoint = parse_redis_url(*redis_url);
   if (!endpoint) return endpoint.error();
+  if (options.near_ttl < std::chrono::milliseconds::zero()) {
+    return fail("the near cache's lifetime must not be negative");
+  }
   auto redis = RedisCache::create(std::move(endpoint).value(), ttl, options.redis);
   if (!redis) return redis.error();
-  return std::unique_ptr<RealtimeCache>(std::move(redis).value());
+  std::unique_ptr<RealtimeCache> far = std::move(redis).value();
+  if (options.near_ttl == std::chrono::milliseconds::zero()) return far;
+  const auto near_ttl = std::min<std::chrono::milliseconds>(options.near_ttl, ttl);
+  return std::unique_ptr<RealtimeCache>(
+      std::make_unique<NearCache>(std::move(far), near_ttl, options.memory_max_entries));
 }
 
 }  // namespace sungrow::cache

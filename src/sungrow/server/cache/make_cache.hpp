@@ -9,6 +9,7 @@
 
 #include "sungrow/server/cache/cache.hpp"
 #include "sungrow/server/cache/memory_cache.hpp"
+#include "sungrow/server/cache/near_cache.hpp"
 #include "sungrow/server/cache/redis_cache.hpp"
 
 namespace sungrow::cache {
@@ -16,6 +17,9 @@ namespace sungrow::cache {
 struct CacheOptions {
   RedisOptions redis;
   std::size_t memory_max_entries = MemoryCache::kDefaultMaxEntries;
+  // With Redis: how long a sample read from it is served from this process (NearCache); zero
+  // reads Redis every time. Capped at the cache TTL.
+  std::chrono::milliseconds near_ttl{1000};
 };
 
 // A bad URL, a TTL ≤ 0 or invalid options are an Error (start-up validation); an unreachable

@@ -53,6 +53,15 @@ Result<std::optional<Sample>> MemoryCache::get(std::string_view device_id) {
   return std::optional<Sample>{it->second.sample};
 }
 
+std::optional<Sample> MemoryCache::peek(std::string_view device_id) {
+  return get(device_id).value();  // never fails: everything is in process
+}
+
+void MemoryCache::forget(std::string_view device_id) {
+  const std::lock_guard lock(mutex_);
+  if (const auto it = entries_.find(std::string(device_id)); it != entries_.end()) erase(it);
+}
+
 std::size_t MemoryCache::size() const {
   const std::lock_guard lock(mutex_);
   return entries_.size();

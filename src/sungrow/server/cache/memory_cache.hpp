@@ -33,6 +33,9 @@ class MemoryCache final : public RealtimeCache {
   // falls back to the store until its next ingest).
   Result<void> put_if_newer(const Sample& sample) override;
   Result<std::optional<Sample>> get(std::string_view device_id) override;
+  std::optional<Sample> peek(std::string_view device_id) override;
+  // Drops the device's entry, if any.
+  void forget(std::string_view device_id);
   Result<void> ping() override { return {}; }
   std::string_view kind() const override { return "memory"; }
 

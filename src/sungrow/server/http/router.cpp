@@ -7,8 +7,10 @@
 namespace sungrow::http {
 
 Router& Router::add(std::string method, std::string path, Handler handler, std::string route) {
-  return add(std::move(method), std::move(path), std::move(handler),
-             RouteOptions{.name = std::move(route), .takes_body = std::nullopt, .guard = {}});
+  return add(
+      std::move(method), std::move(path), std::move(handler),
+      RouteOptions{
+          .name = std::move(route), .takes_body = std::nullopt, .guard = {}, .fast_path = {}});
 }
 
 Router& Router::add(std::string method, std::string path, Handler handler, RouteOptions options) {
@@ -24,7 +26,8 @@ Router& Router::add(std::string method, std::string path, Handler handler, Route
   const bool takes_body =
       options.takes_body.value_or(method == "POST" || method == "PUT" || method == "PATCH");
   routes_.push_back(Route{std::move(method), std::move(path), std::move(options.name),
-                          std::move(handler), takes_body, std::move(options.guard)});
+                          std::move(handler), takes_body, std::move(options.guard),
+                          std::move(options.fast_path)});
   return *this;
 }
 
@@ -39,7 +42,8 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
                         .handler = &r.handler,
                         .error = {},
                         .takes_body = r.takes_body,
-                        .guard = r.guard ? &r.guard : nullptr};
+                        .guard = r.guard ? &r.guard : nullptr,
+                        .fast_path = r.fast_path ? &r.fast_path : nullptr};
     }
     if (same_path == nullptr) same_path = &r;
     if (!allow.empty()) allow += ", ";
@@ -50,7 +54,8 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
                       .handler = nullptr,
                       .error = error_response(404, "not_found", "no such path"),
                       .takes_body = false,
-                      .guard = nullptr};
+                      .guard = nullptr,
+                      .fast_path = nullptr};
   }
   Response error = error_response(405, "method_not_allowed", "allowed: " + allow);
   error.headers.push_back(Header{.name = "Allow", .value = allow});
@@ -58,7 +63,8 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
                     .handler = nullptr,
                     .error = std::move(error),
                     .takes_body = false,
-                    .guard = nullptr};
+                    .guard = nullptr,
+                    .fast_path = nullptr};
 }
 
 Response Router::dispatch(const Request& request) const {
@@ -66,6 +72,9 @@ Response Router::dispatch(const Request& request) const {
   if (m.handler == nullptr) return std::move(m.error);
   if (m.guard != nullptr) {
     if (auto refused = (*m.guard)(request)) return std::move(*refused);
+  }
+  if (m.fast_path != nullptr) {
+    if (auto answered = (*m.fast_path)(request)) return std::move(*answered);
   }
   return (*m.handler)(request);
 }

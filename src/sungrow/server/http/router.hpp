@@ -25,12 +25,18 @@ inline constexpr std::string_view kOverloadedRoute = "overloaded";
 // body memory. Sees the request without its body. Must be quick and must never block.
 using HeadGuard = std::function<std::optional<Response>(const Request& head)>;
 
+// Runs on an I/O thread after the whole request is read, before the handler: returns the reply
+// when it can be made without blocking (no store, no network, only short locks), or nullopt to
+// hand the request to the handler on the worker pool. Spares the hottest reads two thread hops.
+using FastPath = std::function<std::optional<Response>(const Request& request)>;
+
 struct RouteOptions {
   std::string name;  // in metrics and the access log; empty: the path
   // Whether the route reads a request body. A request with a body to a route that takes none is
   // refused with 413 before the body is read. Default: POST, PUT and PATCH take one.
   std::optional<bool> takes_body;
-  HeadGuard guard;  // optional
+  HeadGuard guard;     // optional
+  FastPath fast_path;  // optional
 };
 
 // What routing decided: either a handler to run, or a finished error reply (404/405).
@@ -39,7 +45,8 @@ struct RouteMatch {
   const Handler* handler = nullptr;  // null when `error` is the reply
   Response error;
   bool takes_body = false;
-  const HeadGuard* guard = nullptr;  // null: no guard
+  const HeadGuard* guard = nullptr;     // null: no guard
+  const FastPath* fast_path = nullptr;  // null: none
 };
 
 // Built once at start-up, then only read (safe to share between threads without locking).
@@ -56,8 +63,8 @@ class Router {
   // `Allow` header listing the path's methods.
   RouteMatch match(std::string_view method, std::string_view path) const;
 
-  // Runs the matched route's guard and handler (or returns the error reply): for tests and callers
-  // without a worker pool. Exceptions from the handler propagate.
+  // Runs the matched route's guard, fast path and handler (or returns the error reply): for tests
+  // and callers without a worker pool. Exceptions from the handler propagate.
   Response dispatch(const Request& request) const;
 
  private:
@@ -68,6 +75,7 @@ class Router {
     Handler handler;
     bool takes_body;
     HeadGuard guard;
+    FastPath fast_path;
   };
   std::vector<Route> routes_;  // a handful of routes: a linear scan beats any map here
 };

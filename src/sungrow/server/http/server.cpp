@@ -107,16 +107,26 @@ bool is_http_error(const beast::error_code& ec) {
 }
 
 // A handler's exception must not take the server down: it becomes a 500 and a log line.
-Response invoke_handler(const Handler& handler, const Request& request,
-                        std::string_view route) noexcept {
+template <typename Answer, typename Call>
+Answer guarded(std::string_view route, Call&& call) noexcept {
   try {
-    return handler(request);
+    return call();
   } catch (const std::exception& e) {
     log().error("handler of route {} threw: {}", route, e.what());
   } catch (...) {
     log().error("handler of route {} threw a non-standard exception", route);
   }
   return error_response(500, "internal", "the request failed on the server; see its log");
+}
+
+Response invoke_handler(const Handler& handler, const Request& request,
+                        std::string_view route) noexcept {
+  return guarded<Response>(route, [&] { return handler(request); });
+}
+
+std::optional<Response> invoke_fast_path(const FastPath& fast_path, const Request& request,
+                                         std::string_view route) noexcept {
+  return guarded<std::optional<Response>>(route, [&] { return fast_path(request); });
 }
 
 asio::awaitable<Response> run_handler(const Handler* handler,
@@ -518,8 +528,13 @@ struct HttpServer::Impl {
     }
     c.stream.expires_never();  // the handler may take its time; the socket waits
 
+    std::optional<Response> fast;
+    if (match.fast_path != nullptr)
+      fast = invoke_fast_path(*match.fast_path, *request, match.route);
     Response response;
-    {
+    if (fast) {
+      response = std::move(*fast);
+    } else {
       auto job = run_handler(match.handler, request, match.route);
       response = co_await asio::co_spawn(workers, std::move(job), use_awaitable);
     }

@@ -29,7 +29,7 @@ void add_get_and_head(http::Router& router, const std::string& path, const http:
   const std::string name(path == "/" ? kPageRoute : kAssetRoute);
   for (const char* method : {"GET", "HEAD"}) {
     router.add(method, path, handler,
-               http::RouteOptions{.name = name, .takes_body = false, .guard = {}});
+               http::RouteOptions{.name = name, .takes_body = false, .guard = {}, .fast_path = {}});
   }
 }
 
