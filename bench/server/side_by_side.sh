@@ -20,6 +20,8 @@
 # Knobs (environment): DURATION (s per run, 10), ROUNDS (3), DEVICES (1000), RT_CONNECTIONS (50),
 # INGEST_CONNECTIONS (8: wrk connections for both ingest cases and COPY clients), WRK_THREADS (1),
 # SERVER_ARGS (extra server flags, e.g. "--io-threads 2"), NGINX_WORKERS (auto = one per core),
+# BEFORE=PATH (another sungrow-server binary, e.g. of an older commit: every server case runs for it
+# too, in the same rounds, on its own servers and database, and the summary shows both),
 # PERF=DIR (a system-wide `perf record -g` of round 1 of every case, with reports by process and by
 # symbol, into DIR), KEEP_WORK=1. Nothing here changes a durability setting: PostgreSQL runs on its
 # defaults (fsync, synchronous_commit on). Not part of CTest.
@@ -53,11 +55,17 @@ unset DATABASE_URL REDIS_URL DEVICE_TOKENS DEVICE_TOKENS_FILE VIEWER_TOKENS_FILE
   LISTEN_ADDR PORT DATA_DIR IO_THREADS WORKER_THREADS PG_POOL_SIZE LOG_LEVEL MAX_CONNECTIONS
 
 work=$(mktemp -d /tmp/sungrow-side.XXXXXX)
-memory_pid="" pg_server_pid="" nginx_pid="" redis_pid="" perf_pid=""
+declare -A bin=([after]=$server_bin) memory_url pg_url server_pids
+variants=(after)
+if [[ -n ${BEFORE:-} ]]; then
+  [[ -x $BEFORE ]] || die "BEFORE=$BEFORE is not an executable"
+  bin[before]=$BEFORE
+  variants+=(before)
+fi
+nginx_pid="" redis_pid="" perf_pid=""
 cleanup() {
   stop_pid "$perf_pid"
-  stop_pid "$memory_pid"
-  stop_pid "$pg_server_pid"
+  for pid in "${server_pids[@]}"; do stop_pid "$pid"; done
   [[ -n $nginx_pid ]] && kill -QUIT "$nginx_pid" 2>/dev/null
   stop_pid "$redis_pid"
   stop_postgres
@@ -77,13 +85,13 @@ seed_token=$(openssl rand -hex 24)
 } >>"$tokens"
 chmod 600 "$tokens"
 
-# start_server NAME ARGS…: prints the PID; the port goes to $work/NAME/port.
+# start_server VARIANT NAME ARGS…: prints the PID; the port goes to $work/NAME/port.
 start_server() {
-  local name=$1
-  shift
+  local variant=$1 name=$2
+  shift 2
   local dir=$work/$name
   mkdir -p "$dir"
-  "$server_bin" --port 0 --listen-addr 127.0.0.1 --data-dir "$dir" --device-tokens-file "$tokens" \
+  "${bin[$variant]}" --port 0 --listen-addr 127.0.0.1 --data-dir "$dir" --device-tokens-file "$tokens" \
     --cache-ttl 86400 --log-level warn "${server_args[@]}" "$@" >"$dir/server.log" 2>&1 &
   local pid=$! port=""
   for _ in $(seq 150); do
@@ -115,31 +123,37 @@ seed() {  # seed URL: one sample per device, stamped now, in one batch (the seed
 start_postgres
 createdb() { "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres "$1"; }
 psql_value() { "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d "$1" -Atqc "$2"; }
-createdb server
+for v in "${variants[@]}"; do createdb "server_$v"; done
 createdb ceiling
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --logfile "$work/redis.log" &
 redis_pid=$!
 wait_for_port "$redis_port" "$redis_pid" redis-server
-server_db=postgresql://postgres@127.0.0.1:$pg_port/server
 ceiling_db=postgresql://postgres@127.0.0.1:$pg_port/ceiling
 
 # The ceiling database gets the server's schema from a server that migrates it and stops.
-migrate_pid=$(start_server migrate --database-url "$ceiling_db")
+migrate_pid=$(start_server after migrate --database-url "$ceiling_db")
 stop_pid "$migrate_pid"
 
-memory_pid=$(start_server memory)
-memory_url=http://127.0.0.1:$(cat "$work/memory/port")
-pg_server_pid=$(start_server pg --database-url "$server_db" --redis-url "redis://127.0.0.1:$redis_port/0")
-pg_url=http://127.0.0.1:$(cat "$work/pg/port")
-seed "$memory_url"
-seed "$pg_url"
+# Each variant gets its own Redis database too, so neither sees the other's cached samples.
+redis_db=0
+for v in "${variants[@]}"; do
+  server_pids[memory-$v]=$(start_server "$v" "memory-$v")
+  memory_url[$v]=http://127.0.0.1:$(cat "$work/memory-$v/port")
+  server_pids[pg-$v]=$(start_server "$v" "pg-$v" \
+    --database-url "postgresql://postgres@127.0.0.1:$pg_port/server_$v" \
+    --redis-url "redis://127.0.0.1:$redis_port/$redis_db")
+  pg_url[$v]=http://127.0.0.1:$(cat "$work/pg-$v/port")
+  redis_db=$((redis_db + 1))
+  seed "${memory_url[$v]}"
+  seed "${pg_url[$v]}"
+done
 
 # nginx serves the bytes of device 1's realtime answer (every device's answer has the same size).
 mkdir -p "$work/static"
 curl -sS --fail -H "Authorization: Bearer $(head -1 "$tokens" | cut -d: -f1)" \
-  "$memory_url/v1/realtime?device_id=bench-0001" -o "$work/static/realtime.json"
+  "${memory_url[after]}/v1/realtime?device_id=bench-0001" -o "$work/static/realtime.json"
 realtime_bytes=$(stat -c %s "$work/static/realtime.json")
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
@@ -175,7 +189,7 @@ nginx_url=http://127.0.0.1:$nginx_port
 note "realtime answer $realtime_bytes bytes; $devices devices; $(nproc) cores; rounds $rounds × ${duration}s"
 
 # --- measuring -------------------------------------------------------------------------------------
-results=$work/results.tsv  # round, case, side, rate, p99 ms
+results=$work/results.tsv  # round, case, side (server, before, ceiling), rate, p99 ms
 : >"$results"
 
 perf_start() {  # perf_start LABEL: a system-wide profile of the coming window, round 1 only
@@ -214,10 +228,12 @@ record() {  # record CASE SIDE RATE P99
   note "round $round  $1  $2: $3/s, p99 ${4} ms"
 }
 
-realtime_case() {  # realtime_case CASE URL LABEL
+side_of() { [[ $1 == after ]] && echo server || echo "$1"; }
+
+realtime_case() {  # realtime_case CASE URL LABEL VARIANT
   local r
   read -r -a r <<<"$(wrk_run "$3" "$2" "$rt_connections" realtime "$tokens" "$wrk_threads")"
-  record "$1" server "${r[0]}" "${r[1]}"
+  record "$1" "$(side_of "$4")" "${r[0]}" "${r[1]}"
 }
 
 nginx_case() {
@@ -227,18 +243,18 @@ nginx_case() {
   record "realtime (both)" ceiling "${r[0]}" "${r[1]}"
 }
 
-# ingest_case CASE LABEL BATCH FIRST_N: the server's rows/s, counted in PostgreSQL
+# ingest_case CASE LABEL BATCH FIRST_N VARIANT: the server's rows/s, counted in PostgreSQL
 ingest_case() {
-  local before after start end r
-  before=$(psql_value server "SELECT count(*) FROM samples")
+  local v=$5 before after start end r
+  before=$(psql_value "server_$v" "SELECT count(*) FROM samples")
   start=$(date +%s.%N)
-  read -r -a r <<<"$(wrk_run "$2" "$pg_url/v1/ingest" "$ingest_connections" ingest "$tokens" \
-    "$wrk_threads" "$3" "$4")"
-  after=$(psql_value server "SELECT count(*) FROM samples")
+  read -r -a r <<<"$(wrk_run "$2" "${pg_url[$v]}/v1/ingest" "$ingest_connections" ingest \
+    "$tokens" "$wrk_threads" "$3" "$4")"
+  after=$(psql_value "server_$v" "SELECT count(*) FROM samples")
   end=$(date +%s.%N)
   local rate
   rate=$(awk -v n=$((after - before)) -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }')
-  record "$1" server "$rate" "${r[1]}"
+  record "$1" "$(side_of "$v")" "$rate" "${r[1]}"
 }
 
 ceiling_case() {  # ceiling_case CASE LABEL MODE BATCH CLIENTS FIRST_N
@@ -255,11 +271,13 @@ for round in $(seq "$rounds"); do
   first_1000=$(((2 * round) * 1000000))
   first_30=$(((2 * round + 1) * 1000000))
   nginx_case
-  realtime_case "realtime memory" "$memory_url/v1/realtime" realtime-memory
-  realtime_case "realtime pg+redis" "$pg_url/v1/realtime" realtime-pg-redis
-  ingest_case "ingest batch 1000" ingest-1000 1000 "$first_1000"
+  for v in "${variants[@]}"; do
+    realtime_case "realtime memory" "${memory_url[$v]}/v1/realtime" "realtime-memory-$v" "$v"
+    realtime_case "realtime pg+redis" "${pg_url[$v]}/v1/realtime" "realtime-pg-redis-$v" "$v"
+  done
+  for v in "${variants[@]}"; do ingest_case "ingest batch 1000" "ingest-1000-$v" 1000 "$first_1000" "$v"; done
   ceiling_case "ingest batch 1000" copy-1000 copy 1000 "$ingest_connections" "$first_1000"
-  ingest_case "ingest batch 30" ingest-30 30 "$first_30"
+  for v in "${variants[@]}"; do ingest_case "ingest batch 30" "ingest-30-$v" 30 "$first_30" "$v"; done
   ceiling_case "ingest batch 30" unnest-30 unnest 30 1 "$first_30"
 done
 
@@ -279,19 +297,23 @@ awk -F'\t' '
     split("realtime memory|realtime pg+redis|ingest batch 1000|ingest batch 30", cases, "|")
     split("0.5|0.35|0.5|1.0", goals, "|")
     split("req/s|req/s|rows/s|rows/s", units, "|")
-    printf "%-20s %-7s %12s %12s %9s  %-22s %-17s %s\n", "case", "unit", "server", "ceiling", "ratio", "per round", "server p99 ms", "goal"
+    printf "%-20s %-7s %-7s %12s %12s %9s  %-26s %-20s %s\n", "case", "build", "unit", "server", "ceiling", "ratio", "range (per round)", "server p99 ms", "goal"
     for (c = 1; c <= 4; c++) {
       name = cases[c]; ceiling_name = c <= 2 ? "realtime (both)" : name
-      n = 0; rounds_text = ""; p99_text = ""
-      for (r = 1; r <= rounds; r++) {
-        s = rate[r, name, "server"]; k = rate[r, ceiling_name, "ceiling"]
-        n++; ratio[n] = s / k; srv[n] = s; ceil[n] = k
-        rounds_text = rounds_text (r > 1 ? " " : "") sprintf("%.2f", ratio[n])
-        p99_text = p99_text (r > 1 ? " " : "") p99[r, name, "server"]
+      for (b = 1; b <= 2; b++) {
+        side = b == 1 ? "before" : "server"
+        if (!((1, name, side) in rate)) continue
+        n = 0; rounds_text = ""; p99_text = ""
+        for (r = 1; r <= rounds; r++) {
+          s = rate[r, name, side]; k = rate[r, ceiling_name, "ceiling"]
+          n++; ratio[n] = s / k; srv[n] = s; ceil[n] = k
+          rounds_text = rounds_text (r > 1 ? " " : "") sprintf("%.2f", ratio[n])
+          p99_text = p99_text (r > 1 ? " " : "") p99[r, name, side]
+        }
+        lo = ratio[1]; hi = ratio[1]
+        for (i = 2; i <= n; i++) { if (ratio[i] < lo) lo = ratio[i]; if (ratio[i] > hi) hi = ratio[i] }
+        printf "%-20s %-7s %-7s %12.0f %12.0f %9.2f  %-26s %-20s >= %s\n", name, b == 1 ? "before" : "this", units[c], median(srv, n), median(ceil, n), median(ratio, n), sprintf("%.2f–%.2f (%s)", lo, hi, rounds_text), p99_text, goals[c]
       }
-      lo = ratio[1]; hi = ratio[1]
-      for (i = 2; i <= n; i++) { if (ratio[i] < lo) lo = ratio[i]; if (ratio[i] > hi) hi = ratio[i] }
-      printf "%-20s %-7s %12.0f %12.0f %9.2f  %-22s %-17s >= %s\n", name, units[c], median(srv, n), median(ceil, n), median(ratio, n), sprintf("%.2f–%.2f (%s)", lo, hi, rounds_text), p99_text, goals[c]
     }
   }' "$results"
 echo "ceilings: realtime = nginx (workers ${NGINX_WORKERS:-auto}) serving the same $realtime_bytes bytes;" \

@@ -84,9 +84,9 @@ void BM_PgStoreInsertBatch(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
-  state.SetLabel(options.batch_path == PgBatchPath::unnest         ? "unnest"
-                 : options.batch_path == PgBatchPath::copy_staging ? "copy+staging"
-                                                                   : "automatic (default)");
+  state.SetLabel(options.batch_path == PgBatchPath::unnest ? "unnest"
+                 : options.batch_path == PgBatchPath::copy ? "copy"
+                                                           : "automatic (default)");
 }
 
 // The ceiling: the same rows COPYed straight into the same table, one transaction per batch, no
@@ -118,8 +118,7 @@ void BM_RawCopyIntoSamples(benchmark::State& state) {
 BENCHMARK(BM_PgStoreInsertBatch)
     ->ArgNames({"batch", "path"})
     ->ArgsProduct({{30, 1000},
-                   {static_cast<int>(PgBatchPath::unnest),
-                    static_cast<int>(PgBatchPath::copy_staging),
+                   {static_cast<int>(PgBatchPath::unnest), static_cast<int>(PgBatchPath::copy),
                     static_cast<int>(PgBatchPath::automatic)}})
     ->UseRealTime()
     ->MinTime(3.0);

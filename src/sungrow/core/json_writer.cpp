@@ -6,6 +6,8 @@
 #include <cmath>
 #include <iterator>
 
+#include "sungrow/core/number_text.hpp"
+
 namespace sungrow {
 
 namespace {
@@ -89,7 +91,7 @@ JsonWriter& JsonWriter::key(std::string_view name) {
 JsonWriter& JsonWriter::value(std::optional<double> number) {
   before_value();
   if (number && std::isfinite(*number)) {
-    fmt::format_to(std::back_inserter(out_), "{}", *number);
+    append_shortest(out_, *number);
   } else {
     out_ += "null";
   }
@@ -98,7 +100,7 @@ JsonWriter& JsonWriter::value(std::optional<double> number) {
 
 JsonWriter& JsonWriter::value(std::int64_t number) {
   before_value();
-  fmt::format_to(std::back_inserter(out_), "{}", number);
+  append_integer(out_, number);
   return *this;
 }
 

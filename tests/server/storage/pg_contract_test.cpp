@@ -76,9 +76,8 @@ INSTANTIATE_TEST_SUITE_P(
     Stores, StoreContractTest,
     ::testing::Values(BackendParam{"PostgresUnnest",
                                    [] { return std::make_unique<PgBackend>(PgBatchPath::unnest); }},
-                      BackendParam{
-                          "PostgresCopyStaging",
-                          [] { return std::make_unique<PgBackend>(PgBatchPath::copy_staging); }}),
+                      BackendParam{"PostgresCopyStaging",
+                                   [] { return std::make_unique<PgBackend>(PgBatchPath::copy); }}),
     backend_name);
 
 }  // namespace

@@ -1,9 +1,12 @@
-// PgStore's ingest: one transaction per batch — device locks, the rows (unnest or COPY), the base
-// buckets merged in C++ (rollup::merge, as in SQLite) and the spans over them.
+// PgStore's ingest: one transaction per batch — device locks, the rows (unnest, or COPY of those
+// not stored yet), the base buckets merged in C++ (rollup::merge, as in SQLite) and the spans.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "sungrow/server/storage/base_bucket_json.hpp"
 #include "sungrow/server/storage/pg_sample_codec.hpp"
@@ -12,28 +15,97 @@
 
 namespace sungrow::storage {
 
-// Ships the (deduplicated) rows and returns the keys the server really inserted.
-StoreResult<PgResult> PgStore::Impl::insert_rows(PgConnection& conn,
-                                                 std::span<const Sample* const> rows) {
+namespace {
+
+using SampleKey = std::pair<std::string_view, std::int64_t>;  // device_id, ts in ms
+
+SampleKey key_of(const Sample* s) {
+  return {s->device_id, unix_millis(s->ts)};
+}
+
+// The samples of `rows` (sorted by key, unique) that rows of `keys` (device_id, ts in ms) name.
+// A key that names none is an error when `only_sent` (RETURNING names only what was sent), and
+// skipped otherwise (a range read finds stored rows of other batches too).
+StoreResult<std::vector<const Sample*>> samples_named(const PGresult* keys,
+                                                      std::span<const Sample* const> rows,
+                                                      bool only_sent) {
+  std::vector<const Sample*> named;
+  named.reserve(static_cast<std::size_t>(PQntuples(keys)));
+  for (int row = 0; row < PQntuples(keys); ++row) {
+    const auto ts = int_cell(keys, row, 1);
+    if (!ts) return StoreError{StoreErrorKind::internal, "postgres: bad returned ts"};
+    const SampleKey key{cell(keys, row, 0), *ts};
+    const auto it =
+        std::lower_bound(rows.begin(), rows.end(), key,
+                         [](const Sample* a, const SampleKey& k) { return key_of(a) < k; });
+    if (it != rows.end() && key_of(*it) == key) {
+      named.push_back(*it);
+    } else if (only_sent) {
+      return StoreError{StoreErrorKind::internal,
+                        "postgres: the server returned a row that was not sent"};
+    }
+  }
+  return named;
+}
+
+// The first and last ts of each device's run in `rows` (sorted by key), as array parameters.
+PgParams device_ranges(std::span<const Sample* const> rows) {
+  std::string devices = "{";
+  std::string firsts = "{";
+  std::string lasts = "{";
+  for (std::size_t i = 0; i < rows.size();) {
+    std::size_t end = i;
+    while (end + 1 < rows.size() && rows[end + 1]->device_id == rows[i]->device_id) ++end;
+    if (devices.size() > 1) {
+      devices += ',';
+      firsts += ',';
+      lasts += ',';
+    }
+    append_array_element(devices, rows[i]->device_id);
+    firsts += format_rfc3339(rows[i]->ts);
+    lasts += format_rfc3339(rows[end]->ts);
+    i = end + 1;
+  }
+  PgParams params;
+  params.add(devices + '}');
+  params.add(firsts + '}');
+  params.add(lasts + '}');
+  return params;
+}
+
+}  // namespace
+
+StoreResult<std::vector<const Sample*>> PgStore::Impl::insert_rows(
+    PgConnection& conn, std::span<const Sample* const> rows) {
   const bool use_unnest =
       options.batch_path == PgBatchPath::unnest ||
       (options.batch_path == PgBatchPath::automatic && rows.size() < options.copy_threshold);
   if (use_unnest) {
-    return conn.exec_prepared("insert samples", insert_unnest(), pg_sample_arrays(rows));
+    auto inserted = conn.exec_prepared("insert samples", insert_unnest(), pg_sample_arrays(rows));
+    if (!inserted) return inserted.error();
+    return samples_named(inserted.value().get(), rows, true);
   }
-  if (conn.mark_once("staging")) {
-    // Per session; ON COMMIT DELETE ROWS empties it at every commit (and rollback drops rows).
-    auto made = conn.exec("create staging table",
-                          "CREATE TEMP TABLE IF NOT EXISTS samples_staging "
-                          "(LIKE samples) ON COMMIT DELETE ROWS");
-    if (!made) return made.error();
-  }
+  // COPY cannot skip a stored row, so the keys already stored in each device's range are read
+  // first and only the others are sent, straight into samples. The caller holds the device locks:
+  // no other batch of these devices can store a row between the read and the COPY.
+  auto stored = conn.exec_prepared("read stored keys", select_stored_keys(), device_ranges(rows));
+  if (!stored) return stored.error();
+  auto already = samples_named(stored.value().get(), rows, false);
+  if (!already) return already.error();
+  std::vector<const Sample*> fresh;
+  fresh.reserve(rows.size() - already.value().size());
+  std::sort(already.value().begin(), already.value().end(),
+            [](const Sample* a, const Sample* b) { return key_of(a) < key_of(b); });
+  std::set_difference(rows.begin(), rows.end(), already.value().begin(), already.value().end(),
+                      std::back_inserter(fresh),
+                      [](const Sample* a, const Sample* b) { return key_of(a) < key_of(b); });
+  if (fresh.empty()) return fresh;
   if (auto copied =
-          conn.copy_in("copy samples", copy_to_staging().c_str(), pg_sample_copy_text(rows));
+          conn.copy_in("copy samples", copy_into_samples().c_str(), pg_sample_copy_text(fresh));
       !copied) {
     return copied.error();
   }
-  return conn.exec_prepared("insert staged samples", insert_from_staging(), PgParams{});
+  return fresh;
 }
 
 // Reads every stored base bucket of the touched hours and every stored hour span of the touched
@@ -151,25 +223,11 @@ StoreResult<WriteOutcome> PgStore::Impl::insert(PgConnection& conn,
 
   auto inserted = insert_rows(conn, rows);
   if (!inserted) return inserted.error();
-  const PGresult* r = inserted.value().get();
-  // The rows are sorted by key and unique, so each returned key finds its sample.
   std::map<BucketKey, rollup::BaseBucket> deltas;
-  for (int row = 0; row < PQntuples(r); ++row) {
-    const auto ts = int_cell(r, row, 1);
-    if (!ts) return StoreError{StoreErrorKind::internal, "postgres: bad returned ts"};
-    const std::string_view device = cell(r, row, 0);
-    auto it = std::lower_bound(
-        rows.begin(), rows.end(), std::pair{device, *ts}, [](const Sample* a, const auto& k) {
-          return std::tuple(std::string_view(a->device_id), unix_millis(a->ts)) <
-                 std::tuple(k.first, k.second);
-        });
-    if (it == rows.end() || (*it)->device_id != device || unix_millis((*it)->ts) != *ts) {
-      return StoreError{StoreErrorKind::internal,
-                        "postgres: the server returned a row that was not sent"};
-    }
+  for (const Sample* s : inserted.value()) {
     ++outcome.inserted;
-    auto bucket = rollup::from_sample(**it);
-    auto [slot, fresh] = deltas.try_emplace({(*it)->device_id, unix_millis(bucket.start)}, bucket);
+    auto bucket = rollup::from_sample(*s);
+    auto [slot, fresh] = deltas.try_emplace({s->device_id, unix_millis(bucket.start)}, bucket);
     if (!fresh) rollup::merge(slot->second, bucket);
   }
   if (!deltas.empty()) {

@@ -8,6 +8,8 @@
 #include <iterator>
 #include <vector>
 
+#include "sungrow/core/number_text.hpp"
+
 namespace sungrow::storage {
 
 namespace {
@@ -47,7 +49,7 @@ TailValues tail_of(const Sample& s) {
 }
 
 void append_double(std::string& out, double v) {
-  fmt::format_to(std::back_inserter(out), "{}", v);
+  append_shortest(out, v);
 }
 
 // COPY text format escaping: backslash, and the characters that would end a field or a line.
@@ -185,7 +187,7 @@ std::string pg_sample_copy_text(std::span<const Sample* const> samples) {
     out += '\t';
     out += format_rfc3339(s->ts);
     out += '\t';
-    out += std::to_string(s->seq);
+    append_integer(out, s->seq);
     for (const auto& field : kMeasurementFields) {
       out += '\t';
       if (const auto& v = s->*field.member) {

@@ -33,18 +33,17 @@ const PgStatement& insert_unnest() {
   return s;
 }
 
-const std::string& copy_to_staging() {
-  static const std::string sql =
-      fmt::format("COPY samples_staging ({}) FROM STDIN", pg_sample_columns());
+const std::string& copy_into_samples() {
+  static const std::string sql = fmt::format("COPY samples ({}) FROM STDIN", pg_sample_columns());
   return sql;
 }
 
-const PgStatement& insert_from_staging() {
-  static const std::string sql = fmt::format(
-      "INSERT INTO samples ({0}) SELECT {0} FROM samples_staging "
-      "ON CONFLICT (device_id, ts) DO NOTHING{1}",
-      pg_sample_columns(), returning_key());
-  static const PgStatement s{"sungrow_insert_staging", sql.c_str()};
+const PgStatement& select_stored_keys() {
+  static const PgStatement s{
+      "sungrow_stored_keys",
+      "SELECT s.device_id, (extract(epoch FROM s.ts) * 1000)::int8 FROM "
+      "unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS r(d, lo, hi) "
+      "JOIN samples AS s ON s.device_id = r.d AND s.ts >= r.lo AND s.ts <= r.hi"};
   return s;
 }
 

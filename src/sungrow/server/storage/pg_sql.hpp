@@ -25,8 +25,11 @@ constexpr std::int32_t kDeviceLockClass = 0x53475257;               // "SGRW"
 const PgStatement& lock_devices();
 const std::string& returning_key();
 const PgStatement& insert_unnest();
-const std::string& copy_to_staging();
-const PgStatement& insert_from_staging();
+// COPY … FROM STDIN straight into samples: for rows known not to be stored yet.
+const std::string& copy_into_samples();
+// The stored keys (device_id, ts in ms) of each device's ts range: $1 devices, $2 first and $3
+// last ts of each (inclusive).
+const PgStatement& select_stored_keys();
 const PgStatement& select_latest();
 const PgStatement& select_bucket_range();
 const PgStatement& select_touched();

@@ -14,12 +14,12 @@ namespace sungrow::storage {
 
 // How insert_batch ships rows to the server. Both paths pass the same contract suite; the
 // benchmark (bench/storage) measures them in the same run. Measured: unnest wins for the small
-// batches of normal pace (one round trip, no COPY protocol), COPY into a staging table wins for
-// the large catch-up batches (no array parsing), so `automatic` picks by batch size.
+// batches of normal pace (one round trip, no COPY protocol), COPY wins for the large catch-up
+// batches (no array parsing, no conflict check per row), so `automatic` picks by batch size.
 enum class PgBatchPath {
-  automatic,    // unnest below copy_threshold rows, copy_staging from there on
-  unnest,       // one INSERT … SELECT FROM unnest($1::text[], …) with an array per column
-  copy_staging  // COPY into a temporary staging table, then INSERT … SELECT from it
+  automatic,  // unnest below copy_threshold rows, copy from there on
+  unnest,     // one INSERT … SELECT FROM unnest($1::text[], …) ON CONFLICT DO NOTHING
+  copy        // read the stored keys of each device's ts range, COPY the other rows into samples
 };
 
 struct PgOptions {

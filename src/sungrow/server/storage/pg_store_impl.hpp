@@ -46,8 +46,9 @@ struct PgStore::Impl {
   }
 
   StoreResult<std::int64_t> max_version(PgConnection& conn);
-  // Ships the (deduplicated) rows and returns the keys the server really inserted.
-  StoreResult<PgResult> insert_rows(PgConnection& conn, std::span<const Sample* const> rows);
+  // Ships the rows (sorted by key, unique) and returns those really inserted (not stored before).
+  StoreResult<std::vector<const Sample*>> insert_rows(PgConnection& conn,
+                                                      std::span<const Sample* const> rows);
   // Reads every stored base bucket of the touched hours and every stored hour span of the touched
   // days, in one statement.
   StoreResult<void> read_touched(PgConnection& conn, const TouchedSpans& touched,
