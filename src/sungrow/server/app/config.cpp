@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "sungrow/core/log_level.hpp"
 #include "sungrow/core/quote.hpp"
@@ -103,6 +104,11 @@ void bind_options(CLI::App& app, ServerConfig& c) {
       "Threads running handlers (store and cache calls)");
   opt("--pg-pool-size", c.pg_pool_size, "PG_POOL_SIZE", "PostgreSQL connections");
   opt("--log-level", c.log_level, "LOG_LEVEL", "trace, debug, info, warn, error");
+}
+
+int default_io_threads() {
+  const auto cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(cores, 1, 4);
 }
 
 std::vector<std::string> validate(const ServerConfig& c, ServerNeeds needs) {

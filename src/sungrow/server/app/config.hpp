@@ -15,6 +15,9 @@ class App;
 
 namespace sungrow::app {
 
+// The number of cores (std::thread::hardware_concurrency), between 1 and 4.
+int default_io_threads();
+
 struct ServerConfig {
   // Storage and cache. Empty = the embedded defaults: SQLite under data_dir,
   // an in-process cache.
@@ -53,7 +56,9 @@ struct ServerConfig {
   int header_timeout_s = 10;
   int body_timeout_s = 30;
   int idle_timeout_s = 60;
-  int io_threads = 1;
+  // One per core, up to 4: cache-hit reads are answered on the I/O threads (no hop to a worker),
+  // so a single one would cap them at one core.
+  int io_threads = default_io_threads();
   int worker_threads = 4;
   int pg_pool_size = 4;
   std::string log_level = "info";
