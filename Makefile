@@ -1,5 +1,5 @@
 # Front door: every target installs what it needs (scripts/install-deps), then builds with CMake presets.
-.PHONY: deps build release test test-asan fuzz bench demo soak package-check format format-check clean
+.PHONY: deps build release test test-asan fuzz bench bench-server demo soak package-check format format-check clean
 
 JOBS ?= 2
 
@@ -30,6 +30,10 @@ fuzz: deps
 
 bench: build
 	@./scripts/run-bench
+
+# The server next to nginx and raw PostgreSQL writers (bench/server/side_by_side.sh): about 5 minutes.
+bench-server: build
+	@bench/server/side_by_side.sh build
 
 demo: deps
 	@cmake --preset dev >/dev/null

@@ -22,6 +22,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+bench_name=wrk_server.sh
+# shellcheck source=bench/server/lib.sh
+source "$here/lib.sh"
 build=${1:-$here/../../build-release}
 server_bin=$build/bin/sungrow-server
 duration=${DURATION:-10}
@@ -34,8 +37,6 @@ pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 batch=30
 device=bench-1
 
-die() { echo "wrk_server.sh: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
 
 [[ -x $server_bin ]] || die "no server binary at $server_bin (run 'make release' or pass a build dir)"
 for tool in wrk curl caddy; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
@@ -51,23 +52,6 @@ work=$(mktemp -d /tmp/sungrow-wrk.XXXXXX)
 chmod 755 "$work"  # the postgres user has to reach its data directory inside
 server_pid="" caddy_pid="" redis_pid="" watcher_pid="" pg_data=""
 
-run_as_pg() {
-  if [[ $(id -u) == 0 ]]; then
-    setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
-  else
-    "$@"
-  fi
-}
-
-stop_pid() {  # stop_pid PID: SIGTERM, then SIGKILL after 10 s; only ever a PID this script started
-  local pid=$1
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   stop_pid "$watcher_pid"
   stop_pid "$server_pid"
@@ -81,25 +65,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (: </dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
-
-free_port() {
-  local port
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    port_in_use "$port" || { echo "$port"; return; }
-  done
-  die "no free loopback port found"
-}
-
-wait_for_port() {  # wait_for_port PORT PID WHAT
-  for _ in $(seq 150); do
-    port_in_use "$1" && return 0
-    kill -0 "$2" 2>/dev/null || die "$3 exited during start-up"
-    sleep 0.1
-  done
-  die "$3 did not listen on port $1"
-}
 
 # start_server NAME ARGS…: a fresh server on a fresh data dir; sets server_pid, server_port, server_url.
 start_server() {
@@ -125,14 +90,6 @@ start_server() {
 
 stop_server() { stop_pid "$server_pid"; server_pid=""; }
 
-status_kib() { # status_kib PID FIELD: a /proc/PID/status line in KiB, without forking
-  local key value _
-  while read -r key value _; do
-    [[ $key == "$2:" ]] && { echo "$value"; return; }
-  done <"/proc/$1/status"
-  echo 0
-}
-
 watch_rss() {  # watch_rss PID FILE: the largest VmRSS seen, every 100 ms, until killed
   local max=0 rss
   while kill -0 "$1" 2>/dev/null; do
@@ -142,14 +99,6 @@ watch_rss() {  # watch_rss PID FILE: the largest VmRSS seen, every 100 ms, until
   done
 }
 
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-
-to_ms() {  # wrk latency ("812.00us", "2.10ms", "1.02s") to milliseconds
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
-    printf "%.2f", n }'
-}
 
 seed_sample() {  # one full sample at the current time, so /v1/realtime has something to answer
   local ts

@@ -10,6 +10,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+bench_name=wrk_streams.sh
+# shellcheck source=bench/server/lib.sh
+source "$here/lib.sh"
 build=${1:-$here/../../build-release}
 server_bin=$build/bin/sungrow-server
 streams=${STREAMS:-500}
@@ -20,8 +23,6 @@ device=bench-1
 token=bench-streams-token-0123456789abcdef
 viewer=bench-streams-viewer-0123456789abcdef
 
-die() { echo "wrk_streams.sh: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
 [[ -x $server_bin ]] || die "no server binary at $server_bin (run 'make release' or pass a build dir)"
 for tool in wrk curl python3; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
 unset DATABASE_URL REDIS_URL DEVICE_TOKENS DEVICE_TOKENS_FILE VIEWER_TOKENS_FILE LISTEN_ADDR PORT \
@@ -29,13 +30,6 @@ unset DATABASE_URL REDIS_URL DEVICE_TOKENS DEVICE_TOKENS_FILE VIEWER_TOKENS_FILE
 
 work=$(mktemp -d /tmp/sungrow-streams.XXXXXX)
 server_pid="" feeder_pid="" holder_pid=""
-stop_pid() {
-  [[ -n $1 ]] || return 0
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$holder_pid"
   stop_pid "$feeder_pid"
