@@ -44,6 +44,7 @@ inline constexpr std::array kFieldRanges{
     detail::range_of(&Sample::battery_voltage_v, RegisterId::battery_voltage),
     detail::range_of(&Sample::battery_current_a, RegisterId::battery_current),
     detail::range_of(&Sample::battery_temperature_c, RegisterId::battery_temperature),
+    detail::range_of(&Sample::battery_capacity_kwh, RegisterId::battery_capacity),
     detail::range_of(&Sample::pv_energy_today_kwh, RegisterId::pv_energy_today),
     detail::range_of(&Sample::pv_energy_total_kwh, RegisterId::pv_energy_total),
     detail::range_of(&Sample::grid_import_today_kwh, RegisterId::grid_import_today),

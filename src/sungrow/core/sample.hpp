@@ -95,6 +95,9 @@ struct Sample {
   std::optional<double> battery_voltage_v;
   std::optional<double> battery_current_a;
   std::optional<double> battery_temperature_c;
+  // Usable capacity as the inverter reports it (register 13039): weighs each battery's SoC in a
+  // site's combined SoC.
+  std::optional<double> battery_capacity_kwh;
 
   std::optional<double> pv_energy_today_kwh;
   std::optional<double> pv_energy_total_kwh;
@@ -146,6 +149,7 @@ inline constexpr std::array kMeasurementFields{
     MeasurementField{"battery_voltage_v", &Sample::battery_voltage_v},
     MeasurementField{"battery_current_a", &Sample::battery_current_a},
     MeasurementField{"battery_temperature_c", &Sample::battery_temperature_c},
+    MeasurementField{"battery_capacity_kwh", &Sample::battery_capacity_kwh},
     MeasurementField{"pv_energy_today_kwh", &Sample::pv_energy_today_kwh},
     MeasurementField{"pv_energy_total_kwh", &Sample::pv_energy_total_kwh},
     MeasurementField{"grid_import_today_kwh", &Sample::grid_import_today_kwh},

@@ -23,7 +23,7 @@ class PgBackend final : public StoreBackend {
   StoreResult<std::int64_t> schema_version(SampleStore& store) override {
     return dynamic_cast<PgStore&>(store).schema_version();
   }
-  std::int64_t latest_schema_version() const override { return 7; }
+  std::int64_t latest_schema_version() const override { return 8; }
 
   // A row as PostgreSQL's own text of the whole record: every column, exactly as stored.
   std::vector<std::string> samples(const std::string& name) override {
@@ -76,7 +76,7 @@ INSTANTIATE_TEST_SUITE_P(
     Stores, StoreContractTest,
     ::testing::Values(BackendParam{"PostgresUnnest",
                                    [] { return std::make_unique<PgBackend>(PgBatchPath::unnest); }},
-                      BackendParam{"PostgresCopyStaging",
+                      BackendParam{"PostgresCopy",
                                    [] { return std::make_unique<PgBackend>(PgBatchPath::copy); }}),
     backend_name);
 

@@ -170,8 +170,8 @@ TEST_F(PgStoreTest, ConcurrentMigrationsFromSeveralInstancesApplyEachVersionOnce
   for (auto& th : threads) th.join();
   test::PgSession raw(db);
   EXPECT_EQ(raw.rows("SELECT version FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7"}));
-  EXPECT_EQ(stores[0]->schema_version().value(), 7);
+            (std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7", "8"}));
+  EXPECT_EQ(stores[0]->schema_version().value(), 8);
   EXPECT_EQ(stores[3]->insert_batch(series_of("dev", kDay, 5)).value(), (WriteOutcome{5, 5}));
 }
 
@@ -195,12 +195,12 @@ TEST_F(PgStoreTest, TheSpansMigrationFillsSpansFromExistingBaseBuckets) {
   raw.rows("DROP TABLE hour_spans, day_spans");
   raw.rows(
       "ALTER TABLE samples DROP COLUMN power_flow_raw, DROP COLUMN ts_source, "
-      "DROP COLUMN ts_adjust_ms");
+      "DROP COLUMN ts_adjust_ms, DROP COLUMN battery_capacity_kwh");
   raw.rows("DROP TABLE sessions");
   raw.rows("DELETE FROM schema_migrations WHERE version >= 3");
   auto upgraded = open_migrated(db);
   ASSERT_TRUE(upgraded);
-  EXPECT_EQ(upgraded->schema_version().value(), 7);
+  EXPECT_EQ(upgraded->schema_version().value(), 8);
   EXPECT_EQ(raw.rows(spans_sql), maintained);
 }
 
@@ -230,14 +230,16 @@ TEST_F(PgStoreTest, TheTsSourceMigrationAddsNullableColumnsToExistingRows) {
   auto store = open_migrated(db);
   ASSERT_TRUE(store);
   test::PgSession raw(db);
-  raw.rows("ALTER TABLE samples DROP COLUMN ts_source, DROP COLUMN ts_adjust_ms");
-  raw.rows("DELETE FROM schema_migrations WHERE version = 7");
+  raw.rows(
+      "ALTER TABLE samples DROP COLUMN ts_source, DROP COLUMN ts_adjust_ms, "
+      "DROP COLUMN battery_capacity_kwh");
+  raw.rows("DELETE FROM schema_migrations WHERE version >= 7");
   raw.rows(
       "INSERT INTO samples (device_id, ts, seq, pv_power_w) "
       "VALUES ('dev', '2026-03-01T00:00:00Z', 1, 10)");
   auto upgraded = open_migrated(db);
   ASSERT_TRUE(upgraded);
-  EXPECT_EQ(upgraded->schema_version().value(), 7);
+  EXPECT_EQ(upgraded->schema_version().value(), 8);
   auto old = upgraded->latest("dev");
   ASSERT_TRUE(old && old.value());
   EXPECT_FALSE(old.value()->ts_source);

@@ -210,6 +210,7 @@ Normalized normalize(const RegisterImage& image, Timestamp ts, std::string_view 
   s.battery_soh_pct = value(image, battery_soh, w);
   s.battery_voltage_v = value(image, battery_voltage, w);
   s.battery_temperature_c = value(image, battery_temperature, w);
+  s.battery_capacity_kwh = value(image, battery_capacity, w);
 
   s.pv_energy_today_kwh = value(image, pv_energy_today, w);
   s.pv_energy_total_kwh = value(image, pv_energy_total, w);

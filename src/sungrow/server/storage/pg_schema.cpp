@@ -141,6 +141,11 @@ ALTER TABLE samples ADD COLUMN ts_source text
 ALTER TABLE samples ADD COLUMN ts_adjust_ms bigint;
 )sql";
 
+// The battery's capacity, for capacity-weighted site SoC.
+constexpr std::string_view kBatteryCapacity = R"sql(
+ALTER TABLE samples ADD COLUMN battery_capacity_kwh float8;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "samples and base_buckets", kCreateTables},
     Migration{2, "samples as a TimescaleDB hypertable when available", kTimescale},
@@ -150,6 +155,7 @@ constexpr std::array kMigrations{
               "DELETE FROM hour_spans; DELETE FROM day_spans;", true},
     Migration{6, "dashboard sessions, as digests", kCreateSessions},
     Migration{7, "ts_source and ts_adjust_ms", kTsSource},
+    Migration{8, "battery_capacity_kwh", kBatteryCapacity},
 };
 
 }  // namespace
