@@ -6,21 +6,15 @@
 #include <cmath>
 
 namespace sungrow::rollup {
-namespace {
 
-// Divided by the step's inverse (an exact integer), not multiplied by the step: 1.9 comes out as
-// the double nearest 1.9, which prints as "1.9", not 1.9000000000000001.
 double round_to(double value, double step) {
+  // Divided by the step's inverse (an exact integer), not multiplied by the step: 1.9 comes out
+  // as the double nearest 1.9, which prints as "1.9", not 1.9000000000000001.
   const double per_unit = std::round(1.0 / step);
   return std::round(value * per_unit) / per_unit;
 }
 
-// Response precision: 0.1 W for averages, 1 Wh for energy (the counters resolve 100 Wh),
-// 1e-4 for coverage (better than one sample in a day).
-constexpr double kWattStep = 0.1;
-constexpr double kKwhStep = 0.001;
-constexpr double kCoverageStep = 0.0001;
-constexpr double kPercentStep = 0.01;
+namespace {
 
 // Each counter's chain carried over the bucket's end readings; what they add. Only counters the
 // bucket has readings of get an energy value (null means "no reading", not 0).

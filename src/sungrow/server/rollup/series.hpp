@@ -14,6 +14,16 @@
 
 namespace sungrow::rollup {
 
+// Response precision: 0.1 W for averages, 1 Wh for energy (the counters resolve 100 Wh),
+// 1e-4 for coverage (better than one sample in a day), 0.01 for percentages.
+inline constexpr double kWattStep = 0.1;
+inline constexpr double kKwhStep = 0.001;
+inline constexpr double kCoverageStep = 0.0001;
+inline constexpr double kPercentStep = 0.01;
+
+// `value` to a multiple of `step`, as the nearest double to that decimal.
+double round_to(double value, double step);
+
 // The edge polls every 5 s; coverage is measured against that.
 inline constexpr std::chrono::seconds kSampleInterval{5};
 
