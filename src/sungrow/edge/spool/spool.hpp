@@ -37,6 +37,11 @@ struct SpoolOptions {
 
 // A sample as stored: its device's seq and its JSON body, ready to upload.
 struct SpooledSample {
+  SpooledSample() = default;
+  // The device may be left out where only the body matters (the body names it too).
+  SpooledSample(std::int64_t seq_of_device, Timestamp at, std::string body, std::string device = {})
+      : seq(seq_of_device), ts(at), json(std::move(body)), device_id(std::move(device)) {}
+
   std::int64_t seq = 0;
   Timestamp ts{};
   std::string json;
