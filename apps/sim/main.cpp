@@ -51,6 +51,7 @@ struct CliArgs {
   std::string clock_fault = "none";
   int clock_offset_s = 0;
   std::vector<std::string> exception_ranges;
+  std::string units;
   unsigned slow_reply_ms = 0;
   bool verbose = false;
 };
@@ -60,7 +61,16 @@ void bind_flags(CLI::App& app, CliArgs& a) {
   auto& faults = o.faults;
   app.add_option("--listen", o.listen, "Numeric address to listen on")->capture_default_str();
   app.add_option("--port", o.port, "TCP port (0 = any free port)")->capture_default_str();
-  app.add_option("--unit-id", o.unit_id, "Modbus unit id answered (1-247)")->capture_default_str();
+  auto* unit_id = app.add_option("--unit-id", o.unit_id, "Modbus unit id answered (1-247)")
+                      ->capture_default_str();
+  app.add_option("--units", a.units,
+                 "Several inverters on this port, e.g. 1,2: the first is the master (it has the "
+                 "grid meter, which sees the whole plant), the others its slaves (no meter), each "
+                 "with its own PV and battery")
+      ->excludes(unit_id);
+  app.add_option("--fault-unit", o.fault_unit,
+                 "Apply the fault flags to this unit id only (--refuse-second-client stays "
+                 "port-wide)");
   app.add_option("--time-scale", o.time_scale, "Simulated seconds per real second")
       ->capture_default_str();
   app.add_option("--start", a.start, "Simulated start time, RFC 3339 (default: now)");
@@ -98,12 +108,38 @@ void bind_flags(CLI::App& app, CliArgs& a) {
   app.add_option("--counter-glitch-every", faults.counter_glitch_every,
                  "Fault: every Nth read of the lifetime energy counters returns them glitched "
                  "(0, 0xFFFF in a word, or +1000 kWh, in turn)");
+  app.add_flag("--no-reply", faults.no_reply,
+               "Fault: no request is answered (clients time out), as for an unknown unit id");
+  app.add_flag("--exception-all", faults.exception_all,
+               "Fault: every read answers exception 0x0B (gateway target failed to respond)");
   app.add_flag("--verbose", a.verbose, "Log every connection");
+}
+
+// "1,2,3": the master's unit id, then its slaves'.
+sungrow::Result<std::vector<int>> parse_units(const std::string& text) {
+  std::vector<int> ids;
+  for (std::size_t at = 0; at <= text.size();) {
+    const auto comma = std::min(text.find(',', at), text.size());
+    const std::string_view item{text.data() + at, comma - at};
+    int id = 0;
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
+    if (item.empty() || ec != std::errc{} || ptr != item.data() + item.size())
+      return sungrow::fail("--units '" + text + "': expected unit ids like 1,2 (master first)");
+    ids.push_back(id);
+    at = comma + 1;
+  }
+  return ids;
 }
 
 // Completes the options from the raw flags; the error names the offending flag.
 sungrow::Result<void> finish_options(CliArgs& a) {
   auto& o = a.options;
+  if (!a.units.empty()) {
+    auto ids = parse_units(a.units);
+    if (!ids) return ids.error();
+    o.unit_id = ids.value().front();
+    o.slave_units.assign(ids.value().begin() + 1, ids.value().end());
+  }
   o.faults.slow_reply = std::chrono::milliseconds{a.slow_reply_ms};
   for (const auto& text : a.exception_ranges) {
     auto range = parse_range(text);

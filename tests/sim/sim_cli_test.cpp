@@ -152,6 +152,13 @@ TEST(SimCli, BadFlagsExitTwoWithAClearMessage) {
       {{"--since", "last month"}, "--since 'last month'"},
       {{"--since", "2026-06-02T00:00:00Z", "--start", "2026-06-01T00:00:00Z"},
        "is after the start"},
+      {{"--units", "1,1"}, "listed twice"},
+      {{"--units", "1,x"}, "--units '1,x'"},
+      {{"--units", "1,"}, "--units '1,'"},
+      {{"--units", "1,300"}, "1–247"},
+      {{"--unit-id", "3", "--units", "1,2"}, "excludes"},
+      {{"--units", "1,2", "--fault-unit", "5"}, "fault unit 5"},
+      {{"--fault-unit", "2"}, "fault unit 2"},
   };
   for (const auto& [args, message] : cases) {
     SimProcess sim{args};
@@ -168,6 +175,40 @@ TEST(SimCli, PortInUseExitsOne) {
   SimProcess second{{"--port", port}};
   EXPECT_EQ(second.wait_exit(kHang), 1);
   EXPECT_NE(second.all_stderr().find("bind"), std::string::npos);
+}
+
+// Modbus client on the child's port with the given unit id; reads one input register (doc number).
+std::optional<std::uint16_t> read_one(int port, int unit, std::uint16_t doc) {
+  modbus_t* ctx = modbus_new_tcp("127.0.0.1", port);
+  if (ctx == nullptr) return std::nullopt;
+  modbus_set_slave(ctx, unit);
+  modbus_set_response_timeout(ctx, 1, 0);
+  std::optional<std::uint16_t> out;
+  std::uint16_t w = 0;
+  if (modbus_connect(ctx) == 0 && modbus_read_input_registers(ctx, doc - 1, 1, &w) == 1) out = w;
+  modbus_close(ctx);
+  modbus_free(ctx);
+  return out;
+}
+
+TEST(SimCli, UnitsServesMasterAndSlaveAndFaultUnitSelectsOne) {
+  SimProcess sim{{"--port", "0", "--units", "1,2", "--fault-unit", "2", "--no-reply", "--start",
+                  "2026-06-21T10:00:00Z"}};
+  const auto line = sim.first_line();
+  ASSERT_NE(line.find("listening"), std::string::npos) << line;
+  const int port = std::stoi(line.substr(line.rfind(':') + 1));
+  EXPECT_EQ(read_one(port, 1, 13039), 96);            // the master's 9.6 kWh battery
+  EXPECT_EQ(read_one(port, 2, 13039), std::nullopt);  // the fault unit never answers
+  EXPECT_EQ(read_one(port, 1, 5000), 0x0D18);
+  sim.signal(SIGTERM);
+  EXPECT_EQ(sim.wait_exit(kHang), 0);
+
+  SimProcess plain{{"--port", "0", "--units", "1,2", "--time-scale", "60"}};
+  const auto plain_line = plain.first_line();
+  ASSERT_NE(plain_line.find("listening"), std::string::npos) << plain_line;
+  const int plain_port = std::stoi(plain_line.substr(plain_line.rfind(':') + 1));
+  EXPECT_EQ(read_one(plain_port, 2, 13039), 160);    // the slave's 16.0 kWh battery
+  EXPECT_EQ(read_one(plain_port, 2, 5602), 0x7FFF);  // and no meter
 }
 
 }  // namespace

@@ -575,5 +575,201 @@ TEST(SimServer, BadOptionsAreRejected) {
   EXPECT_NE(second.error().message.find("bind"), std::string::npos);
 }
 
+// --- Several inverters on one port (master/slave plant) ---
+
+std::unique_ptr<SimServer> start_plant(std::vector<int> slaves, Faults faults = {},
+                                       std::optional<int> fault_unit = std::nullopt,
+                                       double time_scale = 1e-9) {
+  SimOptions o;
+  o.port = 0;
+  o.start = parse_rfc3339("2026-06-21T10:00:00Z");
+  o.time_scale = time_scale;  // by default frozen: reads of both units see one instant
+  o.slave_units = std::move(slaves);
+  o.faults = std::move(faults);
+  o.fault_unit = fault_unit;
+  auto server = SimServer::start(std::move(o));
+  EXPECT_TRUE(server.has_value()) << (server ? "" : server.error().message);
+  return server ? std::move(server.value()) : nullptr;
+}
+
+std::int64_t s32_at(modbus_t* ctx, std::uint16_t doc) {
+  const auto w = read_input(ctx, doc, 2);
+  EXPECT_EQ(w.size(), 2U) << doc << ": " << modbus_strerror(errno);
+  return w.size() == 2 ? words::s32(w[0], w[1]) : 0;
+}
+
+std::uint32_t u32_at(modbus_t* ctx, std::uint16_t doc) {
+  const auto w = read_input(ctx, doc, 2);
+  EXPECT_EQ(w.size(), 2U) << doc << ": " << modbus_strerror(errno);
+  return w.size() == 2 ? words::u32(w[0], w[1]) : 0;
+}
+
+// One connection, the unit id of each request selecting the inverter. The clock is frozen, so the
+// plant balance holds to the watt across reads.
+TEST(SimPlant, TwoUnitsOnOnePortEachWithItsOwnValuesAndOneMeter) {
+  auto sim = start_plant({2});
+  auto client = connect_client(sim->port());
+  const auto as = [&](int unit) { modbus_set_slave(client.get(), unit); };
+
+  as(1);
+  EXPECT_EQ(words::utf8(read_input(client.get(), 4990, 10)), "A2350415770");
+  const auto pv1 = s32_at(client.get(), 5017);
+  const auto battery1 = s32_at(client.get(), 5214);
+  const auto meter = s32_at(client.get(), 5601);
+  const auto load = s32_at(client.get(), 13008);
+  const auto export1 = s32_at(client.get(), 13010);
+  const auto ac1 = s32_at(client.get(), 13034);
+  EXPECT_EQ(read_input(client.get(), 13039, 1), std::vector<std::uint16_t>{96});  // 9.6 kWh
+  const auto import_total1 = u32_at(client.get(), 13037);
+
+  as(2);
+  EXPECT_EQ(words::utf8(read_input(client.get(), 4990, 10)), "A2350415770-2");
+  const auto pv2 = s32_at(client.get(), 5017);
+  const auto battery2 = s32_at(client.get(), 5214);
+  const auto ac2 = s32_at(client.get(), 13034);
+  EXPECT_EQ(read_input(client.get(), 13039, 1), std::vector<std::uint16_t>{160});  // 16.0 kWh
+  // No meter at the slave: 5601 "not available", load and export 0, no grid counters.
+  EXPECT_EQ(read_input(client.get(), 5601, 2), (std::vector<std::uint16_t>{0xFFFF, 0x7FFF}));
+  EXPECT_EQ(s32_at(client.get(), 13008), 0);
+  EXPECT_EQ(s32_at(client.get(), 13010), 0);
+  EXPECT_EQ(u32_at(client.get(), 13037), 0U);
+  EXPECT_EQ(u32_at(client.get(), 13046), 0U);
+  EXPECT_GT(u32_at(client.get(), 13003), 0U);  // its own PV total
+
+  EXPECT_GT(pv1, 200);  // midsummer noon: both roofs produce, differently
+  EXPECT_GT(pv2, 200);
+  EXPECT_NE(pv1, pv2);
+  // The master's meter is the plant balance, exactly in whole watts.
+  EXPECT_EQ(meter, load - (pv1 + pv2) - (battery1 + battery2));
+  // Its export register is its own AC output less the plant load: not −meter while the slave
+  // feeds in (sungrow-registers.md §2), off by exactly the slave's AC output.
+  EXPECT_EQ(export1, ac1 - load);
+  EXPECT_NE(ac2, 0);
+  EXPECT_EQ(-meter - export1, ac2);
+  EXPECT_GT(import_total1, 40000U);  // the master keeps the installation's import history
+
+  // A unit id that is not served gets no reply, as before; the connection stays usable.
+  modbus_set_response_timeout(client.get(), 0, 300'000);
+  as(3);
+  EXPECT_TRUE(read_input(client.get(), 5000, 1).empty());
+  EXPECT_EQ(errno, ETIMEDOUT);
+  as(2);
+  EXPECT_EQ(read_input(client.get(), 5000, 1), std::vector<std::uint16_t>{0x0D18});
+  EXPECT_EQ(sim->stats().connections, 1U);
+  EXPECT_EQ(sim->stats().exceptions, 0U);
+}
+
+// Simulated time runs (an hour a second): every unit's counters move with its own flows, and the
+// slave's grid counters stay 0 while the master's carry the plant's.
+TEST(SimPlant, CountersMoveOverASimulatedStretch) {
+  auto sim = start_plant({2}, {}, std::nullopt, 3600.0);
+  auto client = connect_client(sim->port());
+  const auto read_totals = [&](int unit) {
+    modbus_set_slave(client.get(), unit);
+    return std::array<std::uint32_t, 3>{u32_at(client.get(), 13003),   // PV
+                                        u32_at(client.get(), 13037),   // import
+                                        u32_at(client.get(), 13046)};  // export
+  };
+  const auto t0 = sim->sim_time();
+  const auto m0 = read_totals(1);
+  const auto s0 = read_totals(2);
+  std::this_thread::sleep_for(1500ms);
+  const auto m1 = read_totals(1);
+  const auto s1 = read_totals(2);
+  ASSERT_GE(sim->sim_time() - t0, 1h);
+  EXPECT_GT(m1[0], m0[0]);  // ≥ 0.1 kWh PV each, midday
+  EXPECT_GT(s1[0], s0[0]);
+  EXPECT_GE(m1[1], m0[1]);  // counters never go back
+  EXPECT_GE(m1[2], m0[2]);
+  EXPECT_EQ(s1[1], 0U);
+  EXPECT_EQ(s1[2], 0U);
+}
+
+// The WiNet-S takes one TCP client for the whole port, whichever units it asks for.
+TEST(SimPlant, OneClientFaultHoldsForThePortWithTwoUnits) {
+  Faults f;
+  f.refuse_second_client = true;
+  auto sim = start_plant({2}, f);
+  auto first = connect_client(sim->port());
+  EXPECT_EQ(read_input(first.get(), 5000, 1).size(), 1U);
+  modbus_set_slave(first.get(), 2);
+  EXPECT_EQ(read_input(first.get(), 5000, 1).size(), 1U);
+  RawSocket second{sim->port()};  // asks for the slave: refused all the same
+  second.send_read(1, 2, 0x04, 4999, 1);
+  EXPECT_TRUE(second.receive(64, kReplyWait).empty());
+  EXPECT_EQ(sim->stats().refused, 1U);
+  EXPECT_EQ(read_input(first.get(), 5000, 1).size(), 1U);
+  modbus_set_slave(first.get(), 1);
+  EXPECT_EQ(read_input(first.get(), 5000, 1).size(), 1U);
+  EXPECT_EQ(sim->stats().connections, 1U);
+}
+
+// --fault-unit: a slave that answers every read with an exception, and one that never answers;
+// the master on the same connection is unaffected either way.
+TEST(SimPlant, FaultUnitExceptionsLeaveTheMasterAnswering) {
+  Faults f;
+  f.exception_all = true;
+  auto sim = start_plant({2}, f, 2);
+  auto client = connect_client(sim->port());
+  for (int i = 0; i < 3; ++i) {
+    modbus_set_slave(client.get(), 2);
+    EXPECT_TRUE(read_input(client.get(), 5000, 1).empty());
+    EXPECT_EQ(errno, EMBXGTAR);  // exception 0x0B
+    std::uint16_t w = 0;
+    EXPECT_EQ(modbus_read_registers(client.get(), 13057, 1, &w), -1);  // holding reads too
+    EXPECT_EQ(errno, EMBXGTAR);
+    modbus_set_slave(client.get(), 1);
+    EXPECT_EQ(read_input(client.get(), 5000, 1), std::vector<std::uint16_t>{0x0D18});
+  }
+  EXPECT_EQ(sim->stats().exceptions, 6U);
+}
+
+TEST(SimPlant, FaultUnitSilentTimesOutWhileTheMasterAnswersAtOnce) {
+  Faults f;
+  f.no_reply = true;
+  auto sim = start_plant({2}, f, 2);
+  auto client = connect_client(sim->port(), 2, 300ms);
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(read_input(client.get(), 5000, 1).empty());
+  EXPECT_EQ(errno, ETIMEDOUT);
+  EXPECT_GE(Clock::now() - t0, 250ms);
+  // Nothing came back to desynchronise the stream: the master answers on the same connection,
+  // within its timeout (the silent slave holds nothing up).
+  modbus_set_slave(client.get(), 1);
+  EXPECT_EQ(read_input(client.get(), 5000, 1), std::vector<std::uint16_t>{0x0D18});
+  EXPECT_EQ(sim->stats().requests, 2U);
+  EXPECT_EQ(sim->stats().exceptions, 0U);
+}
+
+// Without a fault unit the faults apply to every unit, as they always applied to the one.
+TEST(SimPlant, FaultsWithoutAFaultUnitApplyToEveryUnit) {
+  Faults f;
+  f.exception_ranges = {DocRange{5000, 5000}};
+  auto sim = start_plant({2}, f);
+  auto client = connect_client(sim->port());
+  for (const int unit : {1, 2}) {
+    modbus_set_slave(client.get(), unit);
+    EXPECT_TRUE(read_input(client.get(), 5000, 1).empty()) << unit;
+    EXPECT_EQ(errno, EMBXILADD);
+    EXPECT_EQ(read_input(client.get(), 5017, 2).size(), 2U) << unit;
+  }
+}
+
+TEST(SimPlant, BadUnitListsAreRejected) {
+  SimOptions o;
+  o.port = 0;
+  o.slave_units = {2, 2};
+  EXPECT_FALSE(validate(o));
+  o.slave_units = {1};
+  EXPECT_FALSE(validate(o));
+  o.slave_units = {248};
+  EXPECT_FALSE(validate(o));
+  o.slave_units = {2};
+  o.fault_unit = 3;
+  EXPECT_FALSE(validate(o));
+  o.fault_unit = 2;
+  EXPECT_TRUE(validate(o));
+}
+
 }  // namespace
 }  // namespace sungrow::sim

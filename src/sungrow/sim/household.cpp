@@ -140,7 +140,11 @@ std::uint16_t power_flow_bits(const HouseholdState& s) {
   const auto pv = std::lround(s.pv_w);
   const auto battery = std::lround(s.battery_w);
   const auto load = std::lround(s.load_w);
-  const auto grid = load - pv - battery;  // the same arithmetic as the grid registers
+  return power_flow_bits(pv, battery, load, load - pv - battery);  // the grid registers' arithmetic
+}
+
+std::uint16_t power_flow_bits(std::int64_t pv, std::int64_t battery, std::int64_t load,
+                              std::int64_t grid) {
   std::uint16_t bits = 0;
   if (pv > 0) bits |= 0x01U;
   if (battery < 0) bits |= 0x02U;
@@ -178,10 +182,23 @@ struct Household::Zone {
 };
 
 Household::Household(HouseholdConfig config, std::uint64_t seed, std::unique_ptr<Zone> zone)
-    : config_(config), seed_(seed), zone_(std::move(zone)), counters_(config.initial_totals) {}
+    : config_(config),
+      seed_(seed),
+      load_seed_(config.load_stream == 0 ? seed : mix(seed ^ mix(config.load_stream))),
+      zone_(std::move(zone)),
+      counters_(config.initial_totals) {}
 Household::Household(Household&&) noexcept = default;
 Household& Household::operator=(Household&&) noexcept = default;
 Household::~Household() = default;
+
+Result<Timestamp> local_midnight(Timestamp t, const std::string& tz) {
+  try {
+    Household::Zone zone{date::locate_zone(tz)};
+    return zone.midnight_of(t);
+  } catch (const std::exception& e) {
+    return fail("unknown time zone '" + tz + "': " + e.what());
+  }
+}
 
 Result<Household> Household::create(HouseholdConfig config, std::uint64_t seed, Timestamp start,
                                     const std::string& tz) {
@@ -207,9 +224,13 @@ std::chrono::local_time<milliseconds> Household::local_time() const {
   return zone_->local(state_.time);
 }
 
+Timestamp Household::next_step_end(Timestamp t) const {
+  return std::min({t, state_.time + config_.max_step, next_midnight_});
+}
+
 void Household::advance_to(Timestamp t) {
   while (state_.time < t) {
-    const auto to = std::min({t, state_.time + config_.max_step, next_midnight_});
+    const auto to = next_step_end(t);
     step(to);
     if (to == next_midnight_) start_new_day();
   }
@@ -229,7 +250,7 @@ void Household::step(Timestamp to) {
   const double dt_h = dt_s / 3600.0;
 
   double pv = profile::clear_sky_pv_w(c, to) * profile::cloud_factor(seed_, to);
-  const double load = profile::load_w(seed_, zone_->local(to));
+  const double load = c.load_scale * profile::load_w(load_seed_, zone_->local(to));
 
   // Self-consumption: surplus PV charges, a deficit discharges, within BDC and SoC limits.
   const double stored_wh = state_.battery_soc * c.battery_capacity_wh;

@@ -25,7 +25,12 @@ struct HouseholdConfig {
   double battery_max_soc = 1.00;
   double battery_max_charge_w = 3000.0;  // the SH4.0RS BDC
   double battery_max_discharge_w = 3000.0;
-  double initial_soc = 0.40;         // at local midnight of the start day
+  double initial_soc = 0.40;  // at local midnight of the start day
+  // The household's share of the plant's load, and which load pattern it follows (0: the seed's
+  // own). Slaves of a master/slave plant share weather and grid with the master (same seed) but
+  // supply their own, smaller and differently timed, part of the house.
+  double load_scale = 1.0;
+  std::uint64_t load_stream = 0;
   std::chrono::seconds max_step{5};  // integration step; big gaps are sub-stepped
   EnergyTotals initial_totals = EnergyTotals::plausible_install();
 };
@@ -52,6 +57,12 @@ struct HouseholdState {
 // Power-flow status word (register 13001, bits as in PowerFlow), from powers rounded to whole watts
 // so that the bits agree with the power registers a client reads next to them.
 std::uint16_t power_flow_bits(const HouseholdState& s);
+// The same from whole watts: `load` and `grid` (+ import) as this unit's meter sees them.
+std::uint16_t power_flow_bits(std::int64_t pv, std::int64_t battery, std::int64_t load,
+                              std::int64_t grid);
+
+// The first instant of t's local day in `tz` (an unknown zone fails).
+Result<Timestamp> local_midnight(Timestamp t, const std::string& tz);
 
 // Deterministic given (config, seed, start): every quantity is a function of simulated time,
 // the seed and the battery's history, never of the wall clock or of the step pattern used.
@@ -64,6 +75,10 @@ class Household {
 
   // Integrates up to `t` (no-op if t is not after the current time).
   void advance_to(Timestamp t);
+  // Where advance_to(t) ends its next step: t, one max_step on, or the next local midnight,
+  // whichever comes first. Households with the same max_step and zone step in lockstep through it.
+  Timestamp next_step_end(Timestamp t) const;
+  Timestamp next_midnight() const { return next_midnight_; }
   const HouseholdState& state() const { return state_; }
   // Local wall-clock time in the configured zone (the holding-register clock).
   std::chrono::local_time<std::chrono::milliseconds> local_time() const;
@@ -74,12 +89,14 @@ class Household {
 
  private:
   struct Zone;
+  friend Result<Timestamp> local_midnight(Timestamp t, const std::string& tz);
   Household(HouseholdConfig config, std::uint64_t seed, std::unique_ptr<Zone> zone);
   void step(Timestamp to);
   void start_new_day();
 
   HouseholdConfig config_;
   std::uint64_t seed_;
+  std::uint64_t load_seed_;     // seed_ unless config_.load_stream picks another load pattern
   std::unique_ptr<Zone> zone_;  // pimpl: keeps date/tz out of this header
   Timestamp next_midnight_{};
   EnergyCounters counters_;

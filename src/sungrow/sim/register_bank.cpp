@@ -55,14 +55,46 @@ std::int64_t clamp_to(double raw) {
 }
 
 // The integer watts every power register is built from, so that balances hold exactly on the wire.
+// `load` and `grid` are what this unit's meter sees: its own household when standalone, the whole
+// plant at a master, nothing at a slave.
 struct WholeWatts {
   std::int64_t pv, battery, load, grid;
-  explicit WholeWatts(const HouseholdState& s)
-      : pv(std::lround(s.pv_w)),
-        battery(std::lround(s.battery_w)),
-        load(std::lround(s.load_w)),
-        grid(load - pv - battery) {}
+  WholeWatts(const HouseholdState& s, const UnitView& view)
+      : pv(std::lround(s.pv_w)), battery(std::lround(s.battery_w)), load(0), grid(0) {
+    switch (view.role) {
+      case PlantRole::standalone:
+        load = std::lround(s.load_w);
+        grid = load - pv - battery;
+        break;
+      case PlantRole::master:
+        load = view.meter.load_w;
+        grid = view.meter.grid_w;
+        break;
+      case PlantRole::slave:
+        break;
+    }
+  }
 };
+
+// The state as this unit's counters show it: a master's grid counters integrate the plant's meter,
+// a slave has no grid counters (nor PV export: it has no meter to tell export from load).
+HouseholdState as_metered(HouseholdState s, const UnitView& view) {
+  switch (view.role) {
+    case PlantRole::standalone:
+      break;
+    case PlantRole::master:
+      s.totals.grid_import = view.meter.import_total_wh;
+      s.totals.grid_export = view.meter.export_total_wh;
+      s.today.grid_import = view.meter.import_today_wh;
+      s.today.grid_export = view.meter.export_today_wh;
+      break;
+    case PlantRole::slave:
+      s.totals.grid_import = s.totals.grid_export = s.totals.pv_export = 0;
+      s.today.grid_import = s.today.grid_export = s.today.pv_export = 0;
+      break;
+  }
+  return s;
+}
 
 double kwh(double wh) {
   return wh / 1000.0;
@@ -71,7 +103,7 @@ double kwh(double wh) {
 // The physical value (in the register's unit) of each numeric register of the map.
 double physical_value(RegisterId id, const HouseholdState& s, const WholeWatts& w,
                       const HouseholdConfig& c, const DeviceIdentity& identity,
-                      const Faults& faults) {
+                      const Faults& faults, PlantRole role) {
   switch (id) {
     case RegisterId::serial_number:
       return 0;  // utf8, encoded separately
@@ -105,14 +137,14 @@ double physical_value(RegisterId id, const HouseholdState& s, const WholeWatts& 
     case RegisterId::battery_power:
       return static_cast<double>(w.battery);
     case RegisterId::meter_power:
-      return static_cast<double>(w.grid);
+      return role == PlantRole::slave ? kNoMeterS32 : static_cast<double>(w.grid);
     case RegisterId::battery_current:
     case RegisterId::battery_current_legacy:
       return s.battery_a;
     case RegisterId::running_state:
       return s.standby ? kRunningStateStandby : kRunningStateRunning;
     case RegisterId::power_flow:
-      return faults.flow_bits_stuck ? 0 : power_flow_bits(s);
+      return faults.flow_bits_stuck ? 0 : power_flow_bits(w.pv, w.battery, w.load, w.grid);
     case RegisterId::pv_energy_today:
       return kwh(s.today.pv);
     case RegisterId::pv_energy_total:
@@ -120,7 +152,10 @@ double physical_value(RegisterId id, const HouseholdState& s, const WholeWatts& 
     case RegisterId::load_power:
       return static_cast<double>(w.load);
     case RegisterId::export_power:
-      return static_cast<double>(-w.grid);  // > 0 exporting: the meter's opposite
+      // > 0 exporting: this inverter's AC output less the load it serves. Standalone that is the
+      // meter's opposite; at a master it leaves out what the slaves feed in, so it differs from
+      // the meter by their AC output (as real master/slave plants read). A slave reads 0.
+      return role == PlantRole::slave ? 0.0 : static_cast<double>(w.pv + w.battery - w.load);
     case RegisterId::battery_voltage:
       return s.battery_v;
     case RegisterId::battery_power_legacy:
@@ -188,12 +223,13 @@ void RegisterBank::put(RegisterTable table, std::uint16_t doc, std::span<const s
   for (std::size_t i = 0; i < w.size(); ++i) bank[static_cast<std::uint16_t>(doc + i)] = w[i];
 }
 
-RegisterBank RegisterBank::encode(const HouseholdState& s,
+RegisterBank RegisterBank::encode(const HouseholdState& state,
                                   std::chrono::local_time<std::chrono::milliseconds> local_now,
                                   const HouseholdConfig& c, const DeviceIdentity& identity,
-                                  const Faults& faults) {
+                                  const Faults& faults, const UnitView& view) {
   RegisterBank bank;
-  const WholeWatts w{s};
+  const HouseholdState s = as_metered(state, view);
+  const WholeWatts w{s, view};
   constexpr auto in = RegisterTable::input;
 
   for (const auto& def : kRegisters) {
@@ -206,9 +242,9 @@ RegisterBank RegisterBank::encode(const HouseholdState& s,
       bank.put(def.table, def.doc, text);
       continue;
     }
-    bank.put(
-        def.table, def.doc,
-        encode_value(def.type, def.divisor, physical_value(def.id, s, w, c, identity, faults)));
+    bank.put(def.table, def.doc,
+             encode_value(def.type, def.divisor,
+                          physical_value(def.id, s, w, c, identity, faults, view.role)));
   }
 
   // Registers outside the edge's map, filled so that wider reads look like a real unit.

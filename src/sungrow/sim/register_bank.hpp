@@ -27,7 +27,30 @@ enum class ModbusException : std::uint8_t {
   illegal_function = 0x01,
   illegal_data_address = 0x02,
   illegal_data_value = 0x03,
+  gateway_target_failed = 0x0B,  // a gateway's answer for a unit behind it that does not respond
 };
+
+// Where a unit sits in its plant (sungrow-registers.md §2): alone, the master that owns the grid
+// meter, or a slave without one.
+enum class PlantRole : std::uint8_t { standalone, master, slave };
+
+// What the master's meter sees: the whole plant. Powers in whole watts, counters in Wh.
+struct PlantMeter {
+  std::int64_t load_w = 0;  // Σ of every unit's load share
+  std::int64_t grid_w = 0;  // + import: load − Σ PV − Σ battery (meter register 5601)
+  double import_total_wh = 0, export_total_wh = 0;
+  double import_today_wh = 0, export_today_wh = 0;
+};
+
+// A unit's place in its plant; a standalone unit's meter sees its own household.
+struct UnitView {
+  PlantRole role = PlantRole::standalone;
+  PlantMeter meter;  // master only
+};
+
+// The S32 "not available" word pair a unit without a meter reads in 5601–5602 (DOC §1.2 (5);
+// the slave of a real master/slave plant reads 0xFFFF 0x7FFF there).
+inline constexpr std::int32_t kNoMeterS32 = 0x7FFFFFFF;
 
 // How a lifetime energy counter reads wrong now and then on real units: 0, 0xFFFF in its low
 // word with the high word 0 (6553.5 kWh), 0xFFFF in its high word (beyond any plausible total),
@@ -62,11 +85,11 @@ class RegisterBank {
  public:
   // Encodes every register of kRegisters (with its type and divisor, via words.hpp) plus the
   // other implemented registers a real unit fills. Of `faults`, `flow_bits_stuck`, `clock_offset`
-  // and a garbage `clock_fault` matter here.
+  // and a garbage `clock_fault` matter here. `view` says whose grid the meter registers show.
   static RegisterBank encode(const HouseholdState& state,
                              std::chrono::local_time<std::chrono::milliseconds> local_now,
                              const HouseholdConfig& config, const DeviceIdentity& identity,
-                             const Faults& faults);
+                             const Faults& faults, const UnitView& view = {});
 
   // The word at a document number, nullopt if the unit does not implement that register.
   std::optional<std::uint16_t> word(RegisterTable table, std::uint16_t doc) const;

@@ -24,6 +24,7 @@
 #include "sungrow/core/logger.hpp"
 #include "sungrow/core/unique_fd.hpp"
 #include "sungrow/sim/household.hpp"
+#include "sungrow/sim/plant.hpp"
 #include "sungrow/sim/register_bank.hpp"
 
 namespace sungrow::sim {
@@ -127,19 +128,46 @@ struct Client {
   int fd() const { return modbus_get_socket(ctx.get()); }
 };
 
+// One inverter answering on the port: its nameplate, its faults and their counters.
+struct Unit {
+  int id;
+  DeviceIdentity identity;
+  Faults faults;
+  std::uint64_t requests = 0;       // requests for this unit (drop_every of a fault unit)
+  std::uint64_t counter_reads = 0;  // replies covering a lifetime counter (counter_glitch_every)
+  std::uint64_t clock_reads = 0;    // holding reads touching the clock (intermittent clock fault)
+};
+
+// A slave's nameplate serial: the master's, marked with the unit id (at most 20 characters).
+std::string slave_serial(const std::string& master, int unit_id) {
+  return master.substr(0, 16) + "-" + std::to_string(unit_id);
+}
+
+std::vector<Unit> make_units(const SimOptions& o) {
+  std::vector<Unit> units;
+  std::vector<int> ids{o.unit_id};
+  ids.insert(ids.end(), o.slave_units.begin(), o.slave_units.end());
+  for (const int id : ids) {
+    Unit u{.id = id, .identity = {}, .faults = {}};
+    u.identity.serial = id == o.unit_id ? o.serial : slave_serial(o.serial, id);
+    if (!o.fault_unit || *o.fault_unit == id) u.faults = o.faults;
+    units.push_back(std::move(u));
+  }
+  return units;
+}
+
 class Server final : public SimServer {
  public:
-  Server(SimOptions options, Household household, Listener listener, UniqueFd wake_read,
+  Server(SimOptions options, Plant plant, Listener listener, UniqueFd wake_read,
          UniqueFd wake_write)
       : options_(std::move(options)),
-        household_(std::move(household)),
+        plant_(std::move(plant)),
+        units_(make_units(options_)),
         listen_fd_(std::move(listener.fd)),
         port_(listener.port),
         wake_read_(std::move(wake_read)),
         wake_write_(std::move(wake_write)),
-        clock_(household_.state().time, options_.time_scale) {
-    identity_.serial = options_.serial;
-  }
+        clock_(plant_.time(), options_.time_scale) {}
 
   ~Server() override { stop(); }
 
@@ -174,21 +202,21 @@ class Server final : public SimServer {
   void run();
   void accept_clients();
   bool serve_request(Client& client);  // false: close this connection
-  bool send_exception(Client& client, const std::uint8_t* request, ModbusException code);
+  bool send_exception(Client& client, const std::uint8_t* request, const Faults& faults,
+                      ModbusException code);
   bool pause_unless_stopping(std::chrono::milliseconds pause) const;
-  void maybe_glitch(std::vector<std::uint16_t>& values, std::uint16_t first_doc);
+  ReadReply answer(std::size_t unit, RegisterTable table, std::uint16_t first_wire,
+                   std::uint16_t words);
+  static void maybe_glitch(Unit& unit, std::vector<std::uint16_t>& values, std::uint16_t first_doc);
 
   SimOptions options_;
-  Household household_;
+  Plant plant_;
+  std::vector<Unit> units_;  // in the plant's order: the master first
   UniqueFd listen_fd_;
   std::uint16_t port_;
   UniqueFd wake_read_, wake_write_;
   SimClock clock_;
-  DeviceIdentity identity_;
-  HouseholdConfig config_;
   std::vector<Client> clients_;
-  std::uint64_t counter_reads_ = 0;  // replies covering a lifetime counter (counter_glitch_every)
-  std::uint64_t clock_reads_ = 0;    // holding reads touching the clock (intermittent clock fault)
 
   std::thread thread_;
   std::mutex stop_mutex_;
@@ -210,7 +238,7 @@ void Server::run() {
       log().error("sungrow-sim: poll failed: {}", errno_text(errno));
       break;
     }
-    household_.advance_to(clock_.now());
+    plant_.advance_to(clock_.now());
     if (n <= 0) continue;
     if ((fds[0].revents & POLLIN) != 0 || stopping_.load()) break;
 
@@ -274,19 +302,21 @@ bool Server::pause_unless_stopping(std::chrono::milliseconds pause) const {
   }
 }
 
-void Server::maybe_glitch(std::vector<std::uint16_t>& values, std::uint16_t first_doc) {
-  const auto every = options_.faults.counter_glitch_every;
+void Server::maybe_glitch(Unit& unit, std::vector<std::uint16_t>& values, std::uint16_t first_doc) {
+  const auto every = unit.faults.counter_glitch_every;
   if (every == 0 || !covers_lifetime_counter(first_doc, values.size())) return;
-  if (++counter_reads_ % every != 0) return;
-  const auto kind = static_cast<CounterGlitch>((counter_reads_ / every - 1) % kCounterGlitchKinds);
+  if (++unit.counter_reads % every != 0) return;
+  const auto kind =
+      static_cast<CounterGlitch>((unit.counter_reads / every - 1) % kCounterGlitchKinds);
   glitch_lifetime_counters(values, first_doc, kind);
   log().debug("sungrow-sim: lifetime counters glitched ({})", static_cast<int>(kind));
 }
 
-bool Server::send_exception(Client& client, const std::uint8_t* request, ModbusException code) {
+bool Server::send_exception(Client& client, const std::uint8_t* request, const Faults& faults,
+                            ModbusException code) {
   exceptions_.fetch_add(1);
   const int header = modbus_get_header_length(client.ctx.get());
-  if (options_.faults.malformed_exception) {
+  if (faults.malformed_exception) {
     // WiNet-S: MBAP length says 2 although unit, function and code (3 bytes) follow.
     const std::array<std::uint8_t, 9> frame{request[0],
                                             request[1],
@@ -303,6 +333,27 @@ bool Server::send_exception(Client& client, const std::uint8_t* request, ModbusE
   return modbus_reply_exception(client.ctx.get(), request, static_cast<unsigned>(code)) >= 0;
 }
 
+ReadReply Server::answer(std::size_t index, RegisterTable table, std::uint16_t first_wire,
+                         std::uint16_t words) {
+  auto& unit = units_[index];
+  const auto& faults = unit.faults;
+  if (faults.exception_all) return ModbusException::gateway_target_failed;
+  plant_.advance_to(clock_.now());
+  const auto& household = plant_.household(index);
+  const auto bank =
+      RegisterBank::encode(household.state(), household.local_time(), plant_.unit(index).config,
+                           unit.identity, faults, plant_.view(index));
+  ReadReply reply = answer_read(bank, faults, table, first_wire, words);
+  if (table == RegisterTable::holding && words > 0 &&
+      touches_clock(static_cast<std::uint16_t>(first_wire + 1), words) &&
+      faults.clock_fault == ClockFault::intermittent && ++unit.clock_reads % 2 == 0)
+    reply = ModbusException::illegal_data_address;
+  if (auto* values = std::get_if<std::vector<std::uint16_t>>(&reply);
+      values != nullptr && table == RegisterTable::input)
+    maybe_glitch(unit, *values, static_cast<std::uint16_t>(first_wire + 1));
+  return reply;
+}
+
 bool Server::serve_request(Client& client) {
   std::array<std::uint8_t, MODBUS_TCP_MAX_ADU_LENGTH> request{};
   const int length = modbus_receive(client.ctx.get(), request.data());
@@ -311,14 +362,24 @@ bool Server::serve_request(Client& client) {
 
   const int header = modbus_get_header_length(client.ctx.get());
   if (length < header + 1) return false;
-  const int unit = request[static_cast<std::size_t>(header - 1)];
+  const int unit_id = request[static_cast<std::size_t>(header - 1)];
   const std::uint8_t function = request[static_cast<std::size_t>(header)];
-  if (unit != options_.unit_id) {
-    log().debug("sungrow-sim: ignoring request for unit {}", unit);
+  const auto it =
+      std::find_if(units_.begin(), units_.end(), [&](const Unit& u) { return u.id == unit_id; });
+  if (it == units_.end()) {
+    log().debug("sungrow-sim: ignoring request for unit {}", unit_id);
     return true;
   }
-  const auto drop_every = options_.faults.drop_every;
-  if (drop_every != 0 && count % drop_every == 0) {
+  auto& unit = *it;
+  ++unit.requests;
+  const auto& faults = unit.faults;
+  if (faults.no_reply) {
+    log().debug("sungrow-sim: unit {} does not answer (fault)", unit_id);
+    return true;
+  }
+  // A fault unit counts its own requests; otherwise every request on the port counts, as always.
+  const auto nth = options_.fault_unit ? unit.requests : count;
+  if (faults.drop_every != 0 && nth % faults.drop_every == 0) {
     dropped_.fetch_add(1);
     return false;
   }
@@ -331,24 +392,13 @@ bool Server::serve_request(Client& client) {
     first_wire = static_cast<std::uint16_t>((request[at + 1] << 8U) | request[at + 2]);
     const auto words = static_cast<std::uint16_t>((request[at + 3] << 8U) | request[at + 4]);
     table = function == 0x03 ? RegisterTable::holding : RegisterTable::input;
-    household_.advance_to(clock_.now());
-    const auto bank = RegisterBank::encode(household_.state(), household_.local_time(), config_,
-                                           identity_, options_.faults);
-    reply = answer_read(bank, options_.faults, table, first_wire, words);
-    if (table == RegisterTable::holding && words > 0 &&
-        touches_clock(static_cast<std::uint16_t>(first_wire + 1), words) &&
-        options_.faults.clock_fault == ClockFault::intermittent && ++clock_reads_ % 2 == 0)
-      reply = ModbusException::illegal_data_address;
-    if (auto* values = std::get_if<std::vector<std::uint16_t>>(&reply);
-        values != nullptr && table == RegisterTable::input)
-      maybe_glitch(*values, static_cast<std::uint16_t>(first_wire + 1));
+    reply = answer(static_cast<std::size_t>(it - units_.begin()), table, first_wire, words);
   }
 
-  if (options_.faults.slow_reply > 0ms && !pause_unless_stopping(options_.faults.slow_reply))
-    return false;
+  if (faults.slow_reply > 0ms && !pause_unless_stopping(faults.slow_reply)) return false;
 
   if (const auto* code = std::get_if<ModbusException>(&reply))
-    return send_exception(client, request.data(), *code);
+    return send_exception(client, request.data(), faults, *code);
 
   const auto& values = std::get<std::vector<std::uint16_t>>(reply);
   const auto n = static_cast<unsigned>(values.size());
@@ -391,8 +441,17 @@ Result<void> validate(const SimOptions& o) {
                 format_rfc3339(*o.start) + ")");
   if (o.since && *o.since < o.start.value_or(now_utc()) - std::chrono::days{kMaxSinceDays})
     return fail("since lies more than " + std::to_string(kMaxSinceDays) + " days before the start");
-  if (o.unit_id < 1 || o.unit_id > 247)
-    return fail("unit id must be 1–247, got " + std::to_string(o.unit_id));
+  std::vector<int> ids{o.unit_id};
+  ids.insert(ids.end(), o.slave_units.begin(), o.slave_units.end());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 1 || ids[i] > 247)
+      return fail("unit id must be 1–247, got " + std::to_string(ids[i]));
+    if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) !=
+        ids.begin() + static_cast<std::ptrdiff_t>(i))
+      return fail("unit id " + std::to_string(ids[i]) + " is listed twice");
+  }
+  if (o.fault_unit && std::find(ids.begin(), ids.end(), *o.fault_unit) == ids.end())
+    return fail("fault unit " + std::to_string(*o.fault_unit) + " is not one of the units served");
   if (!std::isfinite(o.time_scale) || o.time_scale <= 0 || o.time_scale > 1e6)
     return fail("time scale must be > 0 and ≤ 1e6");
   try {
@@ -418,11 +477,14 @@ Result<std::unique_ptr<SimServer>> SimServer::start(SimOptions options) {
   if (auto ok = validate(options); !ok) return ok.error();
   const auto start = options.start.value_or(now_utc());
   // From `since` the household lives through every step a history generated from there did, so
-  // the counters and the battery carry on where that history ends.
-  auto household = Household::create(HouseholdConfig{}, options.seed,
-                                     std::min(options.since.value_or(start), start), options.tz);
-  if (!household) return household.error();
-  household.value().advance_to(start);
+  // the counters and the battery carry on where that history ends. Slaves share the master's
+  // weather and grid (its seed) and step with it.
+  std::vector<PlantUnit> units{{.unit_id = options.unit_id, .config = {}, .seed = options.seed}};
+  for (const int id : options.slave_units)
+    units.push_back({.unit_id = id, .config = slave_config(id), .seed = options.seed});
+  auto plant = Plant::create(std::move(units), std::min(options.since.value_or(start), start),
+                             start, options.tz);
+  if (!plant) return plant.error();
   auto listener = open_listener(options.listen, options.port);
   if (!listener) return listener.error();
 
@@ -432,7 +494,7 @@ Result<std::unique_ptr<SimServer>> SimServer::start(SimOptions options) {
   UniqueFd wake_read{pipe_fds[0]}, wake_write{pipe_fds[1]};
 
   const auto port = listener.value().port;
-  auto server = std::make_unique<Server>(std::move(options), std::move(household.value()),
+  auto server = std::make_unique<Server>(std::move(options), std::move(plant.value()),
                                          std::move(listener.value()), std::move(wake_read),
                                          std::move(wake_write));
   server->run_in_background();

@@ -41,6 +41,8 @@ struct Faults {
   std::chrono::seconds clock_offset{
       0};  // the inverter's clock runs this far from the simulated time
   ClockFault clock_fault = ClockFault::none;
+  bool no_reply = false;       // every request is ignored, as for an unknown unit id (timeouts)
+  bool exception_all = false;  // every read answers exception 0x0B (gateway: target failed)
 };
 
 // How far back `since` may lie: the household is simulated from there at start-up (10 years).
@@ -51,8 +53,11 @@ inline constexpr std::string_view kDefaultSerial = "A2350415770";
 
 struct SimOptions {
   std::string listen = "127.0.0.1";
-  std::uint16_t port = 502;        // 0 = pick a free port (see SimServer::port())
-  int unit_id = 1;                 // requests for any other unit id get no reply at all
+  std::uint16_t port = 502;  // 0 = pick a free port (see SimServer::port())
+  int unit_id = 1;           // requests for any other unit id get no reply at all
+  // More inverters on the same port (and connection): unit_id is then the master, which owns the
+  // grid meter, and these its slaves (sungrow-registers.md §2), each with its own PV and battery.
+  std::vector<int> slave_units;
   double time_scale = 1.0;         // simulated seconds per real second
   std::optional<Timestamp> start;  // simulated start time; default now
   // When the household began (its counters and battery integrate from the local midnight of that
@@ -63,6 +68,10 @@ struct SimOptions {
   std::uint64_t seed = 1;
   std::string serial{kDefaultSerial};  // registers 4990–4999: 1–20 printable ASCII characters
   Faults faults;
+  // When set, `faults` apply to requests for this unit only. Connection-level behaviour stays
+  // port-wide: refuse_second_client always, and drop_every closes the connection every unit
+  // shares (counting only this unit's requests).
+  std::optional<int> fault_unit;
 };
 
 // Counters since start. `requests` counts every frame received (also ignored ones);
@@ -88,9 +97,9 @@ class SimServer {
   virtual Timestamp sim_time() const = 0;
 };
 
-// Checks options without starting anything (unit id 1–247, time scale, time zone, ranges,
-// serial, listen address). start() runs the same checks; the CLI uses this to tell flag errors
-// apart.
+// Checks options without starting anything (unit ids 1–247 and distinct, fault unit among them,
+// time scale, time zone, ranges, serial, listen address). start() runs the same checks; the CLI
+// uses this to tell flag errors apart.
 Result<void> validate(const SimOptions& options);
 
 }  // namespace sungrow::sim
