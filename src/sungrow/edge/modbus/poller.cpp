@@ -17,6 +17,11 @@ spdlog::logger& log() {
   return component_logger("modbus");
 }
 
+// Exceptions 0x0A (gateway path unavailable) and 0x0B (gateway target failed to respond).
+bool is_gateway_exception(int code) {
+  return code == 0x0A || code == 0x0B;
+}
+
 }  // namespace
 
 struct Poller::Impl {
@@ -110,6 +115,7 @@ struct Poller::Impl {
     RegisterImage image = once_cache;
     bool any = false;
     std::optional<std::string> transport_error;
+    std::optional<std::string> gateway_error;
     const auto plan = build_read_plan(skip(), fragmented);
 
     // Reads one request; on an exception, retries its map registers one by one. Returns false
@@ -125,6 +131,12 @@ struct Poller::Impl {
       }
       if (outcome.kind == ReadOutcome::Kind::transport) {
         transport_error = std::move(outcome.error);
+        return false;
+      }
+      if (is_gateway_exception(outcome.exception_code)) {
+        // The gateway (a WiNet-S) answers for a unit behind it that did not: the unit is away,
+        // not its registers unsupported. One request per cycle, the link kept for the others.
+        gateway_error = std::move(outcome.error);
         return false;
       }
       log().debug("request {}×{} ({}): {}", r.first_doc, r.count, kReadGroups[r.group].name,
@@ -175,6 +187,9 @@ struct Poller::Impl {
     if (any) return image;
     if (stop.stop_requested()) return fail("modbus: poll stopped");
     if (transport_error) return fail(*transport_error);
+    if (gateway_error)
+      return fail(fmt::format("modbus: unit {} did not answer through the gateway: {}", unit_id,
+                              *gateway_error));
     if (plan.empty()) return fail("modbus: every register of the map is unsupported");
     return fail("modbus: no register could be read (every request answered with an exception)");
   }
