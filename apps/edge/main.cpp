@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "scan_table.hpp"
@@ -35,17 +36,29 @@ bool check(const EdgeConfig& config, Needs needs) {
   return problems.empty();
 }
 
+// The device `once` or `scan` reads (validated already, so only I/O can fail here).
+std::optional<DeviceSpec> device_or_report(const EdgeConfig& c) {
+  auto device = selected_device(c);
+  if (!device) {
+    std::cerr << "sungrow-edge: " << device.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::move(device).value();
+}
+
 int cmd_once(const EdgeConfig& c) {
   if (!check(c, Needs::inverter)) return kExitUsage;
-  Poller poller(modbus_settings(c));
+  const auto device = device_or_report(c);
+  if (!device) return kExitUsage;
+  Poller poller(modbus_settings(c, *device));
   const auto ts = now_utc();
   auto image = poller.poll();
   if (!image) {
-    std::cerr << "sungrow-edge: cannot read the inverter at " << c.sungrow_host << ":"
-              << c.sungrow_port << ": " << image.error().message << "\n";
+    std::cerr << "sungrow-edge: cannot read the inverter at " << device->host << ":" << device->port
+              << ": " << image.error().message << "\n";
     return kExitFailure;
   }
-  auto n = normalize(*image, ts, c.effective_device_id());
+  auto n = normalize(*image, ts, device->id);
   // One sample, no spool and no reference to check against: the kernel's word only.
   n.sample.ts_source = system_clock_synchronized() ? TsSource::ntp : TsSource::unsynced;
   for (const auto& w : n.warnings) spdlog::warn("Value discarded: {}", w);
@@ -55,11 +68,13 @@ int cmd_once(const EdgeConfig& c) {
 
 int cmd_scan(const EdgeConfig& c) {
   if (!check(c, Needs::inverter)) return kExitUsage;
-  Poller poller(modbus_settings(c));
+  const auto device = device_or_report(c);
+  if (!device) return kExitUsage;
+  Poller poller(modbus_settings(c, *device));
   auto scanned = poller.scan();
   if (!scanned) {
-    std::cerr << "sungrow-edge: cannot scan the inverter at " << c.sungrow_host << ":"
-              << c.sungrow_port << ": " << scanned.error().message << "\n";
+    std::cerr << "sungrow-edge: cannot scan the inverter at " << device->host << ":" << device->port
+              << ": " << scanned.error().message << "\n";
     return kExitFailure;
   }
   std::cout << format_scan(*scanned) << std::flush;
@@ -95,7 +110,17 @@ int cmd_spool_status(const EdgeConfig& c) {
             << "last seq:         " << s.last_seq << "\n"
             << "dead letters:     " << s.dead_letters
             << (s.dead_letters > 0 ? "  (sungrow-edge spool dead-letters)" : "") << "\n"
-            << "status:           " << (s.depth == 0 ? "drained" : "draining") << std::endl;
+            << "status:           " << (s.depth == 0 ? "drained" : "draining") << "\n";
+  // Per device once several share the spool: each has its own seq and backlog.
+  if (s.devices.size() > 1) {
+    std::cout << fmt::format("{:<24} {:>8} {:>26} {:>10} {:>12}\n", "device", "depth",
+                             "oldest unsent", "last seq", "dead letters");
+    for (const auto& d : s.devices)
+      std::cout << fmt::format("{:<24} {:>8} {:>26} {:>10} {:>12}\n", d.device_id,
+                               d.depth + d.pending_in_memory, ts(d.oldest_ts), d.last_seq,
+                               d.dead_letters);
+  }
+  std::cout << std::flush;
   return 0;
 }
 
@@ -113,7 +138,8 @@ int cmd_spool_dead_letters(const EdgeConfig& c, std::size_t limit) {
     return kExitFailure;
   }
   for (const auto& d : *letters) {
-    boost::json::object line{{"seq", d.seq},
+    boost::json::object line{{"device_id", d.device_id},
+                             {"seq", d.seq},
                              {"ts", format_rfc3339(d.ts)},
                              {"dead_lettered_at", format_rfc3339(d.dead_lettered_at)},
                              {"reason", d.reason}};
@@ -164,6 +190,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Poll, spool and upload until stopped (the default)");
   auto* once = app.add_subcommand("once", "Read one sample and print its JSON");
   auto* scan = app.add_subcommand("scan", "Read every register of the map and print it decoded");
+  for (auto* sub : {once, scan})
+    sub->add_option("--device", config.device, "Which device of SUNGROW_DEVICES_FILE to read");
   auto* spool = app.add_subcommand("spool", "Inspect the spool");
   auto* spool_status = spool->add_subcommand("status", "Depth, oldest sample, drain status");
   auto* spool_dead =

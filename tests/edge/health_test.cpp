@@ -89,5 +89,54 @@ TEST(Health, UnwritableDirectoryIsAnError) {
   EXPECT_NE(r.error().message.find("/nonexistent-dir"), std::string::npos);
 }
 
+// Several devices: one failing inverter is named, the edge is degraded (the others are captured),
+// and only all of them failing makes the edge failing.
+TEST(Health, SeveralDevicesNameTheFailingOne) {
+  HealthState s;
+  for (const char* id : {"roof-1", "roof-2", "garage"}) {
+    DeviceHealth d;
+    d.device_id = id;
+    d.state.last_poll_ok = true;
+    s.devices.push_back(d);
+  }
+  s.devices[1].state.last_poll_ok = false;
+  s.devices[1].state.consecutive_poll_failures = 4;
+  s.devices[1].state.last_poll_error = "modbus: Connection timed out";
+  s.devices[1].last_seq = 17;
+  summarize_devices(s);
+  EXPECT_EQ(classify(s), HealthStatus::degraded);
+  EXPECT_EQ(s.consecutive_poll_failures, 0u);
+  EXPECT_EQ(s.last_poll_error, "roof-2: modbus: Connection timed out");
+  const auto v = boost::json::parse(health_json(s, Timestamp{}));
+  EXPECT_EQ(v.at("status").as_string(), "degraded");
+  EXPECT_EQ(v.at("failing_devices").as_array(), boost::json::array{"roof-2"});
+  const auto& roof2 = v.at("devices").as_array().at(1);
+  EXPECT_EQ(roof2.at("device_id").as_string(), "roof-2");
+  EXPECT_EQ(roof2.at("status").as_string(), "failing");
+  EXPECT_EQ(roof2.at("poll").at("consecutive_failures").as_int64(), 4);
+  EXPECT_EQ(roof2.at("spool").at("last_seq").as_int64(), 17);
+  EXPECT_EQ(v.at("devices").as_array().at(0).at("status").as_string(), "ok");
+
+  for (auto& d : s.devices) d.state.consecutive_poll_failures = 3;
+  summarize_devices(s);
+  EXPECT_EQ(classify(s), HealthStatus::failing);
+}
+
+// One device (the single-inverter edge): the edge-wide figures are the device's own.
+TEST(Health, OneDeviceIsTheEdge) {
+  HealthState s;
+  DeviceHealth d;
+  d.device_id = "192.168.1.50";
+  d.state.consecutive_poll_failures = 2;
+  d.state.last_poll_error = "modbus: refused";
+  d.state.consecutive_upload_failures = 1;
+  s.devices.push_back(d);
+  summarize_devices(s);
+  EXPECT_EQ(s.consecutive_poll_failures, 2u);
+  EXPECT_EQ(s.last_poll_error, "modbus: refused");  // not prefixed by the device
+  EXPECT_EQ(s.consecutive_upload_failures, 1u);
+  EXPECT_EQ(s.failing_devices, 0u);
+}
+
 }  // namespace
 }  // namespace sungrow::edge

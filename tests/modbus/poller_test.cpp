@@ -180,6 +180,40 @@ TEST(Poller, InterReadDelayHoldsBetweenEveryTwoRequests) {
   EXPECT_GE(min_gap, 15ms);
 }
 
+// Two unit ids behind one WiNet-S: one connection for both, each request addressed to its unit,
+// and the inter-read delay between any two requests, whichever unit they are for.
+TEST(Poller, UnitsSharingALinkShareOneConnectionAndItsPacing) {
+  FakeDevice device({});
+  test::RawServer server([&](int fd, int) { device.serve(fd); });
+  const auto s = settings_for(server.port());
+  auto link = std::make_shared<ModbusLink>(LinkSettings{.host = s.host,
+                                                        .port = s.port,
+                                                        .inter_read_delay = 25ms,
+                                                        .response_timeout = s.response_timeout,
+                                                        .backoff_base = s.backoff_base,
+                                                        .backoff_cap = s.backoff_cap},
+                                           1);
+  Poller master(link, 1);
+  Poller slave(link, 2);
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    link->begin_round();
+    ASSERT_TRUE(master.poll());
+    ASSERT_TRUE(slave.poll());
+  }
+  EXPECT_EQ(server.accepted(), 1);
+  const auto log = device.take();
+  std::set<int> units;
+  auto min_gap = Clock::duration::max();
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    units.insert(log[i].request.unit);
+    if (i > 0) min_gap = std::min(min_gap, log[i].at - log[i - 1].at);
+  }
+  EXPECT_EQ(units, (std::set<int>{1, 2}));
+  EXPECT_EQ(log.front().request.unit, 1);
+  EXPECT_EQ(log.back().request.unit, 2);
+  EXPECT_GE(min_gap, 25ms);
+}
+
 TEST(Poller, ExceptionSplitsTheGroupAndRepeatedFailureMakesARegisterUnsupported) {
   const auto& legacy = reg(RegisterId::battery_power_legacy);  // 13022 inside "state"
   const auto& battery = reg(RegisterId::battery_power);        // 5214, a group of its own

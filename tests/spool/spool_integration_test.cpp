@@ -25,10 +25,8 @@ using test::kT0;
 using test::make_sample;
 using test::open_or_die;
 
-struct Committed {
-  std::int64_t ts_ms = 0;
-  std::string device_id;
-};
+// A row's identity: seq counts per device (DESIGN §3).
+using Key = std::pair<std::string, std::int64_t>;  // (device_id, seq)
 
 // Reads what is available on `fd` into `text` until a full line arrived or `timeout` passed.
 void read_first_line(int fd, std::string& text, std::chrono::milliseconds timeout) {
@@ -49,8 +47,8 @@ enum class KillFrom {
 };
 
 // Runs the child until SIGKILL `delay` after `from`; returns what it reported as durable.
-std::map<std::int64_t, Committed> run_and_kill(const std::filesystem::path& spool_path,
-                                               KillFrom from, std::chrono::milliseconds delay) {
+std::map<Key, std::int64_t> run_and_kill(const std::filesystem::path& spool_path, KillFrom from,
+                                         std::chrono::milliseconds delay) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   const pid_t pid = fork();
@@ -77,15 +75,16 @@ std::map<std::int64_t, Committed> run_and_kill(const std::filesystem::path& spoo
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
       << "child exited by itself with status " << status;
 
-  std::map<std::int64_t, Committed> reported;
+  std::map<Key, std::int64_t> reported;                        // → ts_ms
   const auto complete = text.substr(0, text.rfind('\n') + 1);  // a torn last line is ignored
   std::istringstream lines(complete);
   for (std::string line; std::getline(lines, line);) {
     std::istringstream fields(line);
     std::int64_t seq = 0;
-    Committed c;
-    if (fields >> seq >> c.ts_ms >> c.device_id) {
-      reported[seq] = c;
+    std::int64_t ts_ms = 0;
+    std::string device;
+    if (fields >> seq >> ts_ms >> device) {
+      reported[Key{device, seq}] = ts_ms;
     } else {
       ADD_FAILURE() << "unexpected line from the child: " << line;
     }
@@ -99,9 +98,9 @@ TEST(SpoolCrash, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<int> delay_ms(1, 50);
 
-  std::map<std::int64_t, Committed> reported_ever;  // what the child said was durable
-  std::set<std::int64_t> acked;
-  std::map<std::int64_t, Committed> seen_ever;  // every row the spool has shown us
+  std::map<Key, std::int64_t> reported_ever;  // what the child said was durable → ts_ms
+  std::set<Key> acked;
+  std::map<Key, std::int64_t> seen_ever;  // every row the spool has shown us → ts_ms
   constexpr int kRounds = 40;
   int rounds_with_commits = 0;
 
@@ -116,43 +115,55 @@ TEST(SpoolCrash, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
     ASSERT_TRUE(spool.verify_integrity());
     const auto rows = spool.peek(1'000'000).value();
 
-    const std::int64_t max_seen_before = seen_ever.empty() ? 0 : seen_ever.rbegin()->first;
-    std::int64_t previous_seq = 0;
+    // Per device: the highest seq seen before this round, and the previous row's seq.
+    std::map<std::string, std::int64_t> max_seen_before;
+    for (const auto& [key, ts] : seen_ever) max_seen_before[key.first] = key.second;
+    std::map<std::string, std::int64_t> previous_seq;
     for (const auto& row : rows) {
-      ASSERT_GT(row.seq, previous_seq) << "seqs out of order or duplicated";
-      previous_seq = row.seq;
-      ASSERT_FALSE(acked.contains(row.seq)) << "an acked row came back: " << row.seq;
+      const Key key{row.device_id, row.seq};
+      ASSERT_GT(row.seq, previous_seq[row.device_id]) << "seqs out of order or duplicated";
+      previous_seq[row.device_id] = row.seq;
+      ASSERT_FALSE(acked.contains(key)) << "an acked row came back: " << row.seq;
       const Sample body = decode_body(row.json);
       ASSERT_EQ(body.seq, row.seq);
+      ASSERT_EQ(body.device_id, row.device_id);
       ASSERT_EQ(body.ts, row.ts);
-      const Committed now{row.ts.time_since_epoch().count(), body.device_id};
-      if (const auto it = seen_ever.find(row.seq); it != seen_ever.end()) {
-        ASSERT_EQ(it->second.ts_ms, now.ts_ms) << "a stored row changed: " << row.seq;
+      const auto ts_ms = row.ts.time_since_epoch().count();
+      if (const auto it = seen_ever.find(key); it != seen_ever.end()) {
+        ASSERT_EQ(it->second, ts_ms) << "a stored row changed: " << row.seq;
       } else {
-        ASSERT_GT(row.seq, max_seen_before) << "a new row appeared below an older seq";
-        seen_ever[row.seq] = now;
+        ASSERT_GT(row.seq, max_seen_before[row.device_id])
+            << "a new row appeared below an older seq";
+        seen_ever[key] = ts_ms;
       }
     }
-    for (const auto& [seq, c] : reported) {
-      ASSERT_TRUE(seen_ever.contains(seq)) << "committed seq " << seq << " was lost";
-      ASSERT_EQ(seen_ever[seq].ts_ms, c.ts_ms);
-      ASSERT_EQ(seen_ever[seq].device_id, c.device_id);
+    for (const auto& [key, ts_ms] : reported) {
+      ASSERT_TRUE(seen_ever.contains(key))
+          << "committed seq " << key.second << " of " << key.first << " was lost";
+      ASSERT_EQ(seen_ever[key], ts_ms);
     }
 
     // Ack the older half, so the next kill can also land on a database with deletes behind it.
-    std::vector<std::int64_t> to_ack;
-    for (std::size_t i = 0; i < rows.size() / 2; ++i) to_ack.push_back(rows[i].seq);
-    ASSERT_TRUE(spool.ack(to_ack));
-    acked.insert(to_ack.begin(), to_ack.end());
+    std::map<std::string, std::vector<std::int64_t>> to_ack;
+    for (std::size_t i = 0; i < rows.size() / 2; ++i)
+      to_ack[rows[i].device_id].push_back(rows[i].seq);
+    for (const auto& [device, seqs] : to_ack) {
+      ASSERT_TRUE(spool.ack(device, seqs));
+      for (const auto seq : seqs) acked.insert(Key{device, seq});
+    }
   }
 
-  // ts strictly increasing per device over the whole history, in seq order.
+  // Per device: seq 1, 2, 3, … with no gap, and ts strictly increasing in seq order.
   std::map<std::string, std::int64_t> last_ts;
-  for (const auto& [seq, c] : seen_ever) {
-    if (const auto it = last_ts.find(c.device_id); it != last_ts.end()) {
-      EXPECT_GT(c.ts_ms, it->second) << "ts not increasing for " << c.device_id << " at " << seq;
+  std::map<std::string, std::int64_t> last_seq;
+  for (const auto& [key, ts_ms] : seen_ever) {
+    const auto& [device, seq] = key;
+    EXPECT_EQ(seq, last_seq[device] + 1) << "a gap in the seqs of " << device;
+    last_seq[device] = seq;
+    if (const auto it = last_ts.find(device); it != last_ts.end()) {
+      EXPECT_GT(ts_ms, it->second) << "ts not increasing for " << device << " at " << seq;
     }
-    last_ts[c.device_id] = c.ts_ms;
+    last_ts[device] = ts_ms;
   }
   // The test has power only if the child was killed while committing, many times.
   EXPECT_GE(rounds_with_commits, kRounds / 2);

@@ -192,7 +192,7 @@ TEST_F(SpoolTest, TsBumpHoldsAcrossReopenAfterEverythingWasAcked) {
   EXPECT_EQ(decode_body(peek_all(spool).at(0).json).ts, at_ms(kT0 + 1));
 }
 
-TEST_F(SpoolTest, DevicesHaveTheirOwnTsButShareOneSeq) {
+TEST_F(SpoolTest, DevicesHaveTheirOwnTsAndTheirOwnSeq) {
   auto spool = open_or_die(path);
   const auto a1 = spool.enqueue(make_sample("inv-a", kT0));
   const auto b1 = spool.enqueue(make_sample("inv-b", kT0 - 10'000));  // behind, but its own clock
@@ -201,10 +201,125 @@ TEST_F(SpoolTest, DevicesHaveTheirOwnTsButShareOneSeq) {
   EXPECT_EQ(b1.stored.ts, at_ms(kT0 - 10'000));
   EXPECT_EQ(a2.stored.ts, at_ms(kT0 + 1));
   EXPECT_EQ(b2.stored.ts, at_ms(kT0 - 5'000));
+  // DESIGN §3: seq 1..N per device, so the server sees no gaps in any device's sequence.
   EXPECT_EQ((std::vector<std::int64_t>{a1.stored.seq, b1.stored.seq, a2.stored.seq, b2.stored.seq}),
-            (std::vector<std::int64_t>{1, 2, 3, 4}));
-  const auto rows = peek_all(spool);
+            (std::vector<std::int64_t>{1, 1, 2, 2}));
+  const auto rows = peek_all(spool);  // every device, in the order spooled
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[1].device_id, "inv-b");
   EXPECT_EQ(decode_body(rows[1].json).device_id, "inv-b");
+  EXPECT_EQ(decode_body(rows[1].json).seq, 1);
+}
+
+TEST_F(SpoolTest, PerDevicePeekAckAndDeadLetterTouchOnlyThatDevice) {
+  auto spool = open_or_die(path);
+  for (int i = 0; i < 3; ++i) {
+    spool.enqueue(make_sample("inv-a", kT0 + i * 5000));
+    spool.enqueue(make_sample("inv-b", kT0 + i * 5000));
+  }
+  EXPECT_EQ(seqs_of(spool.peek("inv-b", 2).value()), (std::vector<std::int64_t>{1, 2}));
+  const std::vector<std::int64_t> first_two{1, 2};
+  ASSERT_TRUE(spool.ack("inv-a", first_two));
+  EXPECT_EQ(seqs_of(spool.peek("inv-a", 10).value()), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(seqs_of(spool.peek("inv-b", 10).value()), (std::vector<std::int64_t>{1, 2, 3}));
+  ASSERT_TRUE(spool.dead_letter("inv-b", 2, "422: bad"));
+  EXPECT_EQ(seqs_of(spool.peek("inv-b", 10).value()), (std::vector<std::int64_t>{1, 3}));
+  EXPECT_FALSE(spool.dead_letter("inv-a", 1, "already acked"));
+  const auto letters = spool.dead_letters(10).value();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].device_id, "inv-b");
+  EXPECT_EQ(letters[0].seq, 2);
+  // A seq alone names no row once several devices share the spool.
+  const std::vector<std::int64_t> three{3};
+  EXPECT_FALSE(spool.ack(three));
+  EXPECT_FALSE(spool.dead_letter(3, "ambiguous"));
+  EXPECT_EQ(spool.stats().depth, 3u);
+}
+
+TEST_F(SpoolTest, StatsPerDevice) {
+  auto spool = open_or_die(path);
+  for (int i = 0; i < 4; ++i) spool.enqueue(make_sample("inv-a", kT0 + i * 5000));
+  spool.enqueue(make_sample("inv-b", kT0 - 60'000));
+  ASSERT_TRUE(spool.dead_letter("inv-a", 4, "422"));
+  const std::vector<std::int64_t> one{1};
+  ASSERT_TRUE(spool.ack("inv-a", one));
+  const auto s = spool.stats();
+  ASSERT_EQ(s.devices.size(), 2u);
+  const auto& a = s.devices[0];
+  const auto& b = s.devices[1];
+  EXPECT_EQ(a.device_id, "inv-a");
+  EXPECT_EQ(a.depth, 2u);
+  EXPECT_EQ(a.oldest_ts, at_ms(kT0 + 5000));
+  EXPECT_EQ(a.newest_ts, at_ms(kT0 + 10'000));
+  EXPECT_EQ(a.last_seq, 4);
+  EXPECT_EQ(a.dead_letters, 1u);
+  EXPECT_EQ(b.device_id, "inv-b");
+  EXPECT_EQ(b.depth, 1u);
+  EXPECT_EQ(b.oldest_ts, at_ms(kT0 - 60'000));
+  EXPECT_EQ(b.last_seq, 1);
+  EXPECT_EQ(s.depth, 3u);
+  EXPECT_EQ(s.dead_letters, 1u);
+  EXPECT_EQ(s.oldest_ts, at_ms(kT0 - 60'000));  // the oldest of any device
+  EXPECT_EQ(s.last_seq, 4);
+  // The counts kept in memory agree with a fresh count from the file.
+  spool = open_or_die(path);
+  const auto again = spool.stats();
+  EXPECT_EQ(again.devices[0].depth, 2u);
+  EXPECT_EQ(again.devices[0].dead_letters, 1u);
+  EXPECT_EQ(again.devices[1].depth, 1u);
+}
+
+// A spool written by the previous release (schema 1: one seq across devices) opens, keeps every
+// row and dead letter, and each device goes on above the old global seq.
+TEST_F(SpoolTest, SchemaOneSpoolIsMigratedAndKeepsItsData) {
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    const char* v1 =
+        "PRAGMA journal_mode = WAL;"
+        "CREATE TABLE samples(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+        " ts_ms INTEGER NOT NULL, body TEXT NOT NULL) STRICT;"
+        "CREATE TABLE dead_letter(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+        " ts_ms INTEGER NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL,"
+        " at_ms INTEGER NOT NULL) STRICT;"
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
+        "INSERT INTO meta(key, value) VALUES('last_seq', 7);"
+        "INSERT INTO meta(key, value) VALUES('note:clock.inverter_offset_ms', 3600000);"
+        "CREATE TABLE device_clock(device_id TEXT PRIMARY KEY, last_ts_ms INTEGER NOT NULL) STRICT;"
+        "INSERT INTO device_clock VALUES('inv-1', 1795694430000);"
+        "INSERT INTO samples VALUES(5, 'inv-1', 1795694420000, '{\"seq\":5}');"
+        "INSERT INTO samples VALUES(6, 'inv-1', 1795694425000, '{\"seq\":6}');"
+        "INSERT INTO samples VALUES(7, 'inv-1', 1795694430000, '{\"seq\":7}');"
+        "INSERT INTO dead_letter VALUES(3, 'inv-1', 1795694410000, '{\"seq\":3}', '422', 1);"
+        "PRAGMA user_version = 1;";
+    char* error = nullptr;
+    ASSERT_EQ(sqlite3_exec(raw, v1, nullptr, nullptr, &error), SQLITE_OK) << error;
+    sqlite3_close(raw);
+  }
+  auto spool = open_or_die(path);
+  const auto rows = peek_all(spool);
+  EXPECT_EQ(seqs_of(rows), (std::vector<std::int64_t>{5, 6, 7}));
+  EXPECT_EQ(rows.at(0).json, "{\"seq\":5}");
+  EXPECT_EQ(rows.at(0).device_id, "inv-1");
+  const auto letters = spool.dead_letters(10).value();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].seq, 3);
+  EXPECT_EQ(letters[0].device_id, "inv-1");
+  EXPECT_EQ(spool.note("clock.inverter_offset_ms").value(), 3'600'000);
+  auto s = spool.stats();
+  EXPECT_EQ(s.depth, 3u);
+  EXPECT_EQ(s.dead_letters, 1u);
+  EXPECT_EQ(s.last_seq, 7);
+  // The same device continues at 8, ts still strictly after its last one; a new device starts at 1.
+  const auto next = spool.enqueue(make_sample("inv-1", kT0));
+  EXPECT_EQ(next.stored.seq, 8);
+  EXPECT_EQ(next.stored.ts, at_ms(1795694430001));
+  EXPECT_EQ(spool.enqueue(make_sample("inv-2", kT0)).stored.seq, 1);
+  const std::vector<std::int64_t> five{5};
+  ASSERT_TRUE(spool.ack("inv-1", five));
+  spool = open_or_die(path);  // reopened: schema 2 now, nothing migrated twice
+  EXPECT_EQ(seqs_of(spool.peek("inv-1", 10).value()), (std::vector<std::int64_t>{6, 7, 8}));
+  EXPECT_EQ(spool.enqueue(make_sample("inv-1", kT0 + 5000)).stored.seq, 9);
 }
 
 TEST_F(SpoolTest, DeadLetterMovesOneRowWithItsReason) {

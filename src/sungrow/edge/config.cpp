@@ -57,7 +57,78 @@ void check_mqtt(std::vector<std::string>& problems, const EdgeConfig& c) {
     check_range(problems, "--test-mqtt-keepalive-s", c.test_mqtt_keepalive_s, 5, 30);
 }
 
+// The devices-file mode: the file's own problems, and the single-device settings that would be
+// ignored next to it.
+void check_devices(std::vector<std::string>& problems, const EdgeConfig& c, Needs needs) {
+  const bool upload = needs == Needs::inverter_and_upload;
+  if (!c.sungrow_host.empty())
+    problems.emplace_back(
+        "SUNGROW_HOST and SUNGROW_DEVICES_FILE are both set: give one inverter or the list, not "
+        "both");
+  for (const auto& name : c.single_device_settings_given)
+    problems.push_back(fmt::format(
+        "{} is set but SUNGROW_DEVICES_FILE lists the devices (set it per device in the file)",
+        name));
+  if (!c.device_id.empty())
+    problems.emplace_back(
+        "DEVICE_ID is set but SUNGROW_DEVICES_FILE names the devices (the first word of a line)");
+  if (upload && !c.vps_device_token.empty())
+    problems.emplace_back(
+        "VPS_DEVICE_TOKEN is set but each device of SUNGROW_DEVICES_FILE has its own token_file");
+  if (upload && c.mqtt_enabled())
+    problems.emplace_back(
+        "MQTT_URL is not supported with SUNGROW_DEVICES_FILE yet (Home Assistant over MQTT "
+        "publishes one inverter)");
+  auto parsed = load_devices_file(c.devices_file, upload);
+  problems.insert(problems.end(), parsed.problems.begin(), parsed.problems.end());
+  if (upload && c.test_poll_interval_ms != 0) {
+    for (const auto& d : parsed.devices)
+      if (!is_loopback_host(d.host))
+        problems.push_back(fmt::format(
+            "--test-poll-interval-ms is only allowed against simulators on a loopback address "
+            "(device {} is at {})",
+            d.id, d.host));
+  }
+  if (needs == Needs::inverter && parsed.problems.empty()) {
+    const auto& all = parsed.devices;
+    if (c.device.empty() && all.size() > 1) {
+      problems.push_back(
+          fmt::format("SUNGROW_DEVICES_FILE lists {} devices: name one with --device", all.size()));
+    } else if (!c.device.empty() && std::none_of(all.begin(), all.end(),
+                                                 [&](const auto& d) { return d.id == c.device; })) {
+      problems.push_back(fmt::format("--device {} is not in SUNGROW_DEVICES_FILE", c.device));
+    }
+  }
+}
+
 }  // namespace
+
+Result<std::vector<DeviceSpec>> configured_devices(const EdgeConfig& c, bool with_tokens) {
+  if (!c.several_devices()) {
+    DeviceSpec d;
+    d.id = c.effective_device_id();
+    d.host = c.sungrow_host;
+    d.port = static_cast<std::uint16_t>(c.sungrow_port);
+    d.unit = c.slave_id;
+    d.token = c.vps_device_token;
+    return std::vector<DeviceSpec>{std::move(d)};
+  }
+  auto parsed = load_devices_file(c.devices_file, with_tokens);
+  if (!parsed.problems.empty()) return fail(fmt::format("{}", fmt::join(parsed.problems, "; ")));
+  return std::move(parsed.devices);
+}
+
+Result<DeviceSpec> selected_device(const EdgeConfig& c) {
+  auto all = configured_devices(c, false);
+  if (!all) return all.error();
+  if (c.device.empty()) {
+    if (all->size() != 1) return fail("several devices: name one with --device");
+    return std::move(all->front());
+  }
+  for (auto& d : *all)
+    if (d.id == c.device) return std::move(d);
+  return fail(fmt::format("--device {} is not in SUNGROW_DEVICES_FILE", c.device));
+}
 
 std::chrono::milliseconds EdgeConfig::poll_interval() const {
   if (test_poll_interval_ms > 0) return std::chrono::milliseconds{test_poll_interval_ms};
@@ -68,9 +139,17 @@ void bind_options(CLI::App& app, EdgeConfig& c) {
   auto opt = [&app](const char* flag, auto& field, const char* env, const char* help) {
     return app.add_option(flag, field, help)->envname(env)->capture_default_str();
   };
+  // Records an explicitly given single-device setting (see single_device_settings_given).
+  const auto given = [&c](const char* env) {
+    return [&c, env](const std::string&) { c.single_device_settings_given.emplace_back(env); };
+  };
+  opt("--devices-file", c.devices_file, "SUNGROW_DEVICES_FILE",
+      "Several inverters: one line per device (instead of --host, --port, --slave-id, "
+      "--device-id and --token)");
   opt("--host", c.sungrow_host, "SUNGROW_HOST", "Inverter / WiNet-S address");
-  opt("--port", c.sungrow_port, "SUNGROW_PORT", "Modbus TCP port");
-  opt("--slave-id", c.slave_id, "SUNGROW_SLAVE_ID", "Modbus unit id (1-247)");
+  opt("--port", c.sungrow_port, "SUNGROW_PORT", "Modbus TCP port")->each(given("SUNGROW_PORT"));
+  opt("--slave-id", c.slave_id, "SUNGROW_SLAVE_ID", "Modbus unit id (1-247)")
+      ->each(given("SUNGROW_SLAVE_ID"));
   opt("--poll-interval", c.poll_interval_s, "POLL_INTERVAL_S", "Seconds between polls (>= 5)");
   opt("--inter-register-delay", c.inter_register_delay_ms, "INTER_REGISTER_DELAY_MS",
       "Milliseconds between register-group reads (>= 20)");
@@ -121,10 +200,18 @@ void bind_options(CLI::App& app, EdgeConfig& c) {
 
 std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
   std::vector<std::string> problems;
-  if (needs == Needs::inverter || needs == Needs::inverter_and_upload) {
-    if (c.sungrow_host.empty()) problems.emplace_back("SUNGROW_HOST is required (--host)");
-    check_range(problems, "SUNGROW_PORT", c.sungrow_port, 1, 65535);
-    check_range(problems, "SUNGROW_SLAVE_ID", c.slave_id, 1, 247);
+  const bool upload = needs == Needs::inverter_and_upload;
+  if (needs == Needs::inverter || upload) {
+    if (c.several_devices()) {
+      check_devices(problems, c, needs);
+    } else {
+      if (c.sungrow_host.empty()) problems.emplace_back("SUNGROW_HOST is required (--host)");
+      check_range(problems, "SUNGROW_PORT", c.sungrow_port, 1, 65535);
+      check_range(problems, "SUNGROW_SLAVE_ID", c.slave_id, 1, 247);
+      if (!c.device.empty())
+        problems.push_back(fmt::format(
+            "--device {} names a device of SUNGROW_DEVICES_FILE, which is not set", c.device));
+    }
     check_range(problems, "INTER_REGISTER_DELAY_MS", c.inter_register_delay_ms, 20, 10'000,
                 " (the WiNet-S needs >= 20 ms between reads)");
     check_range(problems, "MODBUS_TIMEOUT_MS", c.modbus_timeout_ms, 100, 60'000);
@@ -136,7 +223,7 @@ std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
       check_range(problems, "CLOCK_CHECK_INTERVAL_S", c.clock_check_interval_s, 60, 86'400,
                   ", or 0 to never read it (a WiNet-S does not support frequent holding reads)");
     if (c.test_poll_interval_ms != 0) {
-      if (!is_loopback_host(c.sungrow_host))
+      if (!c.several_devices() && !is_loopback_host(c.sungrow_host))
         problems.emplace_back(
             "--test-poll-interval-ms is only allowed against a simulator on a loopback address");
       check_range(problems, "--test-poll-interval-ms", c.test_poll_interval_ms, 50, 5'000);
@@ -146,7 +233,9 @@ std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
     } else if (auto ok = validate_ingest_url(c.vps_ingest_url); !ok) {
       problems.push_back("VPS_INGEST_URL: " + ok.error().message);
     }
-    if (c.vps_device_token.empty()) {
+    if (c.several_devices()) {
+      // Each device's token comes from its token_file (check_devices).
+    } else if (c.vps_device_token.empty()) {
       problems.emplace_back("VPS_DEVICE_TOKEN is required (--token)");
     } else if (auto ok = validate_token(c.vps_device_token); !ok) {
       problems.push_back("VPS_DEVICE_TOKEN: " + ok.error().message);
@@ -158,7 +247,7 @@ std::vector<std::string> validate(const EdgeConfig& c, Needs needs) {
     check_range(problems, "BATCH_SIZE", c.batch_size, 1, std::max(1, c.max_batch_size),
                 " (and not above MAX_BATCH_SIZE)");
     check_range(problems, "UPLOAD_INTERVAL_S", c.upload_interval_s, 1, 86'400);
-    if (!is_valid_device_id(c.effective_device_id()))
+    if (!c.several_devices() && !is_valid_device_id(c.effective_device_id()))
       problems.push_back(fmt::format("DEVICE_ID '{}' must match [A-Za-z0-9._:-]{{1,64}}",
                                      c.effective_device_id()));
     if (c.health_path.empty()) problems.emplace_back("HEALTH_PATH must not be empty");

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "sungrow/core/result.hpp"
+#include "sungrow/edge/devices.hpp"
+
 namespace CLI {
 class App;
 }
@@ -15,6 +18,10 @@ namespace sungrow::edge {
 
 struct EdgeConfig {
   // Inverter (SUNGROW_*): all `once` and `scan` need.
+  // Several inverters: a devices file in place of the single-device settings (host, port, unit,
+  // device id and token), which must then stay unset.
+  std::string devices_file;
+  std::string device;  // `once` / `scan --device ID`: which device of the file
   std::string sungrow_host;
   int sungrow_port = 502;
   int slave_id = 1;
@@ -58,7 +65,12 @@ struct EdgeConfig {
   // kernel's clock status (no test can make the kernel's answer change).
   std::string test_clock_sync_file;
 
+  // The single-device settings given explicitly (flag or env), by env name: set in the
+  // devices-file mode they would be silently ignored, so validate() reports them.
+  std::vector<std::string> single_device_settings_given;
+
   std::chrono::milliseconds poll_interval() const;
+  bool several_devices() const { return !devices_file.empty(); }
   std::string effective_device_id() const { return device_id.empty() ? sungrow_host : device_id; }
   bool mqtt_enabled() const { return !mqtt_url.empty(); }
 };
@@ -71,5 +83,12 @@ void bind_options(CLI::App& app, EdgeConfig& config);
 
 // One clear message per problem; empty when the config is usable for `needs`.
 std::vector<std::string> validate(const EdgeConfig& config, Needs needs);
+
+// The devices a validated configuration polls: those of the devices file (their tokens read when
+// `with_tokens`), or the one inverter of SUNGROW_HOST with DEVICE_ID and VPS_DEVICE_TOKEN.
+Result<std::vector<DeviceSpec>> configured_devices(const EdgeConfig& config, bool with_tokens);
+
+// The device `once` and `scan` read: --device of the file, the file's only device, or SUNGROW_HOST.
+Result<DeviceSpec> selected_device(const EdgeConfig& config);
 
 }  // namespace sungrow::edge

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cerrno>
@@ -16,13 +17,74 @@ namespace sungrow::edge {
 
 namespace json = boost::json;
 
+namespace {
+constexpr std::uint32_t kFailingAfter = 3;  // poll failures in a row
+}  // namespace
+
 HealthStatus classify(const HealthState& s) {
-  if (s.consecutive_poll_failures >= 3 || s.pending_in_memory > 0 || s.lost_in_memory > 0)
+  if (s.consecutive_poll_failures >= kFailingAfter || s.pending_in_memory > 0 ||
+      s.lost_in_memory > 0)
     return HealthStatus::failing;
   if (s.consecutive_upload_failures > 0 || s.consecutive_poll_failures > 0 || s.dead_letters > 0 ||
-      !s.spool_error.empty())
+      !s.spool_error.empty() || s.failing_devices > 0)
     return HealthStatus::degraded;
   return HealthStatus::ok;
+}
+
+HealthStatus classify(const DeviceHealth& d) {
+  return classify(d.state);
+}
+
+void summarize_devices(HealthState& s) {
+  if (s.devices.empty()) return;
+  const auto& first = s.devices.front().state;
+  // The poll, upload and clock figures; the spool's are the edge's own (one file).
+  const auto take = [&s](const HealthState& d) {
+    s.last_poll_at = d.last_poll_at;
+    s.last_poll_ok = d.last_poll_ok;
+    s.consecutive_poll_failures = d.consecutive_poll_failures;
+    s.last_poll_error = d.last_poll_error;
+    s.unsupported_registers = d.unsupported_registers;
+    s.last_upload_at = d.last_upload_at;
+    s.last_upload_ok = d.last_upload_ok;
+    s.consecutive_upload_failures = d.consecutive_upload_failures;
+    s.last_upload_error = d.last_upload_error;
+    s.clock = d.clock;  // with several devices, each device's own is in its entry
+    s.last_ts_source = d.last_ts_source;
+    s.last_ts_adjust_ms = d.last_ts_adjust_ms;
+  };
+  take(first);  // the single-inverter edge: the device's figures are the edge's, as always
+  s.failing_devices = 0;
+  if (s.devices.size() == 1) return;
+  const auto later = [](const std::optional<Timestamp>& a, const std::optional<Timestamp>& b) {
+    return !a ? b : !b ? a : std::optional{std::max(*a, *b)};
+  };
+  const auto append = [](std::string& all, const DeviceHealth& d, const std::string& error) {
+    if (error.empty()) return;
+    if (!all.empty()) all += "; ";
+    all += fmt::format("{}: {}", d.device_id, error);
+  };
+  s.last_poll_error.clear();
+  s.last_upload_error.clear();
+  s.unsupported_registers = 0;
+  s.consecutive_upload_failures = 0;
+  s.last_upload_ok = true;
+  for (const auto& entry : s.devices) {
+    const auto& d = entry.state;
+    s.last_poll_at = later(s.last_poll_at, d.last_poll_at);
+    s.last_poll_ok = s.last_poll_ok && d.last_poll_ok;
+    // Nothing is captured only while every device fails: the fewest failures in a row.
+    s.consecutive_poll_failures =
+        std::min(s.consecutive_poll_failures, d.consecutive_poll_failures);
+    append(s.last_poll_error, entry, d.last_poll_error);
+    s.unsupported_registers += d.unsupported_registers;
+    s.last_upload_at = later(s.last_upload_at, d.last_upload_at);
+    if (d.last_upload_at) s.last_upload_ok = s.last_upload_ok && d.last_upload_ok;
+    s.consecutive_upload_failures =
+        std::max(s.consecutive_upload_failures, d.consecutive_upload_failures);
+    append(s.last_upload_error, entry, d.last_upload_error);
+    if (d.consecutive_poll_failures >= kFailingAfter) ++s.failing_devices;
+  }
 }
 
 std::string_view to_string(HealthStatus status) {
@@ -83,10 +145,12 @@ json::object clock_json(const HealthState& s) {
 
 }  // namespace
 
-std::string health_json(const HealthState& s, Timestamp now) {
-  const json::object o{
+namespace {
+
+// The status, poll, upload, spool and clock sections, for the edge and for each device.
+json::object sections(const HealthState& s) {
+  return json::object{
       {"status", to_string(classify(s))},
-      {"updated_at", format_rfc3339(now)},
       {"poll",
        {{"last_at", time_or_null(s.last_poll_at)},
         {"ok", s.last_poll_ok},
@@ -107,6 +171,26 @@ std::string health_json(const HealthState& s, Timestamp now) {
         {"last_error", text_or_null(s.spool_error)}}},
       {"clock", clock_json(s)},
   };
+}
+
+}  // namespace
+
+std::string health_json(const HealthState& s, Timestamp now) {
+  json::object o{{"status", to_string(classify(s))}, {"updated_at", format_rfc3339(now)}};
+  for (auto& kv : sections(s))
+    if (kv.key() != "status") o.emplace(kv.key(), std::move(kv.value()));
+  if (s.devices.empty()) return json::serialize(o);
+  json::array devices;
+  json::array failing;
+  for (const auto& d : s.devices) {
+    json::object entry{{"device_id", d.device_id}};
+    for (auto& kv : sections(d.state)) entry.emplace(kv.key(), std::move(kv.value()));
+    entry["spool"].as_object().emplace("last_seq", d.last_seq);
+    if (classify(d) == HealthStatus::failing) failing.emplace_back(d.device_id);
+    devices.push_back(std::move(entry));
+  }
+  o["devices"] = std::move(devices);
+  o["failing_devices"] = std::move(failing);
   return json::serialize(o);
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sungrow/core/result.hpp"
 #include "sungrow/core/sample.hpp"
@@ -14,6 +15,8 @@
 namespace sungrow::edge {
 
 enum class HealthStatus { ok, degraded, failing };
+
+struct DeviceHealth;
 
 struct HealthState {
   std::optional<Timestamp> last_poll_at;
@@ -38,11 +41,32 @@ struct HealthState {
   // How the last spooled sample's ts was obtained (after the spool's own rule).
   std::optional<TsSource> last_ts_source;
   std::optional<std::int64_t> last_ts_adjust_ms;
+
+  // One entry per device, written as "devices" when not empty. With several devices the fields
+  // above sum them up (see summarize_devices).
+  std::vector<DeviceHealth> devices;
+  std::size_t failing_devices = 0;  // devices whose polls fail (≥ 3 in a row)
 };
 
+// One inverter's part of the health file (several devices per edge): its polls, its uploads (its
+// own token), its share of the spool and its clock, in the edge-wide shape.
+struct DeviceHealth {
+  std::string device_id;
+  HealthState state;  // its own `devices` stays empty
+  std::int64_t last_seq = 0;
+};
+
+// A device's own status, by the rules of classify() below.
+HealthStatus classify(const DeviceHealth& device);
+
+// Fills the edge-wide poll, upload, spool and clock fields from `devices`: one device's are its
+// own (the single-inverter health file as before); with several, a poll failure of one device is
+// the edge's "degraded" and names it, and "failing" means no device is captured at all.
+void summarize_devices(HealthState& state);
+
 // failing: nothing is being captured (≥ 3 poll failures in a row) or samples are not durable;
-// degraded: captured but not delivered (upload failing), dead letters, or a poll just failed;
-// ok: otherwise.
+// degraded: captured but not delivered (upload failing), dead letters, a poll just failed, or one
+// of several devices is failing; ok: otherwise.
 HealthStatus classify(const HealthState& state);
 std::string_view to_string(HealthStatus status);
 

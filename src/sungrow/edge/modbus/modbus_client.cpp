@@ -56,6 +56,12 @@ Result<ModbusClient> ModbusClient::connect(const Options& options) {
   return ModbusClient{std::move(impl)};
 }
 
+Result<void> ModbusClient::set_unit(int unit_id) {
+  if (modbus_set_slave(impl_->ctx.get(), unit_id) != 0)
+    return fail(fmt::format("modbus: invalid unit id {}: {}", unit_id, modbus_strerror(errno)));
+  return {};
+}
+
 ReadOutcome ModbusClient::read(RegisterTable table, std::uint16_t first_wire, std::uint16_t count) {
   if (count == 0 || count > MODBUS_MAX_READ_REGISTERS)
     return ReadOutcome::transport_error(fmt::format("modbus: invalid register count {}", count));

@@ -51,6 +51,8 @@ class ModbusClient {
 
   // FC 0x03 / 0x04 read of `count` (1–125) words at wire address `first_wire`.
   ReadOutcome read(RegisterTable table, std::uint16_t first_wire, std::uint16_t count);
+  // The unit id of the following reads: one connection serves every unit id behind a WiNet-S.
+  Result<void> set_unit(int unit_id);
 
  private:
   struct Impl;

@@ -4,11 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <utility>
 
-#include "sungrow/core/backoff.hpp"
 #include "sungrow/core/logger.hpp"
 #include "sungrow/edge/modbus/modbus_client.hpp"
 #include "sungrow/edge/modbus/read_plan.hpp"
@@ -20,18 +17,20 @@ spdlog::logger& log() {
   return component_logger("modbus");
 }
 
-using Clock = std::chrono::steady_clock;
+// Exceptions 0x0A (gateway path unavailable) and 0x0B (gateway target failed to respond).
+bool is_gateway_exception(int code) {
+  return code == 0x0A || code == 0x0B;
+}
 
 }  // namespace
 
 struct Poller::Impl {
-  ModbusSettings settings;
-  Poller::Now now;  // the backoff window's clock
-  Backoff backoff;
-  std::optional<ModbusClient> client;
-  Clock::time_point retry_at{};  // no connect attempt before this (backoff window)
-  std::string last_connect_error;
-  std::optional<Clock::time_point> last_request_end;
+  std::shared_ptr<ModbusLink> link;
+  int unit_id;
+  std::uint32_t unsupported_after;
+  // A Poller with its own link starts the link's round itself; a shared link's rounds are the
+  // host loop's (one round = one cycle over all its units).
+  bool owns_link;
   FailureTracker tracker;
   RegisterImage once_cache;             // device facts read on the first good cycle
   std::set<std::uint16_t> once_cached;  // their document numbers
@@ -39,59 +38,26 @@ struct Poller::Impl {
   // restart the first cycle pays one refused group request to learn it again.
   std::set<std::uint8_t> fragmented;
   PollStats stats;
-  std::mutex wait_mutex;
-  std::condition_variable_any wait_cv;  // only ever woken by stop requests
 
-  Impl(ModbusSettings s, std::uint64_t seed, Poller::Now n)
-      : settings(std::move(s)),
-        now(n ? std::move(n) : Poller::Now{[] { return Clock::now(); }}),
-        backoff(settings.backoff_base, settings.backoff_cap, seed),
-        tracker(settings.unsupported_after) {}
+  Impl(std::shared_ptr<ModbusLink> l, int unit, std::uint32_t after, bool owns)
+      : link(std::move(l)),
+        unit_id(unit),
+        unsupported_after(after),
+        owns_link(owns),
+        tracker(after) {}
 
-  // Sleeps until the inter-read delay since the previous reply has passed; false when stopped.
-  bool pace(const std::stop_token& stop) {
-    if (last_request_end) {
-      std::unique_lock lock(wait_mutex);
-      wait_cv.wait_until(lock, stop, *last_request_end + settings.inter_read_delay,
-                         [] { return false; });
-    }
-    return !stop.stop_requested();
-  }
+  bool pace(const std::stop_token& stop) { return link->pace(stop); }
 
   ReadOutcome send(const ReadRequest& r) {
     ++stats.requests;
-    auto outcome = client->read(r.table, r.first_wire(), r.count);
-    last_request_end = Clock::now();
-    return outcome;
-  }
-
-  void enter_backoff(const std::string& why) {
-    const auto delay = backoff.next_delay();
-    retry_at = now() + delay;
-    last_connect_error = why;
-    log().warn("{}; next connection attempt in {} ms", why, delay.count());
+    return link->send(unit_id, r.table, r.first_wire(), r.count);
   }
 
   // Connects unless connected already or still inside the backoff window.
   Result<void> ensure_connected() {
-    if (client) return {};
-    const auto at = now();
-    if (at < retry_at) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at - at);
-      return fail(fmt::format("modbus: in reconnect backoff ({} ms left) after: {}", left.count(),
-                              last_connect_error));
-    }
-    auto c = ModbusClient::connect(ModbusClient::Options{
-        settings.host, settings.port, settings.unit_id, settings.response_timeout});
-    if (!c) {
-      enter_backoff(c.error().message);
-      return c.error();
-    }
-    client.emplace(std::move(*c));
-    stats.reconnected = true;
-    // A fresh connection gets no settle delay here: the first request already follows the
-    // inter-read pacing of the previous reply, if any.
-    log().info("connected to {}:{} (unit {})", settings.host, settings.port, settings.unit_id);
+    auto opened = link->ensure_connected(unit_id);
+    if (!opened) return opened.error();
+    if (*opened) stats.reconnected = true;
     return {};
   }
 
@@ -114,7 +80,7 @@ struct Poller::Impl {
       log().warn(
           "register {} ({}) failed with an exception on {} consecutive cycles ({}); "
           "no longer read",
-          def.doc, def.name, settings.unsupported_after, outcome.error);
+          def.doc, def.name, unsupported_after, outcome.error);
     else
       log().debug("register {} ({}): {}", def.doc, def.name, outcome.error);
   }
@@ -143,11 +109,13 @@ struct Poller::Impl {
 
   Result<RegisterImage> poll(const std::stop_token& stop) {
     stats = {};
+    if (owns_link) link->begin_round();
     if (auto c = ensure_connected(); !c) return c.error();
 
     RegisterImage image = once_cache;
     bool any = false;
     std::optional<std::string> transport_error;
+    std::optional<std::string> gateway_error;
     const auto plan = build_read_plan(skip(), fragmented);
 
     // Reads one request; on an exception, retries its map registers one by one. Returns false
@@ -163,6 +131,12 @@ struct Poller::Impl {
       }
       if (outcome.kind == ReadOutcome::Kind::transport) {
         transport_error = std::move(outcome.error);
+        return false;
+      }
+      if (is_gateway_exception(outcome.exception_code)) {
+        // The gateway (a WiNet-S) answers for a unit behind it that did not: the unit is away,
+        // not its registers unsupported. One request per cycle, the link kept for the others.
+        gateway_error = std::move(outcome.error);
         return false;
       }
       log().debug("request {}×{} ({}): {}", r.first_doc, r.count, kReadGroups[r.group].name,
@@ -198,21 +172,24 @@ struct Poller::Impl {
       if (!read_request(r)) break;
 
     if (transport_error) {
-      client.reset();
       if (any) {
         // The link worked this cycle; reconnect on the next one (a WiNet-S drops sessions).
-        backoff.reset();
+        link->close();
+        link->reset_backoff();
         log().warn("{}; connection closed after a partial read, reconnecting next cycle",
                    *transport_error);
       } else {
-        enter_backoff(*transport_error);
+        link->broken(fmt::format("{} (unit {})", *transport_error, unit_id));
       }
     } else if (any) {
-      backoff.reset();
+      link->reset_backoff();
     }
     if (any) return image;
     if (stop.stop_requested()) return fail("modbus: poll stopped");
     if (transport_error) return fail(*transport_error);
+    if (gateway_error)
+      return fail(fmt::format("modbus: unit {} did not answer through the gateway: {}", unit_id,
+                              *gateway_error));
     if (plan.empty()) return fail("modbus: every register of the map is unsupported");
     return fail("modbus: no register could be read (every request answered with an exception)");
   }
@@ -222,11 +199,10 @@ struct Poller::Impl {
     if (auto c = ensure_connected(); !c) return c.error();
     if (!pace(stop)) return fail("modbus: read stopped");
     ++stats.requests;
-    auto outcome = client->read(table, static_cast<std::uint16_t>(first_doc - 1), count);
-    last_request_end = Clock::now();
+    auto outcome = link->send(unit_id, table, static_cast<std::uint16_t>(first_doc - 1), count);
     if (outcome.ok()) return std::move(outcome.words);
     if (outcome.kind == ReadOutcome::Kind::transport) {
-      client.reset();
+      link->close();
       log().warn("{} (reading {} from {}); connection closed, reconnecting on the next poll",
                  outcome.error, count, first_doc);
     }
@@ -250,7 +226,7 @@ struct Poller::Impl {
         if (auto c = ensure_connected(); !c) return ReadOutcome::transport_error(c.error().message);
         auto o = send(r);
         if (o.kind == ReadOutcome::Kind::transport) {
-          client.reset();
+          link->close();
           log().warn("{}; connection closed during scan", o.error);
         }
         return o;
@@ -269,7 +245,7 @@ struct Poller::Impl {
       out.push_back(std::move(entry));
     }
     if (!any) return fail(fmt::format("modbus: scan read nothing: {}", out.front().error));
-    backoff.reset();
+    link->reset_backoff();
     return out;
   }
 };
@@ -277,7 +253,17 @@ struct Poller::Impl {
 Poller::Poller(ModbusSettings settings, std::uint64_t seed)
     : Poller(std::move(settings), seed, Now{}) {}
 Poller::Poller(ModbusSettings settings, std::uint64_t seed, Now now)
-    : impl_(std::make_unique<Impl>(std::move(settings), seed, std::move(now))) {}
+    : impl_(std::make_unique<Impl>(
+          std::make_shared<ModbusLink>(LinkSettings{.host = settings.host,
+                                                    .port = settings.port,
+                                                    .inter_read_delay = settings.inter_read_delay,
+                                                    .response_timeout = settings.response_timeout,
+                                                    .backoff_base = settings.backoff_base,
+                                                    .backoff_cap = settings.backoff_cap},
+                                       seed, std::move(now)),
+          settings.unit_id, settings.unsupported_after, true)) {}
+Poller::Poller(std::shared_ptr<ModbusLink> link, int unit_id, std::uint32_t unsupported_after)
+    : impl_(std::make_unique<Impl>(std::move(link), unit_id, unsupported_after, false)) {}
 Poller::Poller(Poller&&) noexcept = default;
 Poller& Poller::operator=(Poller&&) noexcept = default;
 Poller::~Poller() = default;
@@ -302,7 +288,7 @@ const std::set<std::uint8_t>& Poller::fragmented_groups() const {
   return impl_->fragmented;
 }
 bool Poller::connected() const {
-  return impl_->client.has_value();
+  return impl_->link->connected();
 }
 
 }  // namespace sungrow::edge

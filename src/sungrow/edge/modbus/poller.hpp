@@ -14,6 +14,7 @@
 
 #include "sungrow/core/register_image.hpp"
 #include "sungrow/core/result.hpp"
+#include "sungrow/edge/modbus/modbus_link.hpp"
 
 namespace sungrow::edge {
 
@@ -44,6 +45,8 @@ struct ScannedRegister {
   bool unsupported = false;
 };
 
+// One unit id's poll plan and what was learnt about it, over a ModbusLink: its own (the
+// single-inverter edge) or one shared by every unit behind the same host and port.
 // Not thread-safe: owned by the poll thread.
 class Poller {
  public:
@@ -54,6 +57,9 @@ class Poller {
   // As above, with the backoff window measured on `now` instead of steady_clock::now (a seam for
   // tests: pacing and response timeouts stay on the real clock).
   Poller(ModbusSettings settings, std::uint64_t seed, Now now);
+  // Unit `unit_id` over a link shared with the other units of its host; the caller starts the
+  // link's rounds (ModbusLink::begin_round) once per cycle over them all.
+  Poller(std::shared_ptr<ModbusLink> link, int unit_id, std::uint32_t unsupported_after = 3);
   Poller(Poller&&) noexcept;
   Poller& operator=(Poller&&) noexcept;
   ~Poller();

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
 
 #include "sungrow/core/logger.hpp"
@@ -26,7 +26,7 @@ spdlog::logger& log() {
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 
 // Samples written per transaction when a backlog held in memory is flushed: one fsync per chunk
 // instead of per sample, yet a chunk that no longer fits is retried one sample at a time.
@@ -38,19 +38,47 @@ constexpr std::uint64_t kSqliteMaxPageCount = 1'073'741'823;
 // The WAL is outside max_page_count; keep it from staying large after a burst of writes.
 constexpr std::int64_t kJournalSizeLimitBytes = 4 * 1024 * 1024;
 
-// seq is assigned here, not by AUTOINCREMENT, because it goes into the JSON body and must be known
-// before the write (a sample held in memory keeps its place). meta.last_seq survives acks, so seq
-// never goes back even when every row was deleted; device_clock does the same for ts per device.
+// seq is per device (DESIGN §3: 1..N per device) and assigned here, not by SQLite, because it goes
+// into the JSON body and must be known before the write (a sample held in memory keeps its place).
+// device_clock keeps each device's last seq and ts across acks, so neither ever goes back even
+// when every row was deleted. `id` is the row's place in the queue, across devices.
 constexpr std::string_view kCreateSchema[] = {
-    "CREATE TABLE samples(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+    "CREATE TABLE samples(id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL,"
     " ts_ms INTEGER NOT NULL, body TEXT NOT NULL) STRICT",
-    "CREATE TABLE dead_letter(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
-    " ts_ms INTEGER NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL,"
+    "CREATE UNIQUE INDEX samples_by_device ON samples(device_id, seq)",
+    "CREATE TABLE dead_letter(id INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL,"
     " at_ms INTEGER NOT NULL) STRICT",
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT",
-    "INSERT INTO meta(key, value) VALUES('last_seq', 0)",
-    "CREATE TABLE device_clock(device_id TEXT PRIMARY KEY, last_ts_ms INTEGER NOT NULL) STRICT",
-    "PRAGMA user_version = 1",
+    "CREATE TABLE device_clock(device_id TEXT PRIMARY KEY, last_ts_ms INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL DEFAULT 0) STRICT",
+    "PRAGMA user_version = 2",
+};
+
+// Version 1 had one seq across devices (meta.last_seq, the row key). Every device continues from
+// that global last seq, which is above each of its own: its seq stays strictly increasing, and a
+// single-device spool goes on exactly where it was. Rows keep their seq and their queue order.
+constexpr std::string_view kMigrateV1ToV2[] = {
+    "ALTER TABLE device_clock ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0",
+    "INSERT OR IGNORE INTO device_clock(device_id, last_ts_ms)"
+    " SELECT device_id, max(ts_ms) FROM samples GROUP BY device_id",
+    "UPDATE device_clock SET last_seq = (SELECT value FROM meta WHERE key = 'last_seq')",
+    "CREATE TABLE samples_v2(id INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, body TEXT NOT NULL) STRICT",
+    "INSERT INTO samples_v2(id, device_id, seq, ts_ms, body)"
+    " SELECT seq, device_id, seq, ts_ms, body FROM samples",
+    "DROP TABLE samples",
+    "ALTER TABLE samples_v2 RENAME TO samples",
+    "CREATE UNIQUE INDEX samples_by_device ON samples(device_id, seq)",
+    "CREATE TABLE dead_letter_v2(id INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL) STRICT",
+    "INSERT INTO dead_letter_v2(id, device_id, seq, ts_ms, body, reason, at_ms)"
+    " SELECT seq, device_id, seq, ts_ms, body, reason, at_ms FROM dead_letter",
+    "DROP TABLE dead_letter",
+    "ALTER TABLE dead_letter_v2 RENAME TO dead_letter",
+    "DELETE FROM meta WHERE key = 'last_seq'",
+    "PRAGMA user_version = 2",
 };
 
 std::int64_t to_ms(Timestamp ts) {
@@ -103,8 +131,8 @@ Error spool_error(std::string_view what, const sqlite::Failure& failure) {
 struct Statements {
   sqlite::Statement claim_seq;
   sqlite::Statement insert_sample;
-  sqlite::Statement advance_clock;
   sqlite::Statement select_oldest;
+  sqlite::Statement select_oldest_of_device;
   sqlite::Statement delete_sample;
   sqlite::Statement copy_to_dead_letter;
   sqlite::Statement select_dead_letters;
@@ -117,23 +145,28 @@ struct Statements {
     Statements s;
     const std::pair<sqlite::Statement*, std::string_view> all[] = {
         // Conditional, so a sample whose commit was reported failed but did reach the disk is
-        // never written twice: a seq at or below last_seq is already stored (or acked).
-        {&s.claim_seq, "UPDATE meta SET value = ?1 WHERE key = 'last_seq' AND value < ?1"},
-        {&s.insert_sample, "INSERT INTO samples(seq, device_id, ts_ms, body) VALUES(?, ?, ?, ?)"},
-        {&s.advance_clock,
-         "INSERT INTO device_clock(device_id, last_ts_ms) VALUES(?1, ?2) ON CONFLICT(device_id)"
-         " DO UPDATE SET last_ts_ms = max(last_ts_ms, excluded.last_ts_ms)"},
-        {&s.select_oldest, "SELECT seq, ts_ms, body FROM samples ORDER BY seq LIMIT ?"},
-        {&s.delete_sample, "DELETE FROM samples WHERE seq = ?"},
+        // never written twice: a seq at or below the device's last_seq is already stored (or
+        // acked), and then nothing changes.
+        {&s.claim_seq,
+         "INSERT INTO device_clock(device_id, last_ts_ms, last_seq) VALUES(?1, ?2, ?3)"
+         " ON CONFLICT(device_id) DO UPDATE SET last_seq = excluded.last_seq,"
+         " last_ts_ms = max(last_ts_ms, excluded.last_ts_ms) WHERE last_seq < excluded.last_seq"},
+        {&s.insert_sample, "INSERT INTO samples(device_id, seq, ts_ms, body) VALUES(?, ?, ?, ?)"},
+        {&s.select_oldest, "SELECT seq, ts_ms, body, device_id FROM samples ORDER BY id LIMIT ?"},
+        {&s.select_oldest_of_device,
+         "SELECT seq, ts_ms, body, device_id FROM samples WHERE device_id = ?1"
+         " ORDER BY seq LIMIT ?2"},
+        {&s.delete_sample, "DELETE FROM samples WHERE device_id = ?1 AND seq = ?2"},
         {&s.copy_to_dead_letter,
-         "INSERT INTO dead_letter(seq, device_id, ts_ms, body, reason, at_ms)"
-         " SELECT seq, device_id, ts_ms, body, ?2, ?3 FROM samples WHERE seq = ?1"},
+         "INSERT INTO dead_letter(device_id, seq, ts_ms, body, reason, at_ms)"
+         " SELECT device_id, seq, ts_ms, body, ?3, ?4 FROM samples"
+         " WHERE device_id = ?1 AND seq = ?2"},
         {&s.select_dead_letters,
-         "SELECT seq, ts_ms, body, reason, at_ms FROM dead_letter ORDER BY seq LIMIT ?"},
-        {&s.count_samples, "SELECT count(*) FROM samples"},
-        {&s.count_dead_letters, "SELECT count(*) FROM dead_letter"},
-        {&s.oldest_ts, "SELECT ts_ms FROM samples ORDER BY seq LIMIT 1"},
-        {&s.newest_ts, "SELECT ts_ms FROM samples ORDER BY seq DESC LIMIT 1"},
+         "SELECT seq, ts_ms, body, reason, at_ms, device_id FROM dead_letter ORDER BY id LIMIT ?"},
+        {&s.count_samples, "SELECT device_id, count(*) FROM samples GROUP BY device_id"},
+        {&s.count_dead_letters, "SELECT device_id, count(*) FROM dead_letter GROUP BY device_id"},
+        {&s.oldest_ts, "SELECT ts_ms FROM samples WHERE device_id = ? ORDER BY seq LIMIT 1"},
+        {&s.newest_ts, "SELECT ts_ms FROM samples WHERE device_id = ? ORDER BY seq DESC LIMIT 1"},
     };
     for (const auto& [stmt, sql] : all) {
       auto prepared = db.prepare(sql);
@@ -144,11 +177,18 @@ struct Statements {
   }
 };
 
-// Per device: the last ts handed out (durable or still in memory), and how many samples in a row
-// needed a bump, so a clock step gives one warning and not one per poll.
+// Per device: the last seq and ts handed out (durable or still in memory), and how many samples in
+// a row needed a bump, so a clock step gives one warning and not one per poll.
 struct DeviceClock {
   std::int64_t last_ts_ms = 0;
   std::uint64_t bumped_in_a_row = 0;
+  std::int64_t last_seq = 0;
+};
+
+// Rows per device, kept in step with every commit.
+struct DeviceCounts {
+  std::uint64_t depth = 0;
+  std::uint64_t dead_letters = 0;
 };
 
 struct PendingSample {
@@ -181,8 +221,7 @@ struct Spool::Impl {
   sqlite::Connection db;
   Statements sql;
 
-  std::int64_t last_seq = 0;  // the last seq handed out, durable or not
-  std::unordered_map<std::string, DeviceClock> clocks;
+  std::map<std::string, DeviceClock, std::less<>> clocks;  // every device ever spooled
   // Samples with seq and ts assigned that the disk refused, oldest first; written before any newer.
   std::deque<PendingSample> pending;
   std::uint64_t lost_in_memory = 0;
@@ -191,37 +230,64 @@ struct Spool::Impl {
   // Row counts kept in step with every commit: count(*) scans the table, which takes tens of
   // milliseconds on a week of backlog (far more on an SD card) and stats() runs every cycle.
   // Empty until first needed, then maintained; this process is the spool's only writer.
-  std::optional<std::uint64_t> depth;
-  std::optional<std::uint64_t> dead_letter_count;
-  std::uint64_t inserted_in_tx = 0;
+  std::optional<std::map<std::string, DeviceCounts, std::less<>>> counts;
+  std::map<std::string, std::uint64_t, std::less<>> inserted_in_tx;
 
   sqlite::SqlResult<void> load_state() {
-    auto seq = db.query_int64("SELECT value FROM meta WHERE key = 'last_seq'");
-    if (!seq) return seq.error();
-    last_seq = *seq;
-    auto stmt = db.prepare("SELECT device_id, last_ts_ms FROM device_clock");
+    auto stmt = db.prepare("SELECT device_id, last_ts_ms, last_seq FROM device_clock");
     if (!stmt) return stmt.error();
     sqlite::ResetOnExit rewind(*stmt);
     for (;;) {
       auto row = stmt->next_row();
       if (!row) return row.error();
       if (!*row) return {};
-      clocks[std::string(stmt->column_text(0))].last_ts_ms = stmt->column_int64(1);
+      auto& clock = clocks[std::string(stmt->column_text(0))];
+      clock.last_ts_ms = stmt->column_int64(1);
+      clock.last_seq = stmt->column_int64(2);
     }
   }
 
+  // Counts rows per device once (a table scan), to be maintained from then on.
+  sqlite::SqlResult<void> ensure_counts() {
+    if (counts) return {};
+    std::map<std::string, DeviceCounts, std::less<>> fresh;
+    for (auto* stmt : {&sql.count_samples, &sql.count_dead_letters}) {
+      sqlite::ResetOnExit rewind(*stmt);
+      for (;;) {
+        auto row = stmt->next_row();
+        if (!row) return row.error();
+        if (!*row) break;
+        auto& c = fresh[std::string(stmt->column_text(0))];
+        const auto n = static_cast<std::uint64_t>(stmt->column_int64(1));
+        (stmt == &sql.count_samples ? c.depth : c.dead_letters) = n;
+      }
+    }
+    counts = std::move(fresh);
+    return {};
+  }
+
+  // The only device ever spooled, for the calls that name none; an error when there are several.
+  Result<std::string> sole_device(std::string_view what) const {
+    if (clocks.size() > 1)
+      return fail(
+          fmt::format("{}: the spool holds {} devices; name the device", what, clocks.size()));
+    std::string sole = clocks.empty() ? std::string{} : clocks.begin()->first;
+    return Result<std::string>{boost::system::in_place_value, std::move(sole)};
+  }
+
   void assign_seq_and_ts(Sample& sample) {
-    sample.seq = ++last_seq;
     const std::int64_t wanted_ms = to_ms(sample.ts);
-    auto [it, first_of_device] = clocks.try_emplace(sample.device_id, DeviceClock{wanted_ms, 0});
+    auto [it, first_of_device] = clocks.try_emplace(sample.device_id, DeviceClock{wanted_ms, 0, 0});
     DeviceClock& clock = it->second;
+    sample.seq = ++clock.last_seq;
     if (first_of_device) return;
     if (wanted_ms > clock.last_ts_ms) {
       if (clock.bumped_in_a_row > 0) {
         log().info("clock of device {} caught up after {} bumped samples", sample.device_id,
                    clock.bumped_in_a_row);
       }
-      clock = DeviceClock{wanted_ms, 0};
+      clock.last_ts_ms = wanted_ms;
+      clock.bumped_in_a_row = 0;
       return;
     }
     // The wall clock stepped back (NTP, RTC reset). The server deduplicates on (device_id, ts), so
@@ -241,32 +307,34 @@ struct Spool::Impl {
 
   sqlite::SqlResult<void> write_one(const PendingSample& p) {
     const Sample& s = p.sample;
-    if (auto claimed = sql.claim_seq.bind(1, s.seq).run(); !claimed) return claimed;
+    if (auto claimed = sql.claim_seq.bind(1, s.device_id).bind(2, to_ms(s.ts)).bind(3, s.seq).run();
+        !claimed)
+      return claimed;
     if (db.changes() == 0) return {};  // already durable (see claim_seq)
-    if (auto inserted = sql.insert_sample.bind(1, s.seq)
-                            .bind(2, s.device_id)
+    if (auto inserted = sql.insert_sample.bind(1, s.device_id)
+                            .bind(2, s.seq)
                             .bind(3, to_ms(s.ts))
                             .bind(4, p.body)
                             .run();
         !inserted) {
       return inserted;
     }
-    ++inserted_in_tx;
-    return sql.advance_clock.bind(1, s.device_id).bind(2, to_ms(s.ts)).run();
+    ++inserted_in_tx[s.device_id];
+    return {};
   }
 
   sqlite::SqlResult<void> write_front(std::size_t count) {
     auto tx = sqlite::Transaction::begin(db);
     if (!tx) return tx.error();
-    inserted_in_tx = 0;
+    inserted_in_tx.clear();
     for (std::size_t i = 0; i < count; ++i) {
       if (auto written = write_one(pending[i]); !written) return written;
     }
     auto committed = tx->commit();
-    if (committed && depth) {
-      *depth += inserted_in_tx;
+    if (committed && counts) {
+      for (const auto& [device, n] : inserted_in_tx) (*counts)[device].depth += n;
     } else if (!committed) {
-      depth.reset();  // a commit reported failed may still have reached the disk: recount
+      counts.reset();  // a commit reported failed may still have reached the disk: recount
     }
     return committed;
   }
@@ -353,6 +421,16 @@ sqlite::SqlResult<void> create_or_check_schema(sqlite::Connection& db, std::stri
   if (*version > kSchemaVersion) {
     problem = fmt::format("schema version {} is newer than this build understands ({})", *version,
                           kSchemaVersion);
+    return {};
+  }
+  if (*version == 1) {
+    auto tx = sqlite::Transaction::begin(db);
+    if (!tx) return tx.error();
+    for (const auto sql : kMigrateV1ToV2) {
+      if (auto done = db.exec(sql); !done) return done;
+    }
+    if (auto committed = tx->commit(); !committed) return committed;
+    log().info("spool migrated from schema 1 to 2 (seq per device)");
     return {};
   }
   auto tables = db.query_int64("SELECT count(*) FROM sqlite_schema");
@@ -459,60 +537,109 @@ Result<void> Spool::flush_pending() {
   return {};
 }
 
-Result<std::vector<SpooledSample>> Spool::peek(std::size_t max) {
-  std::lock_guard lock(impl_->mutex);
-  auto& stmt = impl_->sql.select_oldest;
-  sqlite::ResetOnExit rewind(stmt);
-  stmt.bind(1, clamp_to_int64(max));
+namespace {
+
+Result<std::vector<SpooledSample>> read_samples(sqlite::Statement& stmt) {
   std::vector<SpooledSample> out;
   for (;;) {
     auto row = stmt.next_row();
     if (!row) return spool_error("peek", row.error());
     if (!*row) return out;
     out.push_back(SpooledSample{stmt.column_int64(0), from_ms(stmt.column_int64(1)),
-                                std::string(stmt.column_text(2))});
+                                std::string(stmt.column_text(2)),
+                                std::string(stmt.column_text(3))});
   }
 }
 
+}  // namespace
+
+Result<std::vector<SpooledSample>> Spool::peek(std::size_t max) {
+  std::lock_guard lock(impl_->mutex);
+  auto& stmt = impl_->sql.select_oldest;
+  sqlite::ResetOnExit rewind(stmt);
+  stmt.bind(1, clamp_to_int64(max));
+  return read_samples(stmt);
+}
+
+Result<std::vector<SpooledSample>> Spool::peek(std::string_view device_id, std::size_t max) {
+  std::lock_guard lock(impl_->mutex);
+  auto& stmt = impl_->sql.select_oldest_of_device;
+  sqlite::ResetOnExit rewind(stmt);
+  stmt.bind(1, device_id).bind(2, clamp_to_int64(max));
+  return read_samples(stmt);
+}
+
 Result<void> Spool::ack(std::span<const std::int64_t> seqs) {
+  if (seqs.empty()) return {};
+  std::string device;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto sole = impl_->sole_device("ack");
+    if (!sole) return sole.error();
+    device = std::move(*sole);
+  }
+  return ack(device, seqs);
+}
+
+Result<void> Spool::ack(std::string_view device_id, std::span<const std::int64_t> seqs) {
   if (seqs.empty()) return {};
   std::lock_guard lock(impl_->mutex);
   auto tx = sqlite::Transaction::begin(impl_->db);
   if (!tx) return spool_error("ack", tx.error());
   std::uint64_t deleted_rows = 0;
   for (const std::int64_t seq : seqs) {
-    if (auto deleted = impl_->sql.delete_sample.bind(1, seq).run(); !deleted) {
+    if (auto deleted = impl_->sql.delete_sample.bind(1, device_id).bind(2, seq).run(); !deleted) {
       return spool_error("ack", deleted.error());
     }
     deleted_rows += static_cast<std::uint64_t>(impl_->db.changes());
   }
   if (auto committed = tx->commit(); !committed) return spool_error("ack", committed.error());
-  if (impl_->depth) *impl_->depth -= std::min(*impl_->depth, deleted_rows);
+  if (impl_->counts) {
+    auto& depth = (*impl_->counts)[std::string(device_id)].depth;
+    depth -= std::min(depth, deleted_rows);
+  }
   return {};
 }
 
 Result<void> Spool::dead_letter(std::int64_t seq, std::string_view reason) {
+  std::string device;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto sole = impl_->sole_device("dead-letter");
+    if (!sole) return sole.error();
+    device = std::move(*sole);
+  }
+  return dead_letter(device, seq, reason);
+}
+
+Result<void> Spool::dead_letter(std::string_view device_id, std::int64_t seq,
+                                std::string_view reason) {
   std::lock_guard lock(impl_->mutex);
   auto& db = impl_->db;
   auto tx = sqlite::Transaction::begin(db);
   if (!tx) return spool_error("dead-letter", tx.error());
-  if (auto copied = impl_->sql.copy_to_dead_letter.bind(1, seq)
-                        .bind(2, reason)
-                        .bind(3, to_ms(now_utc()))
+  if (auto copied = impl_->sql.copy_to_dead_letter.bind(1, device_id)
+                        .bind(2, seq)
+                        .bind(3, reason)
+                        .bind(4, to_ms(now_utc()))
                         .run();
       !copied) {
     return spool_error("dead-letter", copied.error());
   }
-  if (db.changes() == 0) return fail(fmt::format("dead-letter: seq {} is not spooled", seq));
-  if (auto deleted = impl_->sql.delete_sample.bind(1, seq).run(); !deleted) {
+  if (db.changes() == 0)
+    return fail(fmt::format("dead-letter: seq {} of device {} is not spooled", seq, device_id));
+  if (auto deleted = impl_->sql.delete_sample.bind(1, device_id).bind(2, seq).run(); !deleted) {
     return spool_error("dead-letter", deleted.error());
   }
   if (auto committed = tx->commit(); !committed) {
     return spool_error("dead-letter", committed.error());
   }
-  if (impl_->depth && *impl_->depth > 0) --*impl_->depth;
-  if (impl_->dead_letter_count) ++*impl_->dead_letter_count;
-  log().warn("seq {} moved to the dead-letter table: {}", seq, reason);
+  if (impl_->counts) {
+    auto& c = (*impl_->counts)[std::string(device_id)];
+    if (c.depth > 0) --c.depth;
+    ++c.dead_letters;
+  }
+  log().warn("seq {} of device {} moved to the dead-letter table: {}", seq, device_id, reason);
   return {};
 }
 
@@ -528,7 +655,7 @@ Result<std::vector<DeadLetter>> Spool::dead_letters(std::size_t limit) {
     if (!*row) return out;
     out.push_back(DeadLetter{stmt.column_int64(0), from_ms(stmt.column_int64(1)),
                              std::string(stmt.column_text(2)), std::string(stmt.column_text(3)),
-                             from_ms(stmt.column_int64(4))});
+                             from_ms(stmt.column_int64(4)), std::string(stmt.column_text(5))});
   }
 }
 
@@ -602,38 +729,57 @@ SpoolStats Spool::stats() const {
   auto& sql = impl_->sql;
   SpoolStats s;
   s.pending_in_memory = impl_->pending.size();
-  s.last_seq = impl_->last_seq;
   s.lost_in_memory = impl_->lost_in_memory;
   s.last_write_error = impl_->last_write_error;
 
-  using Count = sqlite::SqlResult<std::optional<std::int64_t>>;
-  const auto cached = [](const std::optional<std::uint64_t>& c) -> Count {
-    return std::optional<std::int64_t>{static_cast<std::int64_t>(*c)};
-  };
-  auto depth = impl_->depth ? cached(impl_->depth) : query_optional_int64(sql.count_samples);
-  auto dead = impl_->dead_letter_count ? cached(impl_->dead_letter_count)
-                                       : query_optional_int64(sql.count_dead_letters);
-  auto oldest = query_optional_int64(sql.oldest_ts);
-  auto newest = query_optional_int64(sql.newest_ts);
-  if (!depth || !dead || !oldest || !newest) {
-    const auto& failure = !depth    ? depth.error()
-                          : !dead   ? dead.error()
-                          : !oldest ? oldest.error()
-                                    : newest.error();
-    log().error("cannot read stats: {}", failure.message);
-  } else {
-    s.depth = static_cast<std::uint64_t>(depth->value_or(0));
-    s.dead_letters = static_cast<std::uint64_t>(dead->value_or(0));
-    impl_->depth = s.depth;
-    impl_->dead_letter_count = s.dead_letters;
-    if (*oldest) s.oldest_ts = from_ms(**oldest);
-    if (*newest) s.newest_ts = from_ms(**newest);
+  // One entry per device ever spooled; the edge's figures are their sums, min and max.
+  std::map<std::string, DeviceSpoolStats, std::less<>> devices;
+  for (const auto& [id, clock] : impl_->clocks) {
+    auto& d = devices[id];
+    d.device_id = id;
+    d.last_seq = clock.last_seq;
+    s.last_seq = std::max(s.last_seq, clock.last_seq);
   }
-  // Samples in memory are unsent too; with several devices their clocks may disagree, hence
-  // min/max.
+  const auto durable = [&]() -> sqlite::SqlResult<void> {
+    if (auto counted = impl_->ensure_counts(); !counted) return counted;
+    for (auto& [id, d] : devices) {
+      if (auto it = impl_->counts->find(id); it != impl_->counts->end()) {
+        d.depth = it->second.depth;
+        d.dead_letters = it->second.dead_letters;
+      }
+      if (d.depth == 0) continue;  // no row: no ts to look up
+      for (auto* stmt : {&sql.oldest_ts, &sql.newest_ts}) {
+        stmt->bind(1, id);
+        auto ts = query_optional_int64(*stmt);
+        if (!ts) return ts.error();
+        if (*ts) (stmt == &sql.oldest_ts ? d.oldest_ts : d.newest_ts) = from_ms(**ts);
+      }
+    }
+    return {};
+  }();
+  if (!durable) {
+    log().error("cannot read stats: {}", durable.error().message);
+    for (auto& [id, d] : devices) {
+      DeviceSpoolStats cleared;
+      cleared.device_id = id;
+      cleared.last_seq = d.last_seq;
+      d = std::move(cleared);
+    }
+  }
+  // Samples in memory are unsent too.
   for (const auto& p : impl_->pending) {
-    s.oldest_ts = s.oldest_ts ? std::min(*s.oldest_ts, p.sample.ts) : p.sample.ts;
-    s.newest_ts = s.newest_ts ? std::max(*s.newest_ts, p.sample.ts) : p.sample.ts;
+    auto& d = devices[p.sample.device_id];
+    ++d.pending_in_memory;
+    d.oldest_ts = d.oldest_ts ? std::min(*d.oldest_ts, p.sample.ts) : p.sample.ts;
+    d.newest_ts = d.newest_ts ? std::max(*d.newest_ts, p.sample.ts) : p.sample.ts;
+  }
+  // With several devices their clocks may disagree, hence min/max rather than queue order.
+  for (auto& [id, d] : devices) {
+    s.depth += d.depth;
+    s.dead_letters += d.dead_letters;
+    if (d.oldest_ts) s.oldest_ts = s.oldest_ts ? std::min(*s.oldest_ts, *d.oldest_ts) : d.oldest_ts;
+    if (d.newest_ts) s.newest_ts = s.newest_ts ? std::max(*s.newest_ts, *d.newest_ts) : d.newest_ts;
+    s.devices.push_back(std::move(d));
   }
   return s;
 }

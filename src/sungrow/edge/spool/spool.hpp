@@ -35,11 +35,17 @@ struct SpoolOptions {
   bool check_integrity_on_open = true;
 };
 
-// A sample as stored: its seq (the row id) and its JSON body, ready to upload.
+// A sample as stored: its device's seq and its JSON body, ready to upload.
 struct SpooledSample {
+  SpooledSample() = default;
+  // The device may be left out where only the body matters (the body names it too).
+  SpooledSample(std::int64_t seq_of_device, Timestamp at, std::string body, std::string device = {})
+      : seq(seq_of_device), ts(at), json(std::move(body)), device_id(std::move(device)) {}
+
   std::int64_t seq = 0;
   Timestamp ts{};
   std::string json;
+  std::string device_id;
 };
 
 // A sample the server refused on its own, kept with the reason (never silently dropped).
@@ -49,6 +55,18 @@ struct DeadLetter {
   std::string json;
   std::string reason;
   Timestamp dead_lettered_at{};
+  std::string device_id;
+};
+
+// One device's share of the spool (SpoolStats::devices).
+struct DeviceSpoolStats {
+  std::string device_id;
+  std::uint64_t depth = 0;
+  std::uint64_t pending_in_memory = 0;
+  std::optional<Timestamp> oldest_ts;  // oldest unsent (durable or in memory)
+  std::optional<Timestamp> newest_ts;
+  std::int64_t last_seq = 0;
+  std::uint64_t dead_letters = 0;
 };
 
 struct SpoolStats {
@@ -56,10 +74,11 @@ struct SpoolStats {
   std::uint64_t pending_in_memory = 0;  // samples not yet durable because writes fail
   std::optional<Timestamp> oldest_ts;   // oldest unsent sample (durable or in memory)
   std::optional<Timestamp> newest_ts;
-  std::int64_t last_seq = 0;
+  std::int64_t last_seq = 0;  // the highest of the devices' last seqs
   std::uint64_t dead_letters = 0;
   std::uint64_t lost_in_memory = 0;  // dropped past max_pending_in_memory (an ERROR each)
   std::optional<std::string> last_write_error;  // most recent failure, kept after recovery
+  std::vector<DeviceSpoolStats> devices;        // every device ever spooled, by id
 };
 
 struct EnqueueOutcome {
@@ -78,23 +97,29 @@ class Spool {
   Spool& operator=(Spool&&) noexcept;
   ~Spool();
 
-  // Assigns seq (strictly increasing across restarts) and bumps ts to last_ts + 1 ms if the clock
-  // went backwards (saying so: ts_source bumped, ts_adjust_ms grown by the bump), then commits
-  // (synchronous=FULL) before returning. On a write failure the
-  // sample stays in memory, `durable` is false, and later calls retry it first, in order.
+  // Assigns the device's next seq (1, 2, … per device, across restarts) and bumps ts to last_ts + 1
+  // ms if the clock went backwards (saying so: ts_source bumped, ts_adjust_ms grown by the bump),
+  // then commits (synchronous=FULL) before returning. On a write failure the sample stays in
+  // memory, `durable` is false, and later calls retry it first, in order.
   EnqueueOutcome enqueue(Sample sample);
   // Retries writing samples kept in memory. Ok when nothing is pending any more.
   Result<void> flush_pending();
 
-  // The oldest `max` durable samples, in seq order.
+  // The oldest `max` durable samples of every device, in the order they were spooled.
   Result<std::vector<SpooledSample>> peek(std::size_t max);
-  // Deletes exactly these seqs (ids not present are ignored).
-  Result<void> ack(std::span<const std::int64_t> seqs);
+  // The oldest `max` durable samples of one device, in seq order.
+  Result<std::vector<SpooledSample>> peek(std::string_view device_id, std::size_t max);
+  // Deletes exactly these seqs of the device (seqs not present are ignored).
+  Result<void> ack(std::string_view device_id, std::span<const std::int64_t> seqs);
   // Moves one sample to the dead-letter table with the server's reason (kept, counted, visible),
-  // in one transaction. Fails, changing nothing, when seq is not in the spool.
+  // in one transaction. Fails, changing nothing, when the seq is not in the spool.
+  Result<void> dead_letter(std::string_view device_id, std::int64_t seq, std::string_view reason);
+  // The same for a spool of one device (the single-inverter edge); an error, changing nothing,
+  // when the spool has seen several devices and a seq alone is ambiguous.
+  Result<void> ack(std::span<const std::int64_t> seqs);
   Result<void> dead_letter(std::int64_t seq, std::string_view reason);
 
-  // The oldest `limit` dead letters, in seq order.
+  // The oldest `limit` dead letters, in the order they were dead-lettered.
   Result<std::vector<DeadLetter>> dead_letters(std::size_t limit);
 
   // Small durable integers kept with the spool by name (the edge's clock reference), apart from

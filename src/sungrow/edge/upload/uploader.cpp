@@ -50,6 +50,21 @@ Uploader::Uploader(UploaderSettings settings, Spool& spool, IngestClient client,
   size_cap_ = settings_.max_batch_size;
 }
 
+Result<std::vector<SpooledSample>> Uploader::peek(std::size_t max) {
+  if (settings_.device_id.empty()) return spool_.peek(max);
+  return spool_.peek(settings_.device_id, max);
+}
+
+Result<void> Uploader::ack(std::span<const std::int64_t> seqs) {
+  if (settings_.device_id.empty()) return spool_.ack(seqs);
+  return spool_.ack(settings_.device_id, seqs);
+}
+
+Result<void> Uploader::dead_letter(std::int64_t seq, std::string_view reason) {
+  if (settings_.device_id.empty()) return spool_.dead_letter(seq, reason);
+  return spool_.dead_letter(settings_.device_id, seq, reason);
+}
+
 UploadStep Uploader::finish_failure(UploadStep out, const PostResult& r) {
   out.ok = false;
   out.last_status = r.status;
@@ -60,8 +75,12 @@ UploadStep Uploader::finish_failure(UploadStep out, const PostResult& r) {
     wait = std::max(wait, settings_.unauthorized_min_wait);
     log().error(
         "INGEST REFUSED OUR CREDENTIALS ({}): uploads are paused and all data stays in the "
-        "spool; check VPS_DEVICE_TOKEN and that it belongs to this device. Next try in {}",
-        out.error, secs(wait));
+        "spool; check {} and that it belongs to this device. Next try in {}",
+        out.error,
+        settings_.device_id.empty()
+            ? std::string("VPS_DEVICE_TOKEN")
+            : fmt::format("the token_file of device {}", settings_.device_id),
+        secs(wait));
   } else if (r.status == PostStatus::misconfigured) {
     wait = std::max(wait, settings_.unauthorized_min_wait);
     // The URL has passed validate_ingest_url, so it holds no credentials; the token is never
@@ -90,7 +109,7 @@ bool Uploader::settle_pending(UploadStep& out) {
     return false;
   };
   if (!unacked_.empty()) {
-    if (auto r = spool_.ack(unacked_); !r) {
+    if (auto r = ack(unacked_); !r) {
       return spool_failure(fmt::format("spool ack of {} delivered samples failed: {}",
                                        unacked_.size(), r.error().message));
     }
@@ -98,7 +117,7 @@ bool Uploader::settle_pending(UploadStep& out) {
   }
   while (!undead_lettered_.empty()) {
     const auto& d = undead_lettered_.back();
-    if (auto r = spool_.dead_letter(d.seq, d.reason); !r) {
+    if (auto r = dead_letter(d.seq, d.reason); !r) {
       return spool_failure(
           fmt::format("spool dead-letter of seq {} failed: {}", d.seq, r.error().message));
     }
@@ -122,7 +141,7 @@ UploadStep Uploader::step() {
     // batch_size → max_batch_size, else batch_size" (a shorter answer is the whole spool), but
     // it needs no row count, which the spool pays for with a table scan on a large backlog.
     requested = std::max(std::min(settings_.max_batch_size, size_cap_), settings_.batch_size);
-    auto peeked = spool_.peek(requested);
+    auto peeked = peek(requested);
     if (!peeked) {
       return finish_failure(
           std::move(out),
@@ -152,7 +171,7 @@ UploadStep Uploader::step() {
         out.sent += part.size();
         largest_delivered = std::max(largest_delivered, part.size());
         auto seqs = seqs_of(part);
-        if (auto acked = spool_.ack(seqs); !acked) {
+        if (auto acked = ack(seqs); !acked) {
           unacked_ = std::move(seqs);
           pending_parts_ = std::move(work);
           out.ok = false;
@@ -176,7 +195,7 @@ UploadStep Uploader::step() {
               "server refuses sample seq {} on its own ({}); moved to the dead-letter table", s.seq,
               reason);
           ++out.dead_lettered;
-          if (auto d = spool_.dead_letter(s.seq, reason); !d) {
+          if (auto d = dead_letter(s.seq, reason); !d) {
             log().error("spool dead-letter of seq {} failed: {}", s.seq, d.error().message);
             undead_lettered_.push_back(PendingDeadLetter{s.seq, std::move(reason)});
           }

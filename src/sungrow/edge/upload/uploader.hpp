@@ -18,8 +18,10 @@
 namespace sungrow::edge {
 
 struct UploaderSettings {
-  std::string url;                     // https://…/v1/ingest (http:// only to a loopback host)
-  std::string token;                   // bearer token; never logged
+  std::string url;    // https://…/v1/ingest (http:// only to a loopback host)
+  std::string token;  // bearer token; never logged
+  // The device whose samples this uploader sends (with its token); empty = the spool's only device.
+  std::string device_id;
   std::optional<std::string> ca_file;  // PEM bundle for a self-hosted CA; verification stays on
   bool gzip = false;
   std::chrono::milliseconds timeout{30'000};  // whole request, connect included
@@ -136,6 +138,10 @@ class Uploader {
   };
   Uploader(UploaderSettings settings, Spool& spool, IngestClient client, std::uint64_t seed);
   UploadStep finish_failure(UploadStep out, const PostResult& r);
+  // The spool calls, for settings_.device_id or the spool's only device.
+  Result<std::vector<SpooledSample>> peek(std::size_t max);
+  Result<void> ack(std::span<const std::int64_t> seqs);
+  Result<void> dead_letter(std::int64_t seq, std::string_view reason);
   bool settle_pending(UploadStep& out);
 
   UploaderSettings settings_;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "sungrow/core/entry_lines.hpp"
 #include "sungrow/core/sample.hpp"
 
 namespace sungrow {
@@ -38,26 +39,6 @@ Digest sha256(std::string_view text) {
 
 constexpr std::string_view kWhitespace = " \t\r\n";
 
-std::string_view trim(std::string_view s) {
-  const auto b = s.find_first_not_of(kWhitespace);
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(kWhitespace);
-  return s.substr(b, e - b + 1);
-}
-
-// Calls entry(line, line_no) for each line of a tokens file that is neither blank nor a comment.
-template <class Entry>
-void for_each_entry_line(std::string_view contents, Entry entry) {
-  std::size_t line_no = 0;
-  for (std::size_t start = 0; start < contents.size();) {
-    const auto nl = std::min(contents.find('\n', start), contents.size());
-    ++line_no;
-    const auto line = trim(contents.substr(start, nl - start));
-    if (!line.empty() && line.front() != '#') entry(line, line_no);
-    start = nl + 1;
-  }
-}
-
 bool token_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
          std::string_view("-._~+/=").find(c) != std::string_view::npos;
@@ -74,8 +55,8 @@ class TableBuilder {
       problem(where, "missing ':' between token and device id (expected token:device_id)");
       return;
     }
-    const auto token = trim(raw.substr(0, colon));
-    const auto device = trim(raw.substr(colon + 1));
+    const auto token = trim_blanks(raw.substr(0, colon));
+    const auto device = trim_blanks(raw.substr(colon + 1));
     bool ok = true;
     if (token.empty()) {
       problem(where, "empty token");
@@ -111,7 +92,7 @@ class TableBuilder {
       ok = false;
     }
     const auto rest =
-        space == std::string_view::npos ? std::string_view{} : trim(raw.substr(space));
+        space == std::string_view::npos ? std::string_view{} : trim_blanks(raw.substr(space));
     auto devices = device_list(rest, where, true, ok);
     if (!ok) return;
     if (!table_.add_digest(*digest, std::move(devices))) {
@@ -131,7 +112,7 @@ class TableBuilder {
     }
     for (std::size_t start = 0; start <= text.size();) {
       const auto comma = several ? std::min(text.find(',', start), text.size()) : text.size();
-      const auto device = trim(text.substr(start, comma - start));
+      const auto device = trim_blanks(text.substr(start, comma - start));
       if (!is_valid_device_id(device)) {
         problem(where, "device id must match [A-Za-z0-9._:-]{1,64}");
         ok = false;
@@ -230,7 +211,7 @@ TokenTableResult parse_device_tokens(std::string_view text) {
   for (std::size_t start = 0; start <= text.size();) {
     const auto comma = std::min(text.find(',', start), text.size());
     ++index;
-    const auto raw = trim(text.substr(start, comma - start));
+    const auto raw = trim_blanks(text.substr(start, comma - start));
     if (!raw.empty()) b.entry(raw, fmt::format("DEVICE_TOKENS entry {}", index));
     start = comma + 1;
   }
@@ -304,7 +285,7 @@ BearerToken bearer_token(std::string_view header) {
     if (invalid_token) r.www_authenticate = "Bearer realm=\"sungrow\", error=\"invalid_token\"";
     return BearerToken{{}, r};
   };
-  const auto value = trim(header);
+  const auto value = trim_blanks(header);
   if (value.empty()) return refuse("missing Authorization header (Bearer token)", "missing", false);
   const auto space = value.find_first_of(" \t");
   const auto scheme = value.substr(0, space);
@@ -315,7 +296,7 @@ BearerToken bearer_token(std::string_view header) {
                       });
   if (!bearer) return refuse("the Authorization scheme must be Bearer", "malformed", false);
   const auto token =
-      space == std::string_view::npos ? std::string_view{} : trim(value.substr(space));
+      space == std::string_view::npos ? std::string_view{} : trim_blanks(value.substr(space));
   if (token.empty()) return refuse("missing bearer token", "malformed", true);
   if (token.find_first_of(kWhitespace) != std::string_view::npos ||
       token.size() > kMaxTokenLength) {
