@@ -13,7 +13,9 @@
 #include "sungrow/core/sample_json.hpp"
 #include "sungrow/server/api/live_board.hpp"
 #include "sungrow/server/api/query.hpp"
+#include "sungrow/server/api/replies.hpp"
 #include "sungrow/server/api/series_json.hpp"
+#include "sungrow/server/api/series_query.hpp"
 #include "sungrow/server/ingest/gunzip.hpp"
 #include "sungrow/server/rollup/frames.hpp"
 #include "sungrow/server/rollup/series.hpp"
@@ -49,6 +51,14 @@ std::string media_type(std::string_view content_type) {
   return lower(trim(content_type.substr(0, content_type.find(';'))));
 }
 
+// A viewer's credential on a route that writes.
+http::Response read_only() {
+  auto r = error_response(403, "read_only", "a viewer credential may only read");
+  return r;
+}
+
+}  // namespace
+
 http::Response unauthorized(const auth::AuthResult& auth) {
   auto r = error_response(auth.status, auth.code, auth.detail);
   if (!auth.www_authenticate.empty()) {
@@ -59,14 +69,6 @@ http::Response unauthorized(const auth::AuthResult& auth) {
   }
   return r;
 }
-
-// A viewer's credential on a route that writes.
-http::Response read_only() {
-  auto r = error_response(403, "read_only", "a viewer credential may only read");
-  return r;
-}
-
-}  // namespace
 
 std::string realtime_json(const Sample& sample, double age_s, std::string_view source) {
   JsonWriter w;
@@ -296,19 +298,17 @@ storage::StoreResult<Api::Newest> Api::find_newest(std::string_view device_id, T
   return Newest{.sample = std::move(latest.value()), .source = "store"};
 }
 
-http::Response Api::series(const http::Request& request) {
-  auto access = authorize_read(request, kSeriesParams);
-  if (access.refusal) return std::move(*access.refusal);
-
-  const QueryParams& query = access.query;
+std::variant<SeriesQuery, http::Response> parse_series_query(const QueryParams& query,
+                                                             Timestamp now) {
   const auto parsed_frame = rollup::parse_frame(query.get("frame").value_or("hour"));
   if (!parsed_frame) return error_response(400, "invalid_query", parsed_frame.error().message);
-  const std::string tz_name(query.get("tz").value_or("UTC"));
-  const auto found_zone = rollup::find_zone(tz_name);
+  SeriesQuery q;
+  q.tz = std::string(query.get("tz").value_or("UTC"));
+  const auto found_zone = rollup::find_zone(q.tz);
   if (!found_zone) return error_response(400, "invalid_query", found_zone.error().message);
   // value() after the check: GCC 12 flags operator* of a result as a possible null dereference.
-  const rollup::Frame frame = parsed_frame.value();
-  const date::time_zone* zone = found_zone.value();
+  q.frame = parsed_frame.value();
+  q.zone = found_zone.value();
 
   std::optional<Timestamp> from;
   std::optional<Timestamp> to;
@@ -324,7 +324,7 @@ http::Response Api::series(const http::Request& request) {
     }
   }
   // Omitted ends: the frame's default window, anchored at whichever end was given.
-  const auto defaults = rollup::default_range(frame, options_.now(), zone);
+  const auto defaults = rollup::default_range(q.frame, now, q.zone);
   const auto span = defaults.to - defaults.from;
   if (!from && !to) {
     from = defaults.from;
@@ -335,29 +335,25 @@ http::Response Api::series(const http::Request& request) {
     to = *from + span;
   }
   if (*to <= *from) return error_response(400, "invalid_query", "from must be before to");
-  if (const auto ok = rollup::check_range(frame, *from, *to); !ok) {
+  if (const auto ok = rollup::check_range(q.frame, *from, *to); !ok) {
     return error_response(400, "range_too_large", ok.error().message);
   }
-
   const auto format = query.get("format").value_or("json");
   if (format != "json" && format != "csv") {
     return error_response(400, "invalid_query", "format must be json or csv");
   }
-  const auto ranges = rollup::buckets(frame, zone, *from, *to);
-  std::vector<rollup::SeriesBucket> buckets;
-  if (!ranges.empty()) {
-    // Precomputed hour/day spans inside the buckets, base buckets only at unaligned edges.
-    const auto pieces = store_.series_spans(access.device_id, ranges);
-    if (!pieces) return store_failure(pieces.error(), "series");
-    buckets = rollup::aggregate_spans(*pieces, ranges);
-  }
-  const SeriesHeader header{.device_id = access.device_id,
-                            .frame = frame,
-                            .tz = tz_name,
-                            .from_local = rollup::format_local(*from, zone),
-                            .to_local = rollup::format_local(*to, zone)};
-  if (format == "csv") {
-    std::string file = fmt::format("{}-{}-{}.csv", access.device_id, rollup::to_string(frame),
+  q.csv = format == "csv";
+  q.from = *from;
+  q.to = *to;
+  q.ranges = rollup::buckets(q.frame, q.zone, q.from, q.to);
+  return q;
+}
+
+http::Response series_reply(const SeriesHeader& header, const SeriesQuery& query,
+                            std::span<const rollup::SeriesBucket> buckets,
+                            std::string_view file_stem) {
+  if (query.csv) {
+    std::string file = fmt::format("{}-{}-{}.csv", file_stem, rollup::to_string(query.frame),
                                    header.from_local.substr(0, 10));
     std::replace(file.begin(), file.end(), ':', '_');  // device ids may hold ':'
     return http::Response{
@@ -368,6 +364,32 @@ http::Response Api::series(const http::Request& request) {
                     {"Cache-Control", "no-store"}}};
   }
   return json_response(series_json(header, buckets));
+}
+
+storage::StoreResult<std::vector<rollup::SeriesBucket>> Api::device_buckets(
+    std::string_view device_id, const SeriesQuery& query) {
+  if (query.ranges.empty()) return std::vector<rollup::SeriesBucket>{};
+  // Precomputed hour/day spans inside the buckets, base buckets only at unaligned edges.
+  const auto pieces = store_.series_spans(device_id, query.ranges);
+  if (!pieces) return pieces.error();
+  return rollup::aggregate_spans(*pieces, query.ranges);
+}
+
+http::Response Api::series(const http::Request& request) {
+  auto access = authorize_read(request, kSeriesParams);
+  if (access.refusal) return std::move(*access.refusal);
+  auto parsed = parse_series_query(access.query, options_.now());
+  if (auto* refusal = std::get_if<http::Response>(&parsed)) return std::move(*refusal);
+  const auto& query = std::get<SeriesQuery>(parsed);
+  const auto buckets = device_buckets(access.device_id, query);
+  if (!buckets) return store_failure(buckets.error(), "series");
+  const SeriesHeader header{.device_id = access.device_id,
+                            .site = nullptr,
+                            .frame = query.frame,
+                            .tz = query.tz,
+                            .from_local = rollup::format_local(query.from, query.zone),
+                            .to_local = rollup::format_local(query.to, query.zone)};
+  return series_reply(header, query, buckets.value(), access.device_id);
 }
 
 http::Response Api::health(const http::Request&) {

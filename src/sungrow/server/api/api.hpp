@@ -19,6 +19,8 @@
 #include "sungrow/server/http/message.hpp"
 #include "sungrow/server/ingest/ingest.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
+#include "sungrow/server/rollup/series.hpp"
+#include "sungrow/server/sites/site_table.hpp"
 #include "sungrow/server/storage/session_store.hpp"
 #include "sungrow/server/storage/store.hpp"
 
@@ -63,7 +65,11 @@ struct ApiOptions {
   // Failed authentication per client address (see auth::FailureThrottle).
   auth::ThrottleOptions auth_throttle;
   DashboardOptions dashboard;
+  // SITES_FILE; nullptr: no sites (the site endpoints answer 403 for every site id).
+  const sites::SiteTable* sites = nullptr;
 };
+
+struct SeriesQuery;
 
 // Borrows everything; the owner (the server app) keeps them alive longer than the Api. Every
 // handler is thread-safe and may block on the store or cache: run them off the I/O threads.
@@ -88,6 +94,12 @@ class Api {
   http::Response stream(const http::Request& request);
   // GET /v1/series?[device_id=&]frame=&from=&to=&tz=: rollup buckets.
   http::Response series(const http::Request& request);
+  // GET /v1/sites/realtime?site_id=: the site's summed power and weighted SoC now, with each
+  // device's newest sample. GET /v1/sites/series?site_id=&frame=&from=&to=&tz=&format=: the
+  // site's buckets (sites::combine_series). A credential reads a site only if it holds every
+  // device of it; any other site id, known or not, is 403.
+  http::Response site_realtime(const http::Request& request);
+  http::Response site_series(const http::Request& request);
   // GET /health: store and cache status; 503 when the store is down. No auth (load balancers).
   http::Response health(const http::Request& request);
   // GET /metrics: Prometheus text. No auth, like most exporters; keep it off the public proxy.
@@ -110,6 +122,17 @@ class Api {
   };
   storage::StoreResult<Newest> find_newest(std::string_view device_id, Timestamp now);
   http::Response store_failure(const storage::StoreError& error, std::string_view what);
+  // One device's buckets over the query's ranges.
+  storage::StoreResult<std::vector<rollup::SeriesBucket>> device_buckets(std::string_view device_id,
+                                                                         const SeriesQuery& query);
+  // A site GET's query and the site it names, or the reply refusing the request.
+  struct SiteAccess {
+    QueryParams query;
+    const sites::Site* site = nullptr;
+    std::optional<http::Response> refusal;
+  };
+  SiteAccess authorize_site(const http::Request& request,
+                            std::span<const std::string_view> allowed);
   // A bearer token (a device's, or a viewer's for reads) or a session cookie (a viewer's), plus
   // the failure throttle and metrics: a wrong token counts against the client's address and, while
   // the address cools down, is answered 429 instead. A valid credential is never slowed.

@@ -62,9 +62,20 @@ void write_optional(std::string& out, std::optional<double> v) {
 std::string series_json(const SeriesHeader& header, std::span<const rollup::SeriesBucket> buckets) {
   static const auto columns = value_columns();
   JsonWriter w;
-  w.begin_object()
-      .field("device_id", header.device_id)
-      .field("frame", rollup::to_string(header.frame))
+  w.begin_object();
+  if (header.site != nullptr) {
+    w.field("site_id", std::string_view(header.site->id)).key("devices").begin_array();
+    for (const auto& d : header.site->devices) {
+      w.begin_object()
+          .field("device_id", std::string_view(d.device_id))
+          .field("role", sites::to_string(d.role))
+          .end_object();
+    }
+    w.end_array();
+  } else {
+    w.field("device_id", header.device_id);
+  }
+  w.field("frame", rollup::to_string(header.frame))
       .field("tz", header.tz)
       .field("from", header.from_local)
       .field("to", header.to_local)

@@ -9,11 +9,13 @@
 #include "sungrow/core/time.hpp"
 #include "sungrow/server/rollup/frames.hpp"
 #include "sungrow/server/rollup/series.hpp"
+#include "sungrow/server/sites/site_table.hpp"
 
 namespace sungrow::api {
 
 struct SeriesHeader {
-  std::string_view device_id;
+  std::string_view device_id;         // a device's series
+  const sites::Site* site = nullptr;  // else a site's: "site_id" and its devices instead
   rollup::Frame frame;
   std::string_view tz;
   std::string from_local;  // the requested range on the zone's clock

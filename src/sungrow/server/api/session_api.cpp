@@ -216,6 +216,19 @@ http::Response Api::me(const http::Request& request) {
     }
     w.end_object();
   }
+  w.end_array().key("sites").begin_array();
+  if (options_.sites != nullptr) {
+    for (const auto* site : options_.sites->held_by(auth.devices)) {
+      w.begin_object().field("site_id", std::string_view(site->id)).key("devices").begin_array();
+      for (const auto& d : site->devices) {
+        w.begin_object()
+            .field("device_id", std::string_view(d.device_id))
+            .field("role", sites::to_string(d.role))
+            .end_object();
+      }
+      w.end_array().end_object();
+    }
+  }
   w.end_array()
       .field("stale_after_s", std::int64_t{dashboard.stale_after.count()})
       .field("offline_after_s", std::int64_t{dashboard.offline_after.count()})

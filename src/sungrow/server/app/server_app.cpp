@@ -24,6 +24,7 @@
 #include "sungrow/server/http/router.hpp"
 #include "sungrow/server/http/server.hpp"
 #include "sungrow/server/metrics/metrics.hpp"
+#include "sungrow/server/sites/site_table.hpp"
 #include "sungrow/server/storage/pg_store.hpp"
 #include "sungrow/server/storage/sqlite_store.hpp"
 #include "sungrow/server/web/web.hpp"
@@ -171,6 +172,10 @@ http::Router make_router(api::Api& api, const web::WebOptions& web_options) {
                            return api.realtime_without_blocking(r);
                          }});
   router.add("GET", "/v1/series", [&api](const http::Request& r) { return api.series(r); });
+  router.add("GET", "/v1/sites/realtime",
+             [&api](const http::Request& r) { return api.site_realtime(r); });
+  router.add("GET", "/v1/sites/series",
+             [&api](const http::Request& r) { return api.site_series(r); });
   router.add("GET", "/v1/stream", [&api](const http::Request& r) { return api.stream(r); });
   router.add(
       "POST", "/v1/session", [&api](const http::Request& r) { return api.open_session(r); },
@@ -266,6 +271,17 @@ int serve(const ServerConfig& c) {
       .tick = std::chrono::milliseconds(250),
       .refresh = std::chrono::seconds(c.stream_keepalive_s)};
   api_options.dashboard.device_zones = parse_device_zones(c.device_zones).value();  // validated
+  sites::SiteTable site_table;
+  if (!c.sites_file.empty()) {
+    auto loaded_sites = sites::load_sites_file(c.sites_file);
+    if (!loaded_sites) {
+      for (const auto& e : loaded_sites.error()) log().error("{}", e.message);
+      return kExitUsage;
+    }
+    site_table = std::move(loaded_sites).value();
+    log().info("{} site(s) from {}", site_table.sites().size(), c.sites_file);
+  }
+  api_options.sites = &site_table;
   api::Api api(tokens, *store.store, *cache, metrics, api_options);
 
   auto started = http::HttpServer::start(transport_options(c),

@@ -114,8 +114,8 @@ struct AuthResult {
 };
 
 // `authorization_header` is the header's value ("" when absent). Scheme matched case-insensitively
-// (RFC 7235 §2.1), the token exactly. Compares against every entry in constant time with no early
-// exit, so neither the matching position nor a partial match shows in the timing.
+// (RFC 7235 §2.1), the token exactly. The token's digest is looked up (TokenTable::find), so a
+// partial match of the token never shows in the timing.
 AuthResult check(const TokenTable& table, std::string_view authorization_header,
                  std::optional<std::string_view> requested_device = std::nullopt);
 
