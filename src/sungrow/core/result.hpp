@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace sungrow {
 
@@ -25,6 +26,13 @@ class ErrorException : public std::runtime_error {
 // Found by ADL when Result<T>::value() is called on an error.
 [[noreturn]] inline void throw_exception_from_error(const Error& e, const boost::source_location&) {
   throw ErrorException(e);
+}
+
+// Found by ADL (std::vector<sungrow::Error>) when value() is called on a failed parse that lists
+// every problem (token tables, sites): the first problem is thrown.
+[[noreturn]] inline void throw_exception_from_error(const std::vector<Error>& e,
+                                                    const boost::source_location&) {
+  throw ErrorException(e.empty() ? Error("unknown error") : e.front());
 }
 
 template <class T>

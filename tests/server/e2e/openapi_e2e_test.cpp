@@ -510,7 +510,8 @@ TEST_F(OpenApiContractTest, SessionsAndViewerCredentialsAreDocumented) {
   conforms("/v1/me", "GET", by_cookie, 200);
   EXPECT_EQ(json::parse(by_cookie.body),
             json::parse(R"({"kind":"viewer","devices":[{"device_id":"roof-1",)"
-                        R"("tz":"Europe/Amsterdam"}],"stale_after_s":30,"offline_after_s":300})"));
+                        R"("tz":"Europe/Amsterdam"}],"sites":[],"stale_after_s":30,)"
+                        R"("offline_after_s":300})"));
   const auto by_viewer = get("/v1/me", viewer);
   conforms("/v1/me", "GET", by_viewer, 200);
   EXPECT_EQ(by_viewer.body, by_cookie.body);

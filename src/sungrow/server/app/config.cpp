@@ -75,7 +75,7 @@ void bind_options(CLI::App& app, ServerConfig& c) {
   opt("--viewer-tokens-file", c.viewer_tokens_file, "VIEWER_TOKENS_FILE",
       "Dashboard viewers: lines of `sungrow-server viewer new` (read again when it changes)");
   opt("--sites-file", c.sites_file, "SITES_FILE",
-      "Sites: lines `SITE_ID DEVICE[:master|:slave|:standalone] …` (GET /v1/sites/…)");
+      "Sites: lines `SITE_ID DEVICE[=master|=slave|=standalone] …` (GET /v1/sites/…)");
   opt("--device-zones", c.device_zones, "DEVICE_ZONES",
       "Default time zone per device for the dashboard: device=Area/City, comma separated");
   opt("--dashboard-stale-after", c.dashboard_stale_after_s, "DASHBOARD_STALE_AFTER_S",

@@ -45,7 +45,7 @@ struct ServerConfig {
   // The dashboard.
   std::string viewer_tokens_file;  // "<sha-256> devices" lines (sungrow-server viewer new)
   std::string device_zones;        // "roof-1=Europe/Berlin,garage=Europe/Berlin"
-  std::string sites_file;          // "home roof-1:master roof-2:slave" lines; empty: no sites
+  std::string sites_file;          // "home roof-1=master roof-2=slave" lines; empty: no sites
   int dashboard_stale_after_s = 30;
   int dashboard_offline_after_s = 300;
   int session_ttl_s = 30 * 86'400;

@@ -15,14 +15,6 @@
 #include "sungrow/core/entry_lines.hpp"
 #include "sungrow/core/sample.hpp"
 
-namespace sungrow {
-
-void throw_exception_from_error(const std::vector<Error>& e, const boost::source_location&) {
-  throw ErrorException(e.empty() ? fail("token table: unknown error") : e.front());
-}
-
-}  // namespace sungrow
-
 namespace sungrow::auth {
 
 namespace {

@@ -15,12 +15,6 @@
 
 #include "sungrow/core/result.hpp"
 
-namespace sungrow {
-// Found by ADL (std::vector<sungrow::Error>) when value() is called on a failed token table.
-[[noreturn]] void throw_exception_from_error(const std::vector<Error>& e,
-                                             const boost::source_location&);
-}  // namespace sungrow
-
 namespace sungrow::auth {
 
 // Tokens need this much entropy to resist guessing over the network; new_token() makes 64.

@@ -53,6 +53,7 @@ SiteTableResult parse_sites_file(std::string_view contents) {
   SiteTable table;
   std::vector<Error> problems;
   std::set<std::string, std::less<>> devices_seen;
+  std::set<std::string, std::less<>> sites_seen;
   const auto problem = [&](std::size_t line_no, const std::string& what) {
     problems.push_back(fail(fmt::format("SITES_FILE line {}: {}", line_no, what)));
   };
@@ -64,21 +65,22 @@ SiteTableResult parse_sites_file(std::string_view contents) {
       problem(line_no, "the site id must match [A-Za-z0-9._:-]{1,64}");
       return;
     }
-    if (table.find(site.id) != nullptr) {
+    if (!sites_seen.insert(site.id).second) {
       problem(line_no, fmt::format("site '{}' is listed twice", site.id));
       return;
     }
     bool ok = true;
     for (std::string word; words >> word;) {
-      const auto colon = word.rfind(':');
-      // Device ids may hold ':' themselves: only a known role after the last ':' is a role.
-      std::optional<SiteRole> role;
-      if (colon != std::string::npos) role = site_role_from_string(word.substr(colon + 1));
-      SiteDevice device{.device_id = role ? word.substr(0, colon) : word,
+      // '=' never occurs in a device id (which may hold ':'), so it can separate the role.
+      const auto equals = word.find('=');
+      const std::optional<SiteRole> role = equals == std::string::npos
+                                               ? SiteRole::standalone
+                                               : site_role_from_string(word.substr(equals + 1));
+      SiteDevice device{.device_id = word.substr(0, equals),
                         .role = role.value_or(SiteRole::standalone)};
-      if (!is_valid_device_id(device.device_id)) {
-        problem(line_no, fmt::format("'{}' is not a device id [A-Za-z0-9._:-]{{1,64}} with an "
-                                     "optional :master, :slave or :standalone",
+      if (!role || !is_valid_device_id(device.device_id)) {
+        problem(line_no, fmt::format("'{}' is not DEVICE_ID or DEVICE_ID=ROLE (an id matching "
+                                     "[A-Za-z0-9._:-]{{1,64}}; master, slave or standalone)",
                                      word));
         ok = false;
       } else if (!devices_seen.insert(device.device_id).second) {

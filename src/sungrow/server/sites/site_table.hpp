@@ -49,7 +49,7 @@ class SiteTable {
 
 using SiteTableResult = boost::system::result<SiteTable, std::vector<Error>>;
 
-// One site a line: `SITE_ID DEVICE[:ROLE] …`, roles master, slave, standalone (the default);
+// One site a line: `SITE_ID DEVICE[=ROLE] …`, roles master, slave, standalone (the default);
 // blank lines and `#` comments skipped. Every problem is reported, each with its line: an id
 // outside [A-Za-z0-9._:-]{1,64}, an unknown role, a site or a device listed twice, two masters in
 // a site, a slave without a master.
