@@ -42,8 +42,14 @@ export const signIn = (token) => request('POST', '/v1/session', { token });
 export const signOut = () => request('DELETE', '/v1/session');
 export const me = () => request('GET', '/v1/me');
 export const realtime = (deviceId) => request('GET', `/v1/realtime?${query({ device_id: deviceId })}`);
+export const siteRealtime = (siteId) => request('GET', `/v1/sites/realtime?${query({ site_id: siteId })}`);
 
-// params: device_id, frame, from, to, tz
-export const seriesUrl = (params, format) => `/v1/series?${query({ ...params, format })}`;
+// What the page shows: a device ({ kind: 'device', id }) or a site of several ({ kind: 'site', id }).
+// The query parameter that names it:
+export const targetParams = (target) => (target.kind === 'site' ? { site_id: target.id } : { device_id: target.id });
+
+// params: device_id or site_id, frame, from, to, tz
+export const seriesUrl = (params, format) =>
+  `${params.site_id ? '/v1/sites/series' : '/v1/series'}?${query({ ...params, format })}`;
 export const series = (params) => request('GET', seriesUrl(params));
 export const streamUrl = (deviceId) => `/v1/stream?${query({ device_id: deviceId })}`;

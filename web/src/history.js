@@ -54,7 +54,7 @@ export class HistoryPanel {
     this.root = byId('history-title').closest('section');
     this.view = 'day';
     this.anchors = {};
-    this.device = null;
+    this.target = null;
     this.zone = 'UTC';
     this.body = null;
     this.tableShown = false;
@@ -87,8 +87,8 @@ export class HistoryPanel {
     window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.render());
   }
 
-  setContext(device, zone) {
-    this.device = device;
+  setContext(target, zone) {
+    this.target = target;
     this.zone = zone;
     this.load();
   }
@@ -132,7 +132,7 @@ export class HistoryPanel {
   params() {
     const { first, next } = period(this.view, this.anchor());
     return {
-      device_id: this.device,
+      ...api.targetParams(this.target),
       frame: VIEWS[this.view].frame,
       from: utcText(startOfDay(this.zone, first)),
       to: utcText(startOfDay(this.zone, next)),
@@ -169,7 +169,7 @@ export class HistoryPanel {
   }
 
   async load() {
-    if (!this.device) return;
+    if (!this.target) return;
     const generation = ++this.generation;
     const params = this.params();
     this.root.dataset.state = 'loading';
@@ -177,7 +177,7 @@ export class HistoryPanel {
     byId('chart-title').textContent = this.title(params);
     const csv = byId('csv');
     csv.href = api.seriesUrl(params, 'csv');
-    csv.download = `${this.device}-${this.view}-${this.periodText()}.csv`;
+    csv.download = `${this.target.id}-${this.view}-${this.periodText()}.csv`;
     let body;
     try {
       body = await api.series(params);

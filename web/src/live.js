@@ -1,27 +1,62 @@
 // The newest sample, live: Server-Sent Events from /v1/stream, falling back to polling
-// /v1/realtime after repeated stream errors, and trying the stream again now and then.
+// /v1/realtime after repeated stream errors, and trying the stream again now and then. A site
+// (several inverters summed) has no stream: /v1/sites/realtime is polled.
 import * as api from './api.js';
 
 const STREAM_ERRORS_BEFORE_POLLING = 3;
 const POLL_INTERVAL_MS = 5000;
 const STREAM_RETRY_MS = 30000;
 
-// onSample(sample, receivedAt) for each newer sample; onTransport('stream' | 'poll');
-// onNoData() when the device has sent nothing yet; onAuthLost() on 401. Returns stop().
-export function startLive(deviceId, { onSample, onTransport, onNoData, onAuthLost }) {
+// target: { kind: 'device' | 'site', id }. onSample(sample, receivedAt) for each newer sample (a
+// site's: its sums, with each device's sample under `devices`); onTransport('stream' | 'poll');
+// onNoData() when nothing has been sent yet; onAuthLost() on 401. Returns stop().
+export function startLive(target, handlers) {
+  return target.kind === 'site' ? followSite(target.id, handlers) : followDevice(target.id, handlers);
+}
+
+// The newest of what arrives, never stepping back in time (a late answer after a newer one).
+function newestOnly(onSample) {
+  let newest = null;
+  return (sample) => {
+    if (!sample || typeof sample !== 'object') return;
+    if (newest && Date.parse(sample.ts) < Date.parse(newest.ts)) return;
+    newest = sample;
+    onSample(sample, performance.now());
+  };
+}
+
+function followSite(siteId, { onSample, onTransport, onNoData, onAuthLost }) {
+  let stopped = false;
+  const accept = newestOnly(onSample);
+  const poll = async () => {
+    try {
+      const site = await api.siteRealtime(siteId);
+      if (!stopped) accept(site);
+    } catch (error) {
+      if (stopped) return;
+      if (error.status === 401) onAuthLost();
+      else if (error.status === 404) onNoData();
+    }
+  };
+  onTransport('poll');
+  poll();
+  const timer = setInterval(poll, POLL_INTERVAL_MS);
+  return function stop() {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+function followDevice(deviceId, { onSample, onTransport, onNoData, onAuthLost }) {
   let stopped = false;
   let source = null;
   let pollTimer = null;
   let retryTimer = null;
   let errors = 0;
-  let newest = null;
-
+  // Out-of-order arrivals (a poll answered after a stream event) must not step back in time.
+  const newest = newestOnly(onSample);
   const accept = (sample) => {
-    if (stopped || !sample || typeof sample !== 'object') return;
-    // Out-of-order arrivals (a poll answered after a stream event) must not step back in time.
-    if (newest && Date.parse(sample.ts) < Date.parse(newest.ts)) return;
-    newest = sample;
-    onSample(sample, performance.now());
+    if (!stopped) newest(sample);
   };
 
   const poll = async () => {

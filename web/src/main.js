@@ -1,6 +1,9 @@
 // The dashboard's entry: takes a #token=… link's token out of the address bar first, signs in,
-// then runs the Now, Today and History panels for the chosen device and time zone.
+// then runs the Now, Today and History panels for the chosen device or site and time zone. A
+// credential that holds a whole site (several inverters) sees the site by default, with each
+// inverter's share under Now; each inverter stays one pick away.
 import * as api from './api.js';
+import { hideBreakdown, showBreakdown, siteStates } from './breakdown.js';
 import { byId, el, show } from './dom.js';
 import { HistoryPanel } from './history.js';
 import { startLive } from './live.js';
@@ -16,7 +19,22 @@ const REFRESH_MS = 60_000;
 const ZONE_KEY = 'sungrow.zone';
 const DEVICE_KEY = 'sungrow.device';
 
-const state = { me: null, device: null, zone: null, stopLive: null, refreshTimer: null };
+const state = { me: null, target: null, zone: null, stopLive: null, refreshTimer: null };
+
+// A picker value: a device's id as it is, a site's behind "site/" ('/' never occurs in an id).
+const SITE_PREFIX = 'site/';
+const valueOf = (target) => (target.kind === 'site' ? SITE_PREFIX + target.id : target.id);
+
+// Sites first (the household as a whole), then each device.
+function targets() {
+  const sites = (state.me.sites ?? []).map((s) => ({ kind: 'site', id: s.site_id, devices: s.devices }));
+  const devices = state.me.devices.map((d) => ({ kind: 'device', id: d.device_id }));
+  return [...sites, ...devices];
+}
+
+function targetOf(value) {
+  return targets().find((t) => valueOf(t) === value) ?? null;
+}
 let now;
 let todayPanel;
 let history;
@@ -61,22 +79,24 @@ function showSignIn(message = '') {
 
 const authLost = () => showSignIn('Your session has ended. Sign in again.');
 
-// The zone for a device: the person's choice, else the server's default for the device, else
-// the browser's own.
-function zoneFor(device) {
+// The zone for a device or site: the person's choice, else the server's default for the device
+// (a site's first device), else the browser's own.
+function zoneFor(target) {
   const chosen = remembered(ZONE_KEY);
   if (chosen && isValidZone(chosen)) return chosen;
+  const device = target.kind === 'site' ? target.devices[0]?.device_id : target.id;
   const configured = state.me.devices.find((d) => d.device_id === device)?.tz;
   if (configured && isValidZone(configured)) return configured;
   return browserZone();
 }
 
 function fillPickers() {
-  const devices = state.me.devices.map((d) => d.device_id);
+  const all = targets();
   const deviceSelect = byId('device');
-  deviceSelect.replaceChildren(...devices.map((id) => el('option', { value: id }, id)));
-  deviceSelect.value = state.device;
-  show(byId('device-field'), devices.length > 1);
+  const label = (t) => (t.kind === 'site' ? `${t.id} (all ${t.devices.length} inverters)` : t.id);
+  deviceSelect.replaceChildren(...all.map((t) => el('option', { value: valueOf(t) }, label(t))));
+  deviceSelect.value = valueOf(state.target);
+  show(byId('device-field'), all.length > 1);
   const zoneSelect = byId('zone');
   const zones = allZones([state.zone, browserZone(), ...state.me.devices.map((d) => d.tz).filter(Boolean)]);
   zoneSelect.replaceChildren(...zones.map((z) => el('option', { value: z }, z.replaceAll('_', ' '))));
@@ -85,21 +105,37 @@ function fillPickers() {
 
 function run() {
   stopRunning();
-  document.documentElement.dataset.device = state.device;
-  document.documentElement.dataset.zone = state.zone;
+  const { target } = state;
+  const root = document.documentElement.dataset;
+  if (target.kind === 'site') {
+    root.site = target.id;
+    delete root.device;
+  } else {
+    root.device = target.id;
+    delete root.site;
+  }
+  root.zone = state.zone;
   now.reset();
+  hideBreakdown();
   now.setZone(state.zone);
   now.setLimits(state.me.stale_after_s ?? 30, state.me.offline_after_s ?? 300);
   todayPanel.clear();
-  const loadToday = () => todayPanel.load(state.device, state.zone).catch(authLost);
-  state.stopLive = startLive(state.device, {
-    onSample: (sample, receivedAt) => now.update(sample, receivedAt),
+  const loadToday = () => todayPanel.load(target, state.zone).catch(authLost);
+  state.stopLive = startLive(target, {
+    onSample: (sample, receivedAt) => {
+      if (target.kind !== 'site') {
+        now.update(sample, receivedAt);
+        return;
+      }
+      now.update({ ...sample, running_state_text: siteStates(sample) }, receivedAt);
+      showBreakdown(sample);
+    },
     onTransport: (kind) => now.setTransport(kind),
     onNoData: () => now.showNoData(),
     onAuthLost: authLost,
   });
   loadToday();
-  history.setContext(state.device, state.zone);
+  history.setContext(target, state.zone);
   state.refreshTimer = setInterval(() => {
     loadToday();
     history.refreshIfCurrent();
@@ -114,14 +150,13 @@ async function start() {
     else showSignIn(`The server did not answer as expected (${error.message}). Reload to try again.`);
     return;
   }
-  const devices = state.me.devices.map((d) => d.device_id);
-  if (devices.length === 0) {
+  const all = targets();
+  if (state.me.devices.length === 0) {
     showSignIn('This token gives access to no inverter.');
     return;
   }
-  const preferred = remembered(DEVICE_KEY);
-  state.device = devices.includes(preferred) ? preferred : devices[0];
-  state.zone = zoneFor(state.device);
+  state.target = targetOf(remembered(DEVICE_KEY)) ?? all[0];
+  state.zone = zoneFor(state.target);
   fillPickers();
   showOnly('dashboard');
   run();
@@ -152,8 +187,10 @@ function wire() {
     showSignIn();
   });
   byId('device').addEventListener('change', (event) => {
-    state.device = event.target.value;
-    remember(DEVICE_KEY, state.device);
+    const target = targetOf(event.target.value);
+    if (!target) return;
+    state.target = target;
+    remember(DEVICE_KEY, event.target.value);
     run();
   });
   byId('zone').addEventListener('change', (event) => {

@@ -17,11 +17,11 @@ export class TodayPanel {
     this.root.removeAttribute('data-bucket');
   }
 
-  async load(deviceId, zone) {
+  async load(target, zone) {
     const generation = ++this.generation;
     const day = today(zone);
     const params = {
-      device_id: deviceId,
+      ...api.targetParams(target),
       frame: 'day',
       from: utcText(startOfDay(zone, day)),
       to: utcText(startOfDay(zone, addDays(day, 1))),
