@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <regex>
 #include <set>
@@ -405,6 +406,44 @@ TEST_F(OpenApiContractTest, RepeatedFailedAuthenticationIsAnswered429) {
 }
 
 // ---- GET /v1/realtime and GET /v1/series --------------------------------------------------------
+
+// The site reads: sums, CSV, /v1/me's sites, and every refusal, against the document.
+TEST_F(OpenApiContractTest, SiteReadsAndTheirRefusalsAreDocumented) {
+  {
+    std::ofstream sites(dir_ / "sites");
+    sites << "home " << kDevice << "=master " << kOtherDevice << "=slave\nshed garage\n";
+  }
+  const auto viewer = new_viewer({kDevice, kOtherDevice, "garage"});
+  start(
+      {"--viewer-tokens-file", viewers_file().string(), "--sites-file", (dir_ / "sites").string()});
+  ASSERT_EQ(post(batch_to_json_text(samples(kDevice, 0, 720))).status, 200);
+  ASSERT_EQ(post(batch_to_json_text(samples(kOtherDevice, 0, 720)), kOtherToken).status, 200);
+
+  const std::string rt = "/v1/sites/realtime";
+  const auto now = get(rt + "?site_id=home", viewer);
+  conforms(rt, "GET", now, 200);
+  EXPECT_EQ(json::parse(now.body).at("devices").as_array().size(), 2U);
+  conforms(rt, "GET", get(rt + "?site_id=shed", viewer), 404, "no_data");
+  conforms(rt, "GET", get(rt + "?site_id=home"), 403, "forbidden");  // a token for roof-1 only
+  conforms(rt, "GET", get(rt + "?site_id=nowhere", viewer), 403, "forbidden");
+  conforms(rt, "GET", get(rt, viewer), 400, "invalid_query");
+  conforms(rt, "GET", get(rt + "?site_id=home", ""), 401, "unauthorized");
+
+  const std::string se = "/v1/sites/series";
+  for (const std::string query :
+       {"?site_id=home", "?site_id=home&frame=5m&from=2026-11-20T00:00:00Z&to=2026-11-20T01:00:00Z",
+        "?site_id=home&frame=day&tz=Europe%2FAmsterdam", "?site_id=shed&frame=month",
+        "?site_id=home&frame=hour&format=csv"}) {
+    conforms(se, "GET", get(se + query, viewer), 200);
+  }
+  conforms(se, "GET", get(se + "?site_id=home&frame=week", viewer), 400, "invalid_query");
+  conforms(se, "GET", get(se + "?site_id=home&device_id=roof-1", viewer), 400, "invalid_query");
+  conforms(se, "GET", get(se + "?site_id=home", kOtherToken), 403, "forbidden");
+
+  const auto me = get("/v1/me", viewer);
+  conforms("/v1/me", "GET", me, 200);
+  EXPECT_EQ(json::parse(me.body).at("sites").as_array().size(), 2U);
+}
 
 TEST_F(OpenApiContractTest, ReadsAndTheirRefusalsAreDocumented) {
   start({"--cache-ttl", "1"});
