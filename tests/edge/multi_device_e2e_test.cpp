@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -46,6 +47,21 @@ std::string read_file(const fs::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// The smallest gap between two requests the simulator logged (--verbose), in microseconds; -1
+// with fewer than two.
+std::int64_t smallest_request_gap_us(const std::string& log) {
+  static const std::regex line("request for unit \\d+ at (\\d+) us");
+  std::int64_t previous = -1;
+  std::int64_t smallest = -1;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
+       ++it) {
+    const std::int64_t at = std::stoll((*it)[1].str());
+    if (previous >= 0 && (smallest < 0 || at - previous < smallest)) smallest = at - previous;
+    previous = at;
+  }
+  return smallest;
 }
 
 std::size_t count(const std::string& text, const std::string& needle) {
@@ -169,6 +185,11 @@ TEST_F(MultiDevice, OneConnectionPerPortEachDeviceOnItsGridSeqPerDevice) {
   EXPECT_EQ(count(plant_log, "refused a connection"), 0u) << plant_log;
   EXPECT_EQ(count(plant_log, "client connected"), 1u) << plant_log;
   EXPECT_EQ(count(read_file(dir_.path / "garage.log"), "client connected"), 1u);
+  // The pacing holds across unit ids on the shared connection: at least 20 ms between any two
+  // requests the plant received (the edge waits from the end of the previous request).
+  const auto gap_us = smallest_request_gap_us(plant_log);
+  ASSERT_GE(gap_us, 0) << "the simulator logged no requests";
+  EXPECT_GE(gap_us, 20'000) << "two requests to one WiNet-S " << gap_us << " us apart";
 
   const auto got = received();
   for (const char* id : {"roof-1", "roof-2", "garage"}) {

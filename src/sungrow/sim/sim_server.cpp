@@ -16,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -364,6 +365,11 @@ bool Server::serve_request(Client& client) {
   if (length < header + 1) return false;
   const int unit_id = request[static_cast<std::size_t>(header - 1)];
   const std::uint8_t function = request[static_cast<std::size_t>(header)];
+  // With --verbose, when each request arrived: a test reads the gaps a client leaves between them.
+  log().debug("sungrow-sim: request for unit {} at {} us", unit_id,
+              std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count());
   const auto it =
       std::find_if(units_.begin(), units_.end(), [&](const Unit& u) { return u.id == unit_id; });
   if (it == units_.end()) {
