@@ -56,15 +56,24 @@ Options parse(int argc, char** argv) {
     if (i + 1 >= argc) usage("missing value after " + std::string(flag));
     const std::string value = argv[++i];
     try {
-      if (flag == "--url") o.url = value;
-      else if (flag == "--mode") o.mode = value;
-      else if (flag == "--batch") o.batch = std::stoi(value);
-      else if (flag == "--clients") o.clients = std::stoi(value);
-      else if (flag == "--seconds") o.seconds = std::stod(value);
-      else if (flag == "--devices") o.devices = std::stoi(value);
-      else if (flag == "--first-n") o.first_n = std::stoll(value);
-      else if (flag == "--prefix") o.prefix = value;
-      else usage("unknown option " + std::string(flag));
+      if (flag == "--url")
+        o.url = value;
+      else if (flag == "--mode")
+        o.mode = value;
+      else if (flag == "--batch")
+        o.batch = std::stoi(value);
+      else if (flag == "--clients")
+        o.clients = std::stoi(value);
+      else if (flag == "--seconds")
+        o.seconds = std::stod(value);
+      else if (flag == "--devices")
+        o.devices = std::stoi(value);
+      else if (flag == "--first-n")
+        o.first_n = std::stoll(value);
+      else if (flag == "--prefix")
+        o.prefix = value;
+      else
+        usage("unknown option " + std::string(flag));
     } catch (const std::logic_error&) {
       usage("bad value for " + std::string(flag) + ": " + value);
     }
@@ -155,7 +164,8 @@ void client(const Options& o, int index, const std::atomic<bool>& stop) {
   static const std::string copy_sql =
       "COPY samples (" + storage::pg_sample_columns() + ") FROM STDIN";
   std::vector<std::string> devices;
-  for (int i = index + 1; i <= o.devices; i += o.clients) devices.push_back(device_name(o.prefix, i));
+  for (int i = index + 1; i <= o.devices; i += o.clients)
+    devices.push_back(device_name(o.prefix, i));
   std::vector<Sample> batch(static_cast<std::size_t>(o.batch));
   std::vector<const Sample*> rows;
   for (std::int64_t round = 0; !stop.load(); ++round) {
