@@ -79,9 +79,6 @@ class PgConnection {
   // Runs `copy_sql` (COPY … FROM STDIN) and sends `data` in the text format.
   StoreResult<void> copy_in(std::string_view what, const char* copy_sql, std::string_view data);
 
-  // Per-connection setup done once (temporary tables): true the first time `name` is marked.
-  bool mark_once(std::string_view name) { return done_once_.emplace(name).second; }
-
   // For an operation's retry decision: whether COMMIT was sent since the last reset_commit_flag.
   void note_commit_sent() { commit_sent_ = true; }
   void reset_commit_flag() { commit_sent_ = false; }
@@ -95,7 +92,6 @@ class PgConnection {
 
   PGconn* conn_;
   std::unordered_set<std::string> prepared_;
-  std::unordered_set<std::string> done_once_;
   bool commit_sent_ = false;
 };
 
