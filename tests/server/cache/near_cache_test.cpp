@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <stdexcept>
 
 #include "cache_contract.hpp"
@@ -26,15 +27,19 @@ struct ManualClock {
 // it, and refusing writes on demand.
 class SharedFar final : public RealtimeCache {
  public:
-  explicit SharedFar(RealtimeCache& shared, int* gets, const bool* refuse_puts)
-      : shared_(shared), gets_(gets), refuse_puts_(refuse_puts) {}
+  SharedFar(RealtimeCache& shared, int* gets, const bool* refuse_puts,
+            const std::function<void()>* during_get)
+      : shared_(shared), gets_(gets), refuse_puts_(refuse_puts), during_get_(during_get) {}
   Result<void> put_if_newer(const Sample& s) override {
     if (*refuse_puts_) return fail("far cache down");
     return shared_.put_if_newer(s);
   }
   Result<std::optional<Sample>> get(std::string_view device) override {
     ++*gets_;
-    return shared_.get(device);
+    auto answer = shared_.get(device);
+    // What happens between the far cache's answer and the caller's use of it.
+    if (*during_get_) (*during_get_)();
+    return answer;
   }
   std::optional<Sample> peek(std::string_view) override { return std::nullopt; }
   Result<void> ping() override { return {}; }
@@ -44,6 +49,7 @@ class SharedFar final : public RealtimeCache {
   RealtimeCache& shared_;
   int* gets_;
   const bool* refuse_puts_;
+  const std::function<void()>* during_get_;
 };
 
 Sample sample_at(const std::string& device, std::int64_t i) {
@@ -53,13 +59,15 @@ Sample sample_at(const std::string& device, std::int64_t i) {
 class NearCacheTest : public ::testing::Test {
  protected:
   std::unique_ptr<NearCache> replica() {
-    return std::make_unique<NearCache>(std::make_unique<SharedFar>(shared_, &far_gets_, &refuse_),
-                                       1s, 100, clock_.fn());
+    return std::make_unique<NearCache>(
+        std::make_unique<SharedFar>(shared_, &far_gets_, &refuse_, &during_get_), 1s, 100,
+        clock_.fn());
   }
   ManualClock clock_;
   MemoryCache shared_{1h, 100, clock_.fn()};
   int far_gets_ = 0;
   bool refuse_ = false;
+  std::function<void()> during_get_;
 };
 
 TEST_F(NearCacheTest, ReadsWithinTheNearTtlNeverReachTheFarCache) {
@@ -93,6 +101,20 @@ TEST_F(NearCacheTest, AnotherReplicasNewerSampleIsSeenWithinTheNearTtl) {
   EXPECT_EQ(reader->get("inv-1").value()->ts, sample_at("inv-1", 1).ts);
   EXPECT_EQ(writer->get("inv-1").value()->ts, sample_at("inv-1", 1).ts);
   EXPECT_EQ(shared_.get("inv-1").value()->ts, sample_at("inv-1", 1).ts);
+}
+
+// A read answered before a write of the same replica landed must not be kept near: the replica's
+// own write is seen by its next read.
+TEST_F(NearCacheTest, AnAnswerOvertakenByAWriteIsNotKeptNear) {
+  auto cache = replica();
+  ASSERT_TRUE(cache->put_if_newer(sample_at("inv-1", 0)));
+  during_get_ = [&] {
+    during_get_ = nullptr;
+    ASSERT_TRUE(cache->put_if_newer(sample_at("inv-1", 1)));
+  };
+  EXPECT_EQ(cache->get("inv-1").value()->ts, sample_at("inv-1", 0).ts);  // read before the write
+  EXPECT_FALSE(cache->peek("inv-1").has_value());
+  EXPECT_EQ(cache->get("inv-1").value()->ts, sample_at("inv-1", 1).ts);
 }
 
 TEST_F(NearCacheTest, AWriteTheFarCacheRefusedIsNotKeptNear) {

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "sungrow/server/cache/cache.hpp"
 #include "sungrow/server/cache/memory_cache.hpp"
@@ -31,6 +33,10 @@ class NearCache final : public RealtimeCache {
  private:
   std::unique_ptr<RealtimeCache> far_;
   MemoryCache near_;
+  // Writes so far, and the lock under which a read's answer is kept near only if no write came
+  // in since the read began (the write then also drops the copy under the same lock).
+  std::mutex writes_mutex_;
+  std::uint64_t writes_ = 0;
 };
 
 }  // namespace sungrow::cache
