@@ -57,9 +57,7 @@ cleanup() {
   stop_pid "$server_pid"
   stop_pid "$caddy_pid"
   stop_pid "$redis_pid"
-  if [[ -n $pg_data && -f $pg_data/postmaster.pid ]]; then
-    run_as_pg "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w stop >/dev/null 2>&1 || true
-  fi
+  stop_postgres
   if [[ ${KEEP_WORK:-0} == 1 ]]; then note "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -259,15 +257,7 @@ ingest_run ingest-sqlite-replay "SQLite" replay 1764547200 --io-threads "$first_
 ingest_run ingest-sqlite-unique "SQLite" unique 1704067200 --io-threads "$first_io" --log-level warn
 
 if [[ $with_pg == 1 ]]; then
-  pg_port=$(free_port)
-  pg_data=$work/pg/data
-  mkdir -p "$work/pg"
-  [[ $(id -u) == 0 ]] && chown postgres: "$work/pg"
-  run_as_pg "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 --no-sync \
-    >"$work/pg-initdb.log" 2>&1 || { cat "$work/pg-initdb.log" >&2; die "initdb failed"; }
-  run_as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$work/pg/postgres.log" -w \
-    -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1" start >/dev/null ||
-    { cat "$work/pg/postgres.log" >&2; die "PostgreSQL did not start"; }
+  start_postgres
   redis_port=$(free_port)
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
     --daemonize no --logfile "$work/redis.log" &
